@@ -1,0 +1,93 @@
+"""Keys every experiment config shares, and their validation.
+
+Config files in ``configs/`` start from :func:`base_config` and add the method's own fields. A
+config is an ``ml_collections.ConfigDict``: typed fields, so a command-line override of an unknown
+key or with the wrong type is an error naming the key (``ml_collections.config_flags``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import ml_collections
+
+
+def optimizer_config(name: str = "sgd", *, base_lr: float = 0.1) -> ml_collections.ConfigDict:
+    """The optimizer block shared by every method (see ``jaxpretrain.train.optim``)."""
+    c = ml_collections.ConfigDict()
+    c.name = name  # "sgd" (heavy-ball momentum) or "adamw".
+    c.base_lr = base_lr  # Learning rate at a global batch of 256 when lr_scaling="linear".
+    c.lr_scaling = "linear"  # "linear": lr = base_lr * batch_size / 256 (Goyal et al. 2017); "none".
+    c.warmup_steps = 0  # Linear warm-up from 0 (Goyal et al.'s gradual warm-up).
+    c.decay = "cosine"  # After warm-up: "cosine", "linear" or "constant".
+    c.end_lr_fraction = 0.0  # Final lr as a fraction of the peak lr.
+    c.momentum = 0.9  # sgd only.
+    c.nesterov = False  # sgd only.
+    c.b1 = 0.9  # adamw only.
+    c.b2 = 0.999  # adamw only.
+    c.weight_decay = 0.0  # Decoupled for adamw, L2 added to the gradient for sgd; never on biases/norms.
+    c.grad_clip_norm = 0.0  # Clip the global gradient norm to this; 0 disables.
+    c.freeze = ""  # Comma-separated top-level parameter names left untouched, e.g. "backbone".
+    return c
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Keys that every method's config has, with these names (DESIGN.md)."""
+    c = ml_collections.ConfigDict()
+    c.method = ""  # A key of jaxpretrain.methods.METHODS.
+    c.seed = 0  # Seeds initialisation, the data order and every random draw in the step.
+    c.total_steps = 1000  # Optimizer steps in the whole run (resumes continue towards it).
+    c.batch_size = 256  # Global batch over all devices and hosts; must divide by the device count.
+    c.log_every = 50  # Steps between metrics.jsonl / TensorBoard rows (and the NaN check).
+    c.eval_every = 500  # Steps between evaluations on the eval split; 0 disables (except the last).
+    c.checkpoint_every = 1000  # Steps between checkpoints; one is always written at the end.
+    c.keep_checkpoints = 3  # Newest checkpoints kept in <workdir>/checkpoints.
+    c.init_from = ""  # Pretrained weights: a workdir, its checkpoints/ dir or one step dir.
+    c.init_subtree = "backbone"  # Which top-level parameter subtree init_from fills.
+    c.fsdp = False  # Shard parameters and optimizer state over devices (ZeRO-3) instead of replicating.
+    c.optimizer = optimizer_config()
+    return c
+
+
+def digits_resnet(*, smoke: bool = False) -> ml_collections.ConfigDict:
+    """The small ResNet for 8x8 digits, shared by the digits configs so their checkpoints fit."""
+    return ml_collections.ConfigDict(dict(
+        variant="resnet18",  # Preset whose fields the entries below replace.
+        stage_sizes=(1, 1) if smoke else (1, 1, 1),  # Residual blocks per stage; 8x8 -> 2x2.
+        width=8 if smoke else 16,  # Channels of the first stage, doubled per stage.
+        block="basic",  # Two 3x3 convolutions per block.
+        stem="small",  # One 3x3 convolution and no pooling: the images are 8x8.
+        num_groups=4,  # GroupNorm groups.
+    ))
+
+
+REQUIRED_KEYS = (
+    "method", "seed", "total_steps", "batch_size", "log_every", "eval_every",
+    "checkpoint_every", "keep_checkpoints", "init_from", "optimizer",
+)
+
+
+def validate(config: ml_collections.ConfigDict, *, num_devices: int) -> None:
+    """Raise ValueError naming the key and the fix for a config that cannot run."""
+    missing = [k for k in REQUIRED_KEYS if k not in config]
+    if missing:
+        raise ValueError(f"config lacks the shared keys {missing}; start it from jaxpretrain.config.base_config()")
+    for key in ("total_steps", "batch_size", "log_every", "keep_checkpoints"):
+        if config[key] <= 0:
+            raise ValueError(f"config.{key} must be positive, got {config[key]}")
+    if config.batch_size % num_devices:
+        raise ValueError(
+            f"config.batch_size={config.batch_size} does not divide over {num_devices} devices; "
+            f"use a multiple of {num_devices}"
+        )
+
+
+def load(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
+    """``get_config(arg)`` of the config file at ``path`` (what ``--config=path:arg`` loads)."""
+    spec = importlib.util.spec_from_file_location(f"config_{abs(hash(path))}", path)
+    if spec is None or not os.path.exists(path):
+        raise FileNotFoundError(f"no config file at {path!r}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(arg)

@@ -1,0 +1,29 @@
+"""Pretraining and fine-tuning methods: one module each, all with the same interface.
+
+A method module exports:
+  make_model(config) -> nn.Module (or a dict of modules, one per player)
+  init_params(rng, batch, *, model, config) -> params (``{player: subtree}`` for several players)
+  loss_fn(params, batch, rng, *, model, config) -> (scalar loss, {name: scalar})
+    or loss_fns = {player: loss_fn}, updated in this order by the one train step
+  preprocess(config, *, train) -> per-example host transform ``(example, np_rng) -> example``
+  encoder_params(params) -> the subtree a downstream fine-tune inherits; ENCODER names its path
+  eval_metrics(params, batch, *, model, config) -> {name: scalar}   (optional)
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from jaxpretrain.methods import finetune, hashtag, supervised
+
+METHODS: dict[str, ModuleType] = {
+    "supervised": supervised,
+    "hashtag": hashtag,
+    "finetune": finetune,
+}
+
+
+def get_method(name: str) -> ModuleType:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; config.method must be one of {sorted(METHODS)}")
+    return METHODS[name]

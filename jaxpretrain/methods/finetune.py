@@ -1,0 +1,27 @@
+"""Fine-tuning a pretrained backbone on a downstream task with a new head.
+
+The downstream model is the supervised classifier with ``config.data.num_classes`` outputs; its
+``config.init_subtree`` ("backbone") comes from the pretraining run named by ``config.init_from``
+and the head starts from zero. ``config.optimizer.freeze = "backbone"`` trains the head alone: a
+linear probe. The from-scratch baseline is the same config with ``method = "supervised"`` and no
+``init_from`` (see ``scripts/compare.py``; He et al. 2019, "Rethinking ImageNet Pre-training").
+"""
+
+from __future__ import annotations
+
+from jaxpretrain.methods import supervised
+
+ENCODER = supervised.ENCODER
+init_params = supervised.init_params
+loss_fn = supervised.loss_fn
+preprocess = supervised.preprocess
+encoder_params = supervised.encoder_params
+
+
+def make_model(config):
+    if not config.init_from:
+        raise ValueError(
+            "method 'finetune' needs pretrained weights: pass --config.init_from=<pretraining workdir> "
+            "(for the from-scratch baseline use --config.method=supervised)"
+        )
+    return supervised.make_model(config)

@@ -1,0 +1,196 @@
+"""Orbax checkpoints: save, keep K, resume; and restoring a pretrained subtree into a new model.
+
+Layout: ``<workdir>/checkpoints/<step>/{params,opt_state,meta}``. Orbax writes each checkpoint
+into a temporary directory and renames it when complete, so a process killed mid-save leaves the
+previous checkpoints intact and the partial one invisible (and removed on the next start).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from etils import epath
+from flax import traverse_util
+
+from jaxpretrain.train.state import TrainState
+
+CONFIG_FILE = "config.json"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, unreadable, or does not fit the model."""
+
+
+def checkpoint_dir(workdir: str) -> str:
+    return os.path.join(os.path.abspath(workdir), "checkpoints")
+
+
+class Checkpointer:
+    """Saves and restores the :class:`TrainState` of one run."""
+
+    def __init__(self, workdir: str, *, keep: int):
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True)
+        self._manager = ocp.CheckpointManager(
+            checkpoint_dir(workdir), options=options, item_names=("params", "opt_state", "meta")
+        )
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, state: TrainState) -> None:
+        """Save asynchronously; the caller must have checked that the state is finite."""
+        step = int(state.step)
+        self._manager.save(
+            step,
+            args=ocp.args.Composite(
+                params=ocp.args.StandardSave(state.params),
+                opt_state=ocp.args.StandardSave(state.opt_state),
+                meta=ocp.args.StandardSave({"step": state.step, "rng": state.rng}),
+            ),
+            force=True,
+        )
+
+    def restore(self, target: TrainState) -> TrainState:
+        """Restore the latest checkpoint into the structure, shapes and shardings of ``target``."""
+        step = self.latest_step()
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+        try:
+            restored = self._manager.restore(
+                step,
+                args=ocp.args.Composite(
+                    params=ocp.args.StandardRestore(abstract.params),
+                    opt_state=ocp.args.StandardRestore(abstract.opt_state),
+                    meta=ocp.args.StandardRestore({"step": abstract.step, "rng": abstract.rng}),
+                ),
+            )
+        except Exception as error:  # Orbax raises many types; all mean the same to the user.
+            raise CheckpointError(
+                f"cannot resume from checkpoint {step} in {self._manager.directory}: {error}. "
+                "If the config changed since it was written, use a new --workdir."
+            ) from error
+        return target.replace(
+            params=restored["params"],
+            opt_state=restored["opt_state"],
+            step=restored["meta"]["step"],
+            rng=restored["meta"]["rng"],
+        )
+
+    def wait(self) -> None:
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        self._manager.close()
+
+
+def _find_step_dir(path: str) -> epath.Path:
+    """Accept a workdir, its ``checkpoints/`` directory, or one step directory."""
+    root = epath.Path(path)
+    if not root.exists():
+        raise CheckpointError(f"init_from={path!r} does not exist; point it at a pretraining workdir")
+    if (root / "params").exists():
+        return root
+    if (root / "checkpoints").exists():
+        root = root / "checkpoints"
+    steps = sorted(
+        (int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / "params").exists()),
+    )
+    if not steps:
+        raise CheckpointError(
+            f"no finished checkpoint under {path!r}: expected <workdir>/checkpoints/<step>/params; "
+            "did the pretraining run write one (config.checkpoint_every, or run to the end)?"
+        )
+    return root / str(steps[-1])
+
+
+def restore_params(path: str) -> dict[str, Any]:
+    """The parameters of the latest checkpoint at ``path``, as host numpy arrays."""
+    step_dir = _find_step_dir(path)
+    try:
+        checkpointer = ocp.PyTreeCheckpointer()
+        metadata = checkpointer.metadata(step_dir / "params").item_metadata
+        restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), metadata.tree)
+        return checkpointer.restore(step_dir / "params", restore_args=restore_args)
+    except Exception as error:
+        raise CheckpointError(f"checkpoint {step_dir} is unreadable or corrupt: {error}") from error
+
+
+def source_config(path: str) -> dict[str, Any] | None:
+    """The config.json the pretraining run wrote into its workdir, if ``path`` is a workdir."""
+    config_file = epath.Path(path) / CONFIG_FILE
+    return json.loads(config_file.read_text()) if config_file.exists() else None
+
+
+def _subtree(tree: Any, path: str, where: str) -> Any:
+    for key in path.split("/") if path else ():
+        if not isinstance(tree, dict) or key not in tree:
+            keys = sorted(tree) if isinstance(tree, dict) else type(tree).__name__
+            raise CheckpointError(f"{where} has no subtree {path!r} (top-level keys: {keys})")
+        tree = tree[key]
+    return tree
+
+
+def load_pretrained(
+    init_params: Any,
+    path: str,
+    *,
+    subtree: str = "backbone",
+    source_subtree: str | None = None,
+    dont_load: Sequence[str] = (),
+) -> Any:
+    """Fine-tune parameters: ``init_params`` with ``subtree`` replaced by the checkpoint's.
+
+    Args:
+      init_params: the freshly initialised parameters of the fine-tune model.
+      path: a pretraining workdir, its ``checkpoints/`` directory, or one step directory.
+      subtree: '/'-separated path of the inherited subtree in ``init_params`` ("" = everything).
+      source_subtree: its path in the checkpoint (default: the same as ``subtree``).
+      dont_load: '/'-separated parameter paths (relative to ``subtree``) kept from
+        ``init_params``, e.g. a head whose size changed.
+
+    Returns:
+      A tree of the structure of ``init_params``; inherited leaves are host numpy arrays.
+
+    Raises:
+      CheckpointError: listing *every* parameter path that is missing, unexpected or mis-shaped.
+    """
+    source = _subtree(restore_params(path), subtree if source_subtree is None else source_subtree,
+                      f"checkpoint {path!r}")
+    target = _subtree(init_params, subtree, "the model")
+    flat_source = traverse_util.flatten_dict(source, sep="/")
+    flat_target = traverse_util.flatten_dict(target, sep="/")
+    skip = tuple(dont_load)
+    problems = []
+    for key, value in flat_target.items():
+        if key.startswith(skip) if skip else False:
+            continue
+        if key not in flat_source:
+            problems.append(f"  {subtree}/{key}: in the model {tuple(value.shape)}, missing in the checkpoint")
+        elif tuple(flat_source[key].shape) != tuple(value.shape):
+            problems.append(
+                f"  {subtree}/{key}: model {tuple(value.shape)} vs checkpoint {tuple(flat_source[key].shape)}"
+            )
+    for key, value in flat_source.items():
+        if key not in flat_target and not (skip and key.startswith(skip)):
+            problems.append(f"  {subtree}/{key}: in the checkpoint {tuple(value.shape)}, not in the model")
+    if problems:
+        raise CheckpointError(
+            f"checkpoint {path!r} does not fit the model ({len(problems)} mismatches):\n"
+            + "\n".join(problems)
+            + "\nUse the pretraining run's model config, or list changed parameters in dont_load."
+        )
+    merged = {
+        key: (value if (skip and key.startswith(skip)) else flat_source[key].astype(value.dtype))
+        for key, value in flat_target.items()
+    }
+    merged = traverse_util.unflatten_dict(merged, sep="/")
+    if not subtree:
+        return merged
+    result = jax.tree.map(lambda x: x, init_params)  # Copy the containers, share the leaves.
+    parent = _subtree(result, "/".join(subtree.split("/")[:-1]), "the model")
+    parent[subtree.split("/")[-1]] = merged
+    return result

@@ -1,0 +1,156 @@
+"""Everything one run needs, built from its config: model, sharded state, jitted steps, data.
+
+Shared by the training loop and the benchmark so that what we time is what we train.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from types import ModuleType
+from typing import Any, Callable, Iterator
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax.sharding import Mesh
+
+from jaxpretrain import parallel
+from jaxpretrain.data import BatchStream, build_source, eval_batches
+from jaxpretrain.methods import get_method
+from jaxpretrain.train import checkpoint
+from jaxpretrain.train.optim import make_optimizer
+from jaxpretrain.train.state import TrainState
+from jaxpretrain.train.step import make_eval_step, make_train_step, players
+
+
+@dataclasses.dataclass
+class Experiment:
+    """A built run. ``train_step`` donates its state argument."""
+
+    config: ml_collections.ConfigDict
+    method: ModuleType
+    model: Any
+    mesh: Mesh
+    state: TrainState
+    train_step: Callable[[TrainState, dict], tuple[TrainState, dict]]
+    eval_step: Callable[[Any, dict], tuple[dict, jax.Array]]
+    stream: BatchStream
+    eval_source: Any
+    eval_transform: Callable | None
+
+    def global_batch(self, step: int) -> dict[str, jax.Array]:
+        """The global batch of ``step`` (this process reads only its own rows)."""
+        return parallel.to_global_batch(self.stream.local_batch(step), self.mesh)
+
+    def eval_batches(self) -> Iterator[dict[str, jax.Array]]:
+        for local in eval_batches(
+            self.eval_source,
+            global_batch_size=self.config.batch_size,
+            transform=self.eval_transform,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+        ):
+            yield parallel.to_global_batch(local, self.mesh)
+
+    def evaluate(self, params) -> dict[str, float]:
+        """Metrics averaged over the whole eval split (padding rows excluded)."""
+        totals: dict[str, float] = {}
+        count = 0.0
+        for batch in self.eval_batches():
+            metrics, rows = jax.device_get(self.eval_step(params, batch))
+            count += float(rows)
+            for key, value in metrics.items():
+                totals[key] = totals.get(key, 0.0) + float(value) * float(rows)
+        return {key: value / max(count, 1.0) for key, value in totals.items()}
+
+
+def _optimizers(config, method, params):
+    def build(opt, own_params):
+        return make_optimizer(opt, batch_size=config.batch_size, total_steps=config.total_steps,
+                              params=own_params)
+
+    fns = players(method)
+    if fns is None:
+        return build(config.optimizer, params)
+    per_player = config.get("optimizers", {})
+    built = {p: build(per_player.get(p, config.optimizer), params[p]) for p in fns}
+    return {p: tx for p, (tx, _) in built.items()}, {p: s for p, (_, s) in built.items()}
+
+
+def _init_opt_state(tx, params, mesh: Mesh, fsdp: bool):
+    """Optimizer state (per player for a dict of optimizers) and its shardings."""
+    if isinstance(tx, dict):
+        built = {p: _init_opt_state(t, params[p], mesh, fsdp) for p, t in tx.items()}
+        return {p: state for p, (state, _) in built.items()}, {p: sh for p, (_, sh) in built.items()}
+    shardings = parallel.param_shardings(jax.eval_shape(tx.init, params), mesh, fsdp=fsdp)
+    return jax.jit(tx.init, out_shardings=shardings)(params), shardings
+
+
+def _load_init_from(params, config, mesh, shardings):
+    path = config.init_from
+    if path.startswith("hf:"):
+        raise ValueError(
+            f"init_from={path!r}: method {config.method!r} cannot import Hugging Face weights; "
+            "give a jaxpretrain workdir instead"
+        )
+    source = checkpoint.source_config(path)
+    source_subtree = None
+    if source is not None:
+        source_subtree = getattr(get_method(source["method"]), "ENCODER", None)
+    merged = checkpoint.load_pretrained(
+        params, path, subtree=config.init_subtree, source_subtree=source_subtree
+    )
+    return jax.device_put(merged, shardings)
+
+
+def build_experiment(
+    config: ml_collections.ConfigDict, mesh: Mesh, *, init_from: str | None = None
+) -> Experiment:
+    """Build a run; ``init_from`` (a pretraining workdir) fills ``config.init_subtree``."""
+    method = get_method(config.method)
+    model = method.make_model(config)
+    process = dict(process_index=jax.process_index(), process_count=jax.process_count())
+    stream = BatchStream(
+        build_source(config.data, "train"),
+        global_batch_size=config.batch_size,
+        seed=config.seed,
+        transform=method.preprocess(config, train=True),
+        **process,
+    )
+    example = {k: v[:1] for k, v in stream.local_batch(0).items()}
+    init_rng, step_rng = jax.random.split(jax.random.PRNGKey(config.seed))
+
+    def init_params(rng):
+        return method.init_params(rng, example, model=model, config=config)
+
+    replicated = parallel.replicated(mesh)
+    param_sh = parallel.param_shardings(jax.eval_shape(init_params, init_rng), mesh, fsdp=config.fsdp)
+    params = jax.jit(init_params, out_shardings=param_sh)(init_rng)
+    if init_from:
+        params = _load_init_from(params, config, mesh, param_sh)
+    tx, schedule = _optimizers(config, method, params)
+    opt_state, opt_sh = _init_opt_state(tx, params, mesh, config.fsdp)
+    scalar = lambda x: jax.device_put(x, replicated)  # noqa: E731
+    state = TrainState(
+        step=scalar(jnp.zeros((), jnp.int32)), params=params, opt_state=opt_state,
+        rng=scalar(step_rng), nonfinite=scalar(jnp.zeros((), jnp.int32)),
+    )
+    state_sh = TrainState(step=replicated, params=param_sh, opt_state=opt_sh, rng=replicated,
+                          nonfinite=replicated)
+    batch_sh = parallel.batch_sharding(mesh)
+    train_step = jax.jit(
+        make_train_step(method, model, config, tx, schedule),
+        in_shardings=(state_sh, batch_sh), out_shardings=(state_sh, replicated), donate_argnums=0,
+    )
+    eval_metrics = make_eval_step(method, model, config)
+
+    def eval_step(params, batch):
+        return eval_metrics(params, batch), jnp.sum(batch["mask"].astype(jnp.float32))
+
+    return Experiment(
+        config=config, method=method, model=model, mesh=mesh, state=state, train_step=train_step,
+        eval_step=jax.jit(eval_step, in_shardings=(param_sh, batch_sh), out_shardings=replicated),
+        stream=stream, eval_source=build_source(config.data, "eval"),
+        eval_transform=method.preprocess(config, train=False),
+    )

@@ -1,0 +1,91 @@
+"""The one training loop: resume, step, log, evaluate, checkpoint, stop on a non-finite loss.
+
+``train(config, workdir)`` is what ``scripts/train.py`` runs on every host. The batch of step
+``s`` is a pure function of ``(config.seed, s)`` and the step's randomness is
+``fold_in(rng, s)``, so a run killed at any point and restarted with the same command resumes
+from its latest checkpoint and ends with the parameters of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+
+import jax
+import ml_collections
+
+from jaxpretrain import parallel
+from jaxpretrain.config import validate
+from jaxpretrain.train.checkpoint import CONFIG_FILE, Checkpointer
+from jaxpretrain.train.experiment import build_experiment
+from jaxpretrain.train.metrics import MetricsWriter, Throughput
+from jaxpretrain.train.state import TrainState
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or inf; the run stopped without saving the diverged state."""
+
+
+def _check_finite(state: TrainState, step: int, last_checked: int, checkpointer: Checkpointer) -> None:
+    if int(state.nonfinite):
+        latest = checkpointer.latest_step()
+        kept = f"the last good checkpoint (step {latest}) is kept" if latest is not None else "no checkpoint was written"
+        raise NonFiniteLossError(
+            f"the loss became NaN/inf between steps {last_checked} and {step}; {kept}. Lower "
+            "config.optimizer.base_lr, set config.optimizer.grad_clip_norm, or add warm-up steps."
+        )
+
+
+def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
+    """Train ``config`` in ``workdir`` to ``config.total_steps``, resuming if it holds a checkpoint."""
+    parallel.initialize()
+    mesh = parallel.make_mesh()
+    validate(config, num_devices=mesh.size)
+    main = parallel.is_main_process()
+    checkpointer = Checkpointer(workdir, keep=config.keep_checkpoints)
+    resuming = checkpointer.latest_step() is not None
+    experiment = build_experiment(config, mesh, init_from=None if resuming else config.init_from)
+    state = experiment.state
+    if resuming:
+        state = checkpointer.restore(state)
+        if main:
+            print(f"resumed {workdir} from step {int(state.step)}", flush=True)
+    if main:
+        with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
+            f.write(config.to_json_best_effort(indent=2))
+
+    start, total = int(state.step), config.total_steps
+    writer = MetricsWriter(workdir, total_steps=total, start_step=start, enabled=main)
+    throughput = Throughput(start)
+    last_checked = start
+    # Read the next batch on a host thread while the devices run the current step.
+    loader = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    upcoming = loader.submit(experiment.global_batch, start)
+    try:
+        for step in range(start, total):
+            batch = upcoming.result()
+            if step + 1 < total:
+                upcoming = loader.submit(experiment.global_batch, step + 1)
+            state, metrics = experiment.train_step(state, batch)
+            done = step + 1
+            is_last = done == total
+            evaluate_now = (config.eval_every and done % config.eval_every == 0) or is_last
+            if done % config.log_every == 0 or evaluate_now or is_last:
+                _check_finite(state, done, last_checked, checkpointer)
+                last_checked = done
+                row = jax.device_get(metrics)
+                row["examples_per_sec"] = throughput.measure(done, config.batch_size)
+                if evaluate_now:
+                    row.update({f"eval/{k}": v for k, v in experiment.evaluate(state.params).items()})
+                    throughput.restart(done)  # Evaluation time is not training throughput.
+                writer.write(done, row)
+            if done % config.checkpoint_every == 0 or is_last:
+                _check_finite(state, done, last_checked, checkpointer)
+                last_checked = done
+                checkpointer.save(state)
+            writer.advance(done)
+    finally:
+        loader.shutdown(cancel_futures=True)
+        checkpointer.wait()
+        checkpointer.close()
+        writer.close()
+    return state

@@ -1,0 +1,77 @@
+"""Where a run reports: ``<workdir>/metrics.jsonl``, TensorBoard event files, a progress bar.
+
+Only the main process writes; the others get a writer that does nothing, so callers never branch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Mapping
+
+import numpy as np
+import tqdm
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def read_metrics(workdir: str) -> list[dict]:
+    """Every row of a run's metrics.jsonl, in order."""
+    with open(os.path.join(workdir, METRICS_FILE)) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class Throughput:
+    """Examples per second between two calls of :meth:`measure`."""
+
+    def __init__(self, start_step: int):
+        self.restart(start_step)
+
+    def restart(self, step: int) -> None:
+        self._step, self._time = step, time.perf_counter()
+
+    def measure(self, step: int, batch_size: int) -> float:
+        now = time.perf_counter()
+        rate = (step - self._step) * batch_size / max(now - self._time, 1e-9)
+        self._step, self._time = step, now
+        return rate
+
+
+class MetricsWriter:
+    """Appends metric rows to metrics.jsonl and TensorBoard, and drives the progress bar."""
+
+    def __init__(self, workdir: str, *, total_steps: int, start_step: int, enabled: bool = True):
+        self._enabled = enabled
+        if not enabled:
+            return
+        from tensorboardX import SummaryWriter  # Pure-Python event writer; no TensorFlow needed.
+
+        os.makedirs(workdir, exist_ok=True)
+        self._jsonl = open(os.path.join(workdir, METRICS_FILE), "a")
+        self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
+        self._bar = tqdm.tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
+
+    def write(self, step: int, metrics: Mapping[str, float]) -> None:
+        """One row: ``{"step": step, **metrics}``; values must be Python or numpy scalars."""
+        if not self._enabled:
+            return
+        row = {"step": int(step), **{k: float(np.asarray(v)) for k, v in metrics.items()}}
+        self._jsonl.write(json.dumps(row) + "\n")
+        self._jsonl.flush()
+        for key, value in row.items():
+            if key != "step":
+                self._tensorboard.add_scalar(key, value, step)
+        self._tensorboard.flush()
+        shown = {k: f"{v:.4g}" for k, v in row.items() if k in ("loss", "examples_per_sec") or k.startswith("eval/")}
+        self._bar.set_postfix(shown, refresh=False)
+
+    def advance(self, step: int) -> None:
+        if self._enabled:
+            self._bar.update(step - self._bar.n)
+
+    def close(self) -> None:
+        if self._enabled:
+            self._bar.close()
+            self._jsonl.close()
+            self._tensorboard.close()

@@ -1,0 +1,92 @@
+"""Optimizers and learning-rate schedules, built from a config's ``optimizer`` block.
+
+- Linear scaling rule (Goyal et al. 2017, "Accurate, Large Minibatch SGD"): lr = base_lr * B / 256
+  for a global batch B, with a linear warm-up from 0 over ``warmup_steps``; then cosine
+  (Loshchilov & Hutter 2017) or linear decay.
+- SGD with heavy-ball or Nesterov momentum, or AdamW (Loshchilov & Hutter 2019).
+- Weight decay only on kernels: biases and normalisation scales (1-D parameters) are exempt.
+- Optional global-norm gradient clipping and frozen top-level subtrees (a linear probe).
+"""
+
+from __future__ import annotations
+
+import jax
+import ml_collections
+import optax
+
+REFERENCE_BATCH = 256
+
+
+def peak_learning_rate(opt: ml_collections.ConfigDict, batch_size: int) -> float:
+    if opt.lr_scaling == "linear":
+        return opt.base_lr * batch_size / REFERENCE_BATCH
+    if opt.lr_scaling == "none":
+        return opt.base_lr
+    raise ValueError(f"config.optimizer.lr_scaling must be 'linear' or 'none', got {opt.lr_scaling!r}")
+
+
+def learning_rate_schedule(
+    opt: ml_collections.ConfigDict, *, batch_size: int, total_steps: int
+) -> optax.Schedule:
+    """Warm-up then decay, as a function of the step."""
+    peak = peak_learning_rate(opt, batch_size)
+    warmup = min(opt.warmup_steps, total_steps)
+    decay_steps = max(total_steps - warmup, 1)
+    end = peak * opt.end_lr_fraction
+    if opt.decay == "cosine":
+        after = optax.cosine_decay_schedule(peak, decay_steps, alpha=opt.end_lr_fraction)
+    elif opt.decay == "linear":
+        after = optax.linear_schedule(peak, end, decay_steps)
+    elif opt.decay == "constant":
+        after = optax.constant_schedule(peak)
+    else:
+        raise ValueError(
+            f"config.optimizer.decay must be 'cosine', 'linear' or 'constant', got {opt.decay!r}"
+        )
+    if warmup == 0:
+        return after
+    return optax.join_schedules([optax.linear_schedule(0.0, peak, warmup), after], [warmup])
+
+
+def decay_mask(params):
+    """True for parameters that get weight decay: everything but biases and norm scales."""
+    return jax.tree.map(lambda p: p.ndim > 1, params)
+
+
+def _frozen_labels(params, frozen: set[str]):
+    unknown = frozen - set(params)
+    if unknown:
+        raise ValueError(
+            f"config.optimizer.freeze names {sorted(unknown)}, which are not top-level parameters "
+            f"(those are {sorted(params)})"
+        )
+    return {k: jax.tree.map(lambda _, k=k: "frozen" if k in frozen else "train", v) for k, v in params.items()}
+
+
+def make_optimizer(
+    opt: ml_collections.ConfigDict, *, batch_size: int, total_steps: int, params=None
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    """The optax transformation for ``opt`` and its learning-rate schedule.
+
+    ``params`` (or an abstract tree of the same structure) is needed only when ``opt.freeze`` is set.
+    """
+    schedule = learning_rate_schedule(opt, batch_size=batch_size, total_steps=total_steps)
+    if opt.name == "sgd":
+        core = optax.chain(
+            optax.add_decayed_weights(opt.weight_decay, mask=decay_mask),
+            optax.sgd(schedule, momentum=opt.momentum or None, nesterov=opt.nesterov),
+        )
+    elif opt.name == "adamw":
+        core = optax.adamw(schedule, b1=opt.b1, b2=opt.b2, weight_decay=opt.weight_decay, mask=decay_mask)
+    else:
+        raise ValueError(f"config.optimizer.name must be 'sgd' or 'adamw', got {opt.name!r}")
+    if opt.grad_clip_norm > 0:
+        core = optax.chain(optax.clip_by_global_norm(opt.grad_clip_norm), core)
+    frozen = {name.strip() for name in opt.freeze.split(",") if name.strip()}
+    if frozen:
+        if params is None:
+            raise ValueError("make_optimizer needs params to freeze subtrees")
+        core = optax.multi_transform(
+            {"train": core, "frozen": optax.set_to_zero()}, _frozen_labels(params, frozen)
+        )
+    return core, schedule

@@ -1,0 +1,120 @@
+"""Pretrained vs from-scratch at several training budgets (He et al. 2019, "Rethinking ImageNet
+Pre-training": does training from scratch catch up with a longer schedule?).
+
+  python scripts/compare.py --workdir=runs/compare            # the digits demo (defaults)
+  python scripts/compare.py --pretrain_config=configs/supervised_digits.py \
+      --finetune_config=configs/finetune_digits.py --budgets=100,300,900 --seeds=0,1,2 \
+      --workdir=runs/compare
+
+Pretrains once (or resumes/reuses <workdir>/pretrain), then for every budget and seed trains the
+fine-tune config twice with the same schedule (total_steps = budget): from the pretrained backbone,
+and from scratch (method=supervised, no init_from). Prints a table of final eval accuracy, writes it
+to <workdir>/compare.md, and draws the eval curves to <workdir>/compare.png.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from jaxpretrain.cli import parse_flags
+from jaxpretrain.train import train
+from jaxpretrain.train.metrics import read_metrics
+
+_PRETRAIN = config_flags.DEFINE_config_file(
+    "pretrain_config", "configs/supervised_digits.py", "Upstream (pretraining) config.")
+_FINETUNE = config_flags.DEFINE_config_file(
+    "finetune_config", "configs/finetune_digits.py", "Downstream (fine-tune) config.")
+_BUDGETS = flags.DEFINE_list("budgets", ["100", "300", "900"], "Downstream training steps to compare.")
+_SEEDS = flags.DEFINE_list("seeds", ["0", "1"], "Seeds per budget (mean and spread are reported).")
+_WORKDIR = flags.DEFINE_string("workdir", "runs/compare", "Directory for every run and the outputs.")
+_METRIC = flags.DEFINE_string("metric", "eval/accuracy", "metrics.jsonl key compared.")
+
+
+def _downstream_config(base, *, budget: int, seed: int, pretrained: str | None):
+    config = base.copy_and_resolve_references()
+    config.total_steps = budget
+    config.eval_every = max(budget // 10, 1)
+    config.checkpoint_every = budget
+    config.seed = seed
+    config.method = "finetune" if pretrained else "supervised"
+    config.init_from = pretrained or ""
+    return config
+
+
+def _curve(workdir: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = [r for r in read_metrics(workdir) if metric in r]
+    if not rows:
+        raise ValueError(f"{workdir}/metrics.jsonl has no {metric!r}; pass --metric=<a key it has>")
+    return np.array([r["step"] for r in rows]), np.array([r[metric] for r in rows])
+
+
+def _table(results, budgets, metric) -> str:
+    lines = [
+        f"| downstream steps | pretrained {metric} | scratch {metric} | pretrained - scratch |",
+        "|---:|---:|---:|---:|",
+    ]
+    for budget in budgets:
+        pre = np.array([results["pretrained", budget, s][1][-1] for s in _seeds()])
+        scr = np.array([results["scratch", budget, s][1][-1] for s in _seeds()])
+        lines.append(
+            f"| {budget} | {pre.mean():.3f} ± {pre.std():.3f} | {scr.mean():.3f} ± {scr.std():.3f} "
+            f"| {pre.mean() - scr.mean():+.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def _seeds() -> list[int]:
+    return [int(s) for s in _SEEDS.value]
+
+
+def _plot(results, budgets, metric, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(budgets), figsize=(4 * len(budgets), 3.2), squeeze=False)
+    for ax, budget in zip(axes[0], budgets):
+        for kind, color in (("pretrained", "tab:blue"), ("scratch", "tab:orange")):
+            for i, seed in enumerate(_seeds()):
+                steps, values = results[kind, budget, seed]
+                ax.plot(steps, values, color=color, alpha=0.8, label=kind if i == 0 else None)
+        ax.set_title(f"{budget} downstream steps")
+        ax.set_xlabel("step")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    budgets = [int(b) for b in _BUDGETS.value]
+    root = _WORKDIR.value
+    pretrain_dir = os.path.join(root, "pretrain")
+    train(_PRETRAIN.value, pretrain_dir)
+    results = {}
+    for budget in budgets:
+        for seed in _seeds():
+            for kind, pretrained in (("pretrained", pretrain_dir), ("scratch", None)):
+                workdir = os.path.join(root, f"{kind}_{budget}_seed{seed}")
+                config = _downstream_config(_FINETUNE.value, budget=budget, seed=seed, pretrained=pretrained)
+                train(config, workdir)
+                results[kind, budget, seed] = _curve(workdir, _METRIC.value)
+    table = _table(results, budgets, _METRIC.value)
+    print(table)
+    with open(os.path.join(root, "compare.md"), "w") as f:
+        f.write(table + "\n")
+    _plot(results, budgets, _METRIC.value, os.path.join(root, "compare.png"))
+    print(f"wrote {root}/compare.md and {root}/compare.png")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,35 @@
+"""jaxpretrain: classic pretraining methods as pure, jit-compiled, sharded JAX functions."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="jaxpretrain",
+    version="0.1.0",
+    description="Classic deep-learning pretraining methods in JAX/Flax, sharded over a device mesh.",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["jaxpretrain", "jaxpretrain.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "jax>=0.10.2,<0.11",
+        "flax>=0.12.8,<0.13",
+        "optax>=0.2.8,<0.3",
+        "orbax-checkpoint>=0.12.8,<0.13",
+        "chex>=0.1.92,<0.2",
+        "tensorflow-datasets>=4.9.10,<5",
+        "grain>=0.2.18,<0.3",
+        "ml_collections>=1.1,<2",
+        "absl-py>=2.1,<3",
+        "numpy>=2.0,<3",
+        "scikit-learn>=1.5,<2",
+        "Pillow>=10,<13",
+        "tqdm>=4.66,<5",
+        "tensorboardX>=2.6,<3",
+        "matplotlib>=3.8,<4",
+    ],
+    extras_require={
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4"],
+        # tf.data and building TFDS image data sets (tfds build cifar10 / imagenet2012) need TensorFlow.
+        "data": ["tensorflow-cpu>=2.16"],
+    },
+)
