@@ -73,13 +73,13 @@ def run_entry(name: str, config, *, steps: int, repeats: int, peak: float, with_
     flops = _step_flops(experiment, batch) if with_mfu else None
     state = experiment.state
     for _ in range(2):  # Compile and warm up.
-        state, metrics = experiment.train_step(state, batch)
+        state, metrics = experiment.step(state, batch)
     jax.block_until_ready(metrics)
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()
         for _ in range(steps):
-            state, metrics = experiment.train_step(state, batch)
+            state, metrics = experiment.step(state, batch)
         jax.block_until_ready(metrics)
         rates.append(steps * config.batch_size / (time.perf_counter() - start))
     start = time.perf_counter()

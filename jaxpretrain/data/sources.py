@@ -264,7 +264,7 @@ def build_source(data_config: Any, split: str) -> Any:
         else:
             base = tfds_name.split(":")[0].split("/")[0]
             tfds_split = _get(data_config, "eval_split", _TFDS_EVAL_SPLITS.get(base, "test"))
-        return tfds_source(tfds_name, tfds_split, data_dir=_get(data_config, "data_dir"))
+        return tfds_source(tfds_name, tfds_split, data_dir=_get(data_config, "data_dir") or None)
     raise ValueError(
         f"Unknown data set name {name!r}; expected 'digits', 'digits_hashtags' or 'tfds:<name>'"
         " (e.g. 'tfds:cifar10', 'tfds:imagenet2012').")

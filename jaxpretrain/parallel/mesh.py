@@ -55,6 +55,19 @@ def param_shardings(tree: Any, mesh: Mesh, *, fsdp: bool = False, min_size: int 
     )
 
 
+def must_wait_for_each_step(mesh: Mesh) -> bool:
+    """Whether the host must finish each step before dispatching the next one.
+
+    XLA:CPU runs every local device on its own thread and meets them in a rendezvous for each
+    collective. With several steps queued by asynchronous dispatch those threads can deadlock
+    (jax 0.10.2, 8 host-platform devices: "Termination timeout for all reduce ... only 7 of them
+    arrived"). Waiting costs nothing on CPU, whose steps do not overlap anyway; accelerators and
+    one-device meshes keep asynchronous dispatch.
+    """
+    local = [d for d in mesh.devices.flat if d.process_index == jax.process_index()]
+    return local[0].platform == "cpu" and len(local) > 1
+
+
 def to_global_batch(local_batch: Mapping[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
     """Assemble each process's slice of the batch into global arrays sharded on ``data``.
 

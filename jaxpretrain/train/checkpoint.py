@@ -58,6 +58,8 @@ class Checkpointer:
     def restore(self, target: TrainState) -> TrainState:
         """Restore the latest checkpoint into the structure, shapes and shardings of ``target``."""
         step = self.latest_step()
+        if step is None:
+            raise CheckpointError(f"no checkpoint to resume from in {self._manager.directory}")
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
         try:
             restored = self._manager.restore(
@@ -163,20 +165,24 @@ def load_pretrained(
     target = _subtree(init_params, subtree, "the model")
     flat_source = traverse_util.flatten_dict(source, sep="/")
     flat_target = traverse_util.flatten_dict(target, sep="/")
-    skip = tuple(dont_load)
+    prefix = f"{subtree}/" if subtree else ""
+
+    def kept(key: str) -> bool:  # Listed in dont_load, as a whole path or a parent of one.
+        return any(key == p or key.startswith(p.rstrip("/") + "/") for p in dont_load)
+
     problems = []
     for key, value in flat_target.items():
-        if key.startswith(skip) if skip else False:
+        if kept(key):
             continue
         if key not in flat_source:
-            problems.append(f"  {subtree}/{key}: in the model {tuple(value.shape)}, missing in the checkpoint")
+            problems.append(f"  {prefix}{key}: in the model {tuple(value.shape)}, missing in the checkpoint")
         elif tuple(flat_source[key].shape) != tuple(value.shape):
             problems.append(
-                f"  {subtree}/{key}: model {tuple(value.shape)} vs checkpoint {tuple(flat_source[key].shape)}"
+                f"  {prefix}{key}: model {tuple(value.shape)} vs checkpoint {tuple(flat_source[key].shape)}"
             )
     for key, value in flat_source.items():
-        if key not in flat_target and not (skip and key.startswith(skip)):
-            problems.append(f"  {subtree}/{key}: in the checkpoint {tuple(value.shape)}, not in the model")
+        if key not in flat_target and not kept(key):
+            problems.append(f"  {prefix}{key}: in the checkpoint {tuple(value.shape)}, not in the model")
     if problems:
         raise CheckpointError(
             f"checkpoint {path!r} does not fit the model ({len(problems)} mismatches):\n"
@@ -184,7 +190,7 @@ def load_pretrained(
             + "\nUse the pretraining run's model config, or list changed parameters in dont_load."
         )
     merged = {
-        key: (value if (skip and key.startswith(skip)) else flat_source[key].astype(value.dtype))
+        key: value if kept(key) else flat_source[key].astype(value.dtype)
         for key, value in flat_target.items()
     }
     merged = traverse_util.unflatten_dict(merged, sep="/")

@@ -26,7 +26,8 @@ from jaxpretrain.train.step import make_eval_step, make_train_step, players
 
 @dataclasses.dataclass
 class Experiment:
-    """A built run. ``train_step`` donates its state argument."""
+    """A built run. ``train_step`` is the jitted step (it donates its state argument); call
+    :meth:`step` to run it."""
 
     config: ml_collections.ConfigDict
     method: ModuleType
@@ -38,6 +39,13 @@ class Experiment:
     stream: BatchStream
     eval_source: Any
     eval_transform: Callable | None
+
+    def step(self, state: TrainState, batch: dict) -> tuple[TrainState, dict]:
+        """One training step (waiting for it where the platform needs that, see ``parallel``)."""
+        state, metrics = self.train_step(state, batch)
+        if parallel.must_wait_for_each_step(self.mesh):
+            jax.block_until_ready(metrics)
+        return state, metrics
 
     def global_batch(self, step: int) -> dict[str, jax.Array]:
         """The global batch of ``step`` (this process reads only its own rows)."""

@@ -16,7 +16,7 @@ import ml_collections
 
 from jaxpretrain import parallel
 from jaxpretrain.config import validate
-from jaxpretrain.train.checkpoint import CONFIG_FILE, Checkpointer
+from jaxpretrain.train.checkpoint import CONFIG_FILE, CheckpointError, Checkpointer
 from jaxpretrain.train.experiment import build_experiment
 from jaxpretrain.train.metrics import MetricsWriter, Throughput
 from jaxpretrain.train.state import TrainState
@@ -37,6 +37,10 @@ def _check_finite(state: TrainState, step: int, last_checked: int, checkpointer:
 
 def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     """Train ``config`` in ``workdir`` to ``config.total_steps``, resuming if it holds a checkpoint."""
+    if config.init_from and not os.path.exists(config.init_from.removeprefix("hf:")):
+        raise CheckpointError(
+            f"init_from={config.init_from!r} does not exist; point it at a pretraining workdir"
+        )
     parallel.initialize()
     mesh = parallel.make_mesh()
     validate(config, num_devices=mesh.size)
@@ -65,7 +69,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
             batch = upcoming.result()
             if step + 1 < total:
                 upcoming = loader.submit(experiment.global_batch, step + 1)
-            state, metrics = experiment.train_step(state, batch)
+            state, metrics = experiment.step(state, batch)
             done = step + 1
             is_last = done == total
             evaluate_now = (config.eval_every and done % config.eval_every == 0) or is_last

@@ -19,8 +19,8 @@ class TrainState:
       params: parameter pytree.
       opt_state: optax state pytree.
       rng: uint32 [2], the run's base key; step ``s`` draws from ``fold_in(rng, s)``.
-      nonfinite: int32 [], steps so far whose loss was NaN or inf (checked on the host at log and
-        checkpoint steps, so a diverged state is never saved).
+      nonfinite: int32 [], steps so far whose loss or updated parameters were NaN or inf (checked
+        on the host at log and checkpoint steps, so a diverged state is never saved).
     """
 
     step: jax.Array

@@ -74,11 +74,14 @@ def make_train_step(
                 metrics.update({f"{player}/{k}": v for k, v in player_metrics.items()})
                 metrics[f"{player}/lr"] = schedule[player](state.step)
             metrics["loss"] = loss
+        # The loss is computed on the parameters before the update, so check the updated
+        # parameters too: a checkpoint of this state must never hold a diverged model.
+        finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(params))
         new_state = state.replace(
             step=state.step + 1,
             params=params,
             opt_state=opt_state,
-            nonfinite=state.nonfinite + (~jnp.isfinite(loss)).astype(jnp.int32),
+            nonfinite=state.nonfinite + (~finite).astype(jnp.int32),
         )
         return new_state, metrics
 

@@ -1,0 +1,65 @@
+"""The command line and the config files: errors that name the culprit, shared keys, docstrings."""
+
+import ast
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import CONFIGS, ROOT, load_config
+
+from jaxpretrain import config as config_lib
+from jaxpretrain.methods import get_method
+
+SHARED_KEYS = ("seed", "total_steps", "batch_size", "log_every", "eval_every", "checkpoint_every",
+               "keep_checkpoints", "init_from")
+
+
+def _train_script(tmp_path, *args):
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "train.py"), f"--workdir={tmp_path / 'run'}",
+         *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("--config.no_such_key=1", "no_such_key"),
+    ("--config.optimizer.no_such_key=1", "no_such_key"),
+    ("--config.batch_size=abc", "batch_size"),
+])
+def test_bad_override_exits_nonzero_naming_the_key(tmp_path, override, key):
+    result = _train_script(tmp_path, "--config=configs/supervised_digits.py:smoke", override)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if key in line]
+    assert lines, f"stderr does not name {key!r}:\n{result.stderr}"
+    assert not (tmp_path / "run").exists(), "the run started despite the bad override"
+
+
+def test_bad_config_argument_exits_nonzero_naming_it(tmp_path):
+    result = _train_script(tmp_path, "--config=configs/supervised_digits.py:bogus")
+    assert result.returncode != 0
+    assert any("bogus" in line for line in result.stderr.splitlines()), result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("filename", CONFIGS)
+def test_config_builds_with_smoke(filename):
+    config = load_config(filename[:-3], "smoke")
+    for key in SHARED_KEYS:
+        assert key in config, f"{filename} lacks the shared key {key!r}"
+    assert config.batch_size % 8 == 0, f"{filename}: smoke batch_size {config.batch_size} % 8 != 0"
+    config_lib.validate(config, num_devices=8)
+    get_method(config.method).make_model(config)  # Model construction is lazy and cheap.
+    # Every config is also a valid full-size config.
+    full = load_config(filename[:-3], None)
+    config_lib.validate(full, num_devices=1)
+    assert set(full.keys()) == set(config.keys()), "smoke must shrink fields, not add or drop them"
+
+
+@pytest.mark.parametrize("filename", CONFIGS)
+def test_config_docstring_holds_the_command(filename):
+    with open(os.path.join(ROOT, "configs", filename)) as f:
+        docstring = ast.get_docstring(ast.parse(f.read()))
+    assert docstring and "python scripts/train.py" in docstring, filename
+    assert f"configs/{filename}" in docstring, f"{filename}'s docstring runs another config"
