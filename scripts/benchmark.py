@@ -14,6 +14,8 @@ time / (peak FLOP/s of a large matmul in the same dtype, measured in the same ru
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import json
 import os
 import statistics
@@ -27,12 +29,27 @@ from jaxpretrain import config as config_lib
 from jaxpretrain import parallel
 from jaxpretrain.train.experiment import build_experiment
 
-# name -> (config file, config argument, whether MFU is meaningful for it).
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One benchmark: a config file (and argument) with dotted-key overrides."""
+
+    config: str
+    arg: str | None = None
+    overrides: tuple[tuple[str, object], ...] = ()
+    mfu: bool = True  # Whether model-FLOP utilisation is meaningful (matmul/conv-heavy).
+    torch_peer: bool = False  # Time the same torchvision ResNet (GroupNorm) in eager PyTorch.
+
+
 BENCHMARKS = {
-    "supervised_digits": ("configs/supervised_digits.py", None, True),
-    "hashtag_digits": ("configs/hashtag_digits.py", None, True),
-    "supervised_cifar10": ("configs/supervised_cifar10.py", None, True),
-    "supervised_imagenet2012": ("configs/supervised_imagenet2012.py", None, True),
+    "supervised_digits": Entry("configs/supervised_digits.py"),
+    "hashtag_digits": Entry("configs/hashtag_digits.py"),
+    "supervised_cifar10": Entry("configs/supervised_cifar10.py"),
+    "supervised_imagenet2012": Entry("configs/supervised_imagenet2012.py", torch_peer=True),
+    "supervised_imagenet2012_bf16": Entry(
+        "configs/supervised_imagenet2012.py", overrides=(("model.dtype", "bfloat16"),),
+        torch_peer=True),
 }
 
 _ONLY = flags.DEFINE_list("only", [], "Entries to run (default: all that have data here).")
@@ -40,33 +57,64 @@ _STEPS = flags.DEFINE_integer("steps", 20, "Steps per timed repeat.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats; the median is reported.")
 _BATCH = flags.DEFINE_integer("batch_size", 0, "Override the configs' global batch (0 keeps it).")
 _MOCK = flags.DEFINE_bool("mock_data", False, "Serve TFDS data sets from tfds.testing.mock_data.")
+_PEERS = flags.DEFINE_bool("peers", False, "Also time each entry's PyTorch peer, if it has one.")
 _JSON = flags.DEFINE_string("json", "", "Also write the results to this JSON file.")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def peak_matmul_flops(dtype=jnp.float32, size: int = 2048, repeats: int = 5) -> float:
-    """Measured FLOP/s of one [size, size] @ [size, size] matmul on the first device."""
-    a = jnp.ones((size, size), dtype)
-    matmul = jax.jit(lambda x: x @ x)
-    matmul(a).block_until_ready()
+@functools.cache
+def peak_matmul_flops(dtype: str = "float32", repeats: int = 5, chain: int = 10) -> float:
+    """Measured FLOP/s of square matmuls in ``dtype`` on the first device.
+
+    Big matrices (8192 on accelerators, 2048 on CPU) and ``chain`` products per timing, so that
+    dispatch overhead does not hide the arithmetic rate; the median of ``repeats`` timings.
+    """
+    size = 2048 if jax.devices()[0].platform == "cpu" else 8192
+    a = jax.random.normal(jax.random.PRNGKey(0), (size, size), dtype) / size**0.5
+
+    @jax.jit
+    def products(x):
+        for _ in range(chain):
+            x = x @ a
+        return x
+
+    products(a).block_until_ready()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        matmul(a).block_until_ready()
+        products(a).block_until_ready()
         times.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(times)
+    return chain * 2 * size**3 / statistics.median(times)
+
+
+def _set(config, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        config = config[key]
+    config[leaf] = value
 
 
 def _step_flops(experiment, batch) -> float | None:
-    compiled = experiment.train_step.lower(experiment.state, batch).compile()
-    analysis = compiled.cost_analysis()
+    """FLOPs of one train step: XLA's cost analysis of the step's HLO *before* compilation.
+
+    The compiled executable's analysis misses work handed to libraries (cuDNN convolutions count
+    as zero on GPU), and on GPU (jax 0.11.2) the lowered step has no analysis at all, so the
+    step is lowered for the CPU, whose HLO cost analysis counts the model's arithmetic.
+    """
+    try:
+        lowered = experiment.train_step.trace(experiment.state, batch).lower(
+            lowering_platforms=("cpu",))
+        analysis = lowered.cost_analysis()
+    except Exception as error:  # Counting FLOPs must never stop the timing.
+        print(f"no FLOP count ({type(error).__name__}: {error}); MFU not reported")
+        return None
     if isinstance(analysis, (list, tuple)):
         analysis = analysis[0]
     return float(analysis.get("flops", 0.0)) if analysis else None
 
 
-def run_entry(name: str, config, *, steps: int, repeats: int, peak: float, with_mfu: bool) -> dict:
+def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool) -> dict:
     mesh = parallel.make_mesh()
     experiment = build_experiment(config, mesh)
     batch = experiment.global_batch(0)
@@ -93,11 +141,30 @@ def run_entry(name: str, config, *, steps: int, repeats: int, peak: float, with_
         "examples_per_sec_runs": rates, "input_examples_per_sec": input_rate,
     }
     if flops:
-        # cost_analysis counts the FLOPs of the whole (partitioned) step on one device's share.
-        per_device_rate = median / config.batch_size * flops
-        result["step_gflops_per_device"] = flops / 1e9
-        result["mfu"] = per_device_rate / peak
+        # The unpartitioned step's FLOPs, shared by every device of the mesh.
+        dtype = config.model.get("dtype", "float32")
+        peak = peak_matmul_flops(dtype)
+        result.update(step_gflops=flops / 1e9, dtype=dtype, peak_flops=peak,
+                      mfu=median / config.batch_size * flops / (peak * mesh.size))
     return result
+
+
+def _run_peers(names: list[str], results: list[dict]) -> None:
+    """Time the PyTorch peer of each entry that has one; print our/peer ratio from this run."""
+    from peers.torch_resnet import torch_resnet_examples_per_sec
+
+    for result in results:
+        entry = BENCHMARKS[result["name"]]
+        if not entry.torch_peer:
+            continue
+        config = config_lib.load(os.path.join(ROOT, entry.config), entry.arg)
+        rate = torch_resnet_examples_per_sec(
+            config.model.variant, batch_size=result["batch_size"],
+            image_size=config.data.image_size, num_classes=config.data.num_classes,
+            dtype=result.get("dtype", "float32"), steps=_STEPS.value, repeats=_REPEATS.value)
+        result["torch_examples_per_sec"] = rate
+        print(f"{result['name']:28s} torch eager peer {rate:10.1f} ex/s; "
+              f"jaxpretrain / torch = {result['examples_per_sec'] / rate:.2f}x")
 
 
 def main(argv):
@@ -106,9 +173,8 @@ def main(argv):
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
         raise app.UsageError(f"unknown benchmark {unknown}; known: {sorted(BENCHMARKS)}")
-    peak = peak_matmul_flops()
-    print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; "
-          f"measured fp32 matmul peak {peak / 1e9:.1f} GFLOP/s per device")
+    print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; measured matmul peak "
+          f"{peak_matmul_flops('float32') / 1e9:.1f} GFLOP/s per device in float32")
     mock = contextlib.nullcontext()
     if _MOCK.value:
         import tensorflow_datasets as tfds
@@ -117,21 +183,25 @@ def main(argv):
     results = []
     with mock:
         for name in names:
-            path, arg, with_mfu = BENCHMARKS[name]
-            config = config_lib.load(os.path.join(ROOT, path), arg)
+            entry = BENCHMARKS[name]
+            config = config_lib.load(os.path.join(ROOT, entry.config), entry.arg)
+            for key, value in entry.overrides:
+                _set(config, key, value)
             if _BATCH.value:
                 config.batch_size = _BATCH.value
             try:
                 result = run_entry(name, config, steps=_STEPS.value, repeats=_REPEATS.value,
-                                   peak=peak, with_mfu=with_mfu)
+                                   with_mfu=entry.mfu)
             except FileNotFoundError as error:  # A TFDS set that is not prepared here.
                 print(f"{name:28s} skipped: {error}")
                 continue
             results.append(result)
-            mfu = f"{100 * result['mfu']:5.1f}%" if "mfu" in result else "   n/a"
+            mfu = f"{100 * result['mfu']:5.1f}% of {result['dtype']}" if "mfu" in result else "n/a"
             print(f"{name:28s} batch {result['batch_size']:5d}  {result['examples_per_sec']:10.1f} ex/s "
                   f"(median of {len(result['examples_per_sec_runs'])})  MFU {mfu}  "
                   f"input {result['input_examples_per_sec']:9.1f} ex/s")
+    if _PEERS.value:
+        _run_peers(names, results)
     if _JSON.value:
         with open(_JSON.value, "w") as f:
             json.dump(results, f, indent=2)

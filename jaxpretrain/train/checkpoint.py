@@ -91,7 +91,7 @@ class Checkpointer:
 
 def _find_step_dir(path: str) -> epath.Path:
     """Accept a workdir, its ``checkpoints/`` directory, or one step directory."""
-    root = epath.Path(path)
+    root = epath.Path(os.path.abspath(path))  # Orbax reads no metadata through relative paths.
     if not root.exists():
         raise CheckpointError(f"init_from={path!r} does not exist; point it at a pretraining workdir")
     if (root / "params").exists():

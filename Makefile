@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make demo` and `make test` (each sets up .venv first).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test test-fast benchmark clean
+
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Pretrain on digits 0-4, then fine-tune vs from-scratch on 5-9 at four budgets (~3 min on 2 cores).
+demo: install
+	$(BIN)/python scripts/compare.py --workdir=runs/compare
+
+# The whole suite, slow end-to-end tests included (~3 min on 2 cores).
+test: install
+	$(BIN)/python -m pytest -n 2 -q
+
+test-fast: install
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+benchmark: install
+	$(BIN)/python scripts/benchmark.py
+
+clean:
+	rm -rf $(VENV) runs

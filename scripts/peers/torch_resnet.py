@@ -1,0 +1,53 @@
+"""The PyTorch peer for the ResNet benchmarks: the same network in eager PyTorch.
+
+torchvision's ResNet with ``GroupNorm(32, C)`` in place of BatchNorm is, layer for layer and
+parameter for parameter, our ``models.resnet(variant)`` (25,557,032 parameters for ResNet-50), so
+its images/s is the number ours is compared with. Optional: needs ``torch`` and ``torchvision``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def torch_resnet_examples_per_sec(
+    variant: str, *, batch_size: int, image_size: int, num_classes: int, dtype: str,
+    steps: int, repeats: int,
+) -> float:
+    """Median images/s of SGD-with-momentum training steps on one fixed batch."""
+    import torch
+    import torchvision
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = getattr(torchvision.models, variant)(
+        num_classes=num_classes, norm_layer=lambda channels: torch.nn.GroupNorm(32, channels)
+    ).to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    images = torch.randn(batch_size, 3, image_size, image_size, device=device).to(
+        memory_format=torch.channels_last)
+    labels = torch.randint(0, num_classes, (batch_size,), device=device)
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+
+    def step():
+        with autocast:
+            loss = torch.nn.functional.cross_entropy(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(3):
+        step()
+    sync()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync()
+        rates.append(steps * batch_size / (time.perf_counter() - start))
+    return statistics.median(rates)
