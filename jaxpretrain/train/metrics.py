@@ -1,4 +1,5 @@
-"""Where a run reports: ``<workdir>/metrics.jsonl``, TensorBoard event files, a progress bar.
+"""Where a run reports: ``<workdir>/metrics.jsonl``, TensorBoard event files, a progress bar,
+and the curves of every metric in ``<workdir>/curves.png``.
 
 Only the main process writes; the others get a writer that does nothing, so callers never branch.
 """
@@ -20,6 +21,32 @@ def read_metrics(workdir: str) -> list[dict]:
     """Every row of a run's metrics.jsonl, in order."""
     with open(os.path.join(workdir, METRICS_FILE)) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_curves(workdir: str, filename: str = "curves.png") -> str:
+    """Draw every metric of metrics.jsonl against the step, one panel each; returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(workdir)
+    keys = sorted({k for row in rows for k in row if k != "step"})
+    columns = min(len(keys), 4)
+    lines = -(-len(keys) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(3.6 * columns, 2.6 * lines), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        points = [(row["step"], row[key]) for row in rows if key in row]
+        ax.plot(*zip(*points), marker="." if len(points) < 30 else None)
+        ax.set_title(key, fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.tight_layout()
+    path = os.path.join(workdir, filename)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 class Throughput:
@@ -71,7 +98,10 @@ class MetricsWriter:
             self._bar.update(step - self._bar.n)
 
     def close(self) -> None:
+        """Close the files and draw the run's curves to ``<workdir>/curves.png``."""
         if self._enabled:
             self._bar.close()
             self._jsonl.close()
             self._tensorboard.close()
+            if os.path.getsize(self._jsonl.name):
+                plot_curves(os.path.dirname(self._jsonl.name))
