@@ -11,24 +11,33 @@ scratch on the same 50 images reaches ~0.75 (scripts/compare.py prints the full 
 
 import ml_collections
 
-from jaxpretrain.config import base_config, digits_resnet
+from jaxpretrain.config import base_config, digits_resnet, is_smoke, shrink_to_smoke
 
 
 def get_config(arg=None):
-    if arg not in (None, "smoke"):
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+    smoke = is_smoke(arg)
     c = base_config()
     c.method = "finetune"
-    c.data = ml_collections.ConfigDict(dict(
-        name="digits",
-        classes=(5, 6, 7, 8, 9),  # Downstream task: digits the backbone never saw, relabelled 0..4.
-        num_classes=5,
-        per_class=10,  # Few labels: 10 training images per class.
-        seed=0,
-    ))
-    c.model = digits_resnet(smoke=arg == "smoke")  # Must match the pretraining model.
+    c.data = ml_collections.ConfigDict(
+        dict(
+            name="digits",
+            classes=(
+                5,
+                6,
+                7,
+                8,
+                9,
+            ),  # Downstream task: digits the backbone never saw, relabelled 0..4.
+            num_classes=5,
+            per_class=10,  # Few labels: 10 training images per class.
+            seed=0,
+        )
+    )
+    c.model = digits_resnet(smoke=smoke)  # Must match the pretraining model.
     c.label_smoothing = 0.0
-    c.init_from = "runs/sup"  # Pretraining workdir; "" with method=supervised is the scratch baseline.
+    c.init_from = (
+        "runs/sup"  # Pretraining workdir; "" with method=supervised is the scratch baseline.
+    )
     c.total_steps = 300
     c.batch_size = 32
     c.log_every = 25
@@ -38,7 +47,6 @@ def get_config(arg=None):
     c.optimizer.base_lr = 0.4  # lr = 0.05 at batch 32.
     c.optimizer.warmup_steps = 20
     c.optimizer.weight_decay = 5e-4
-    if arg == "smoke":
-        c.total_steps, c.batch_size, c.log_every, c.eval_every, c.checkpoint_every = 6, 16, 2, 0, 3
-        c.optimizer.warmup_steps = 2
+    if smoke:
+        shrink_to_smoke(c)
     return c

@@ -12,22 +12,25 @@ one: --config.init_from=runs/hashtag on configs/finetune_digits.py.
 
 import ml_collections
 
-from jaxpretrain.config import base_config, digits_resnet
+from jaxpretrain.config import base_config, digits_resnet, is_smoke, shrink_to_smoke
 from jaxpretrain.data import HASHTAGS
 
 
 def get_config(arg=None):
-    if arg not in (None, "smoke"):
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+    smoke = is_smoke(arg)
     c = base_config()
     c.method = "hashtag"
-    c.data = ml_collections.ConfigDict(dict(
-        name="digits_hashtags",  # Digits with their multi-label tags; offline.
-        num_classes=len(HASHTAGS),  # One output per tag.
-        seed=0,  # Seeds the train/test split.
-    ))
-    c.model = digits_resnet(smoke=arg == "smoke")
-    c.loss = "softmax"  # "softmax" (k-hot targets / k, the paper's choice) or "sigmoid" (per-tag BCE).
+    c.data = ml_collections.ConfigDict(
+        dict(
+            name="digits_hashtags",  # Digits with their multi-label tags; offline.
+            num_classes=len(HASHTAGS),  # One output per tag.
+            seed=0,  # Seeds the train/test split.
+        )
+    )
+    c.model = digits_resnet(smoke=smoke)
+    c.loss = (
+        "softmax"  # "softmax" (k-hot targets / k, the paper's choice) or "sigmoid" (per-tag BCE).
+    )
     c.total_steps = 600
     c.batch_size = 64
     c.log_every = 50
@@ -37,7 +40,6 @@ def get_config(arg=None):
     c.optimizer.base_lr = 0.4
     c.optimizer.warmup_steps = 50
     c.optimizer.weight_decay = 5e-4
-    if arg == "smoke":
-        c.total_steps, c.batch_size, c.log_every, c.eval_every, c.checkpoint_every = 6, 16, 2, 0, 3
-        c.optimizer.warmup_steps = 2
+    if smoke:
+        shrink_to_smoke(c)
     return c

@@ -9,32 +9,35 @@ Expected: ~95% eval/accuracy (GroupNorm ResNets land about a point under BatchNo
 
 import ml_collections
 
-from jaxpretrain.config import base_config
+from jaxpretrain.config import base_config, is_smoke, shrink_to_smoke
 
 EPOCH = 50_000
 
 
 def get_config(arg=None):
-    if arg not in (None, "smoke"):
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
-    smoke = arg == "smoke"
+    smoke = is_smoke(arg)
     c = base_config()
     c.method = "supervised"
-    c.data = ml_collections.ConfigDict(dict(
-        name="tfds:cifar10",  # Random access through tfds.data_source (array_record).
-        num_classes=10,
-        data_dir="",  # TFDS data_dir; "" = $TFDS_DATA_DIR or ~/tensorflow_datasets.
-        train_split="train",
-        eval_split="test",
-        augment=True,  # Pad-4 random crop and horizontal flip.
-    ))
-    c.model = ml_collections.ConfigDict(dict(
-        variant="resnet18",  # Basic blocks 2-2-2-2.
-        stem="small",  # 3x3 stem without pooling for 32x32 images.
-        width=8 if smoke else 64,  # First-stage channels.
-        stage_sizes=(1, 1) if smoke else (2, 2, 2, 2),
-        num_groups=4 if smoke else 32,
-    ))
+    c.data = ml_collections.ConfigDict(
+        dict(
+            name="tfds:cifar10",  # Random access through tfds.data_source (array_record).
+            num_classes=10,
+            data_dir="",  # TFDS data_dir; "" = $TFDS_DATA_DIR or ~/tensorflow_datasets.
+            train_split="train",
+            eval_split="test",
+            augment=True,  # Pad-4 random crop and horizontal flip.
+            workers=2 if smoke else 8,  # Threads that read, decode and augment examples.
+        )
+    )
+    c.model = ml_collections.ConfigDict(
+        dict(
+            variant="resnet18",  # Basic blocks 2-2-2-2.
+            stem="small",  # 3x3 stem without pooling for 32x32 images.
+            width=8 if smoke else 64,  # First-stage channels.
+            stage_sizes=(1, 1) if smoke else (2, 2, 2, 2),
+            num_groups=4 if smoke else 32,
+        )
+    )
     c.label_smoothing = 0.0
     c.batch_size = 512
     c.total_steps = 200 * EPOCH // 512  # 200 epochs.
@@ -47,6 +50,5 @@ def get_config(arg=None):
     c.optimizer.warmup_steps = 5 * EPOCH // 512  # 5 epochs of warm-up (Goyal et al. 2017).
     c.optimizer.weight_decay = 5e-4
     if smoke:
-        c.total_steps, c.batch_size, c.log_every, c.eval_every, c.checkpoint_every = 4, 16, 2, 0, 2
-        c.optimizer.warmup_steps = 1
+        shrink_to_smoke(c, total_steps=4)
     return c

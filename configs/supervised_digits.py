@@ -9,22 +9,23 @@ Expected: eval/accuracy ~0.99 on the held-out digits 0-4 after 600 steps (about 
 
 import ml_collections
 
-from jaxpretrain.config import base_config, digits_resnet
+from jaxpretrain.config import base_config, digits_resnet, is_smoke, shrink_to_smoke
 
 
 def get_config(arg=None):
-    if arg not in (None, "smoke"):
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+    smoke = is_smoke(arg)
     c = base_config()
     c.method = "supervised"
-    c.data = ml_collections.ConfigDict(dict(
-        name="digits",  # scikit-learn's bundled 8x8 digits: offline, 1,797 images.
-        classes=(0, 1, 2, 3, 4),  # Upstream task: these digits, relabelled 0..4.
-        num_classes=5,
-        per_class=0,  # Training images kept per class; 0 keeps all (~125 each).
-        seed=0,  # Seeds the train/test split.
-    ))
-    c.model = digits_resnet(smoke=arg == "smoke")
+    c.data = ml_collections.ConfigDict(
+        dict(
+            name="digits",  # scikit-learn's bundled 8x8 digits: offline, 1,797 images.
+            classes=(0, 1, 2, 3, 4),  # Upstream task: these digits, relabelled 0..4.
+            num_classes=5,
+            per_class=0,  # Training images kept per class; 0 keeps all (~125 each).
+            seed=0,  # Seeds the train/test split.
+        )
+    )
+    c.model = digits_resnet(smoke=smoke)
     c.label_smoothing = 0.0  # Target (1-eps)*onehot + eps/V.
     c.total_steps = 600
     c.batch_size = 64
@@ -35,7 +36,6 @@ def get_config(arg=None):
     c.optimizer.base_lr = 0.4  # lr = 0.4 * 64 / 256 = 0.1 by the linear scaling rule.
     c.optimizer.warmup_steps = 50
     c.optimizer.weight_decay = 5e-4
-    if arg == "smoke":
-        c.total_steps, c.batch_size, c.log_every, c.eval_every, c.checkpoint_every = 6, 16, 2, 0, 3
-        c.optimizer.warmup_steps = 2
+    if smoke:
+        shrink_to_smoke(c)
     return c

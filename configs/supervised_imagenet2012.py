@@ -11,34 +11,39 @@ kernels only; label smoothing 0.1. Expected: ~76% top-1 (eval/accuracy) with Gro
 
 import ml_collections
 
-from jaxpretrain.config import base_config
+from jaxpretrain.config import base_config, is_smoke, shrink_to_smoke
 
 EPOCH = 1_281_167
 
 
 def get_config(arg=None):
-    if arg not in (None, "smoke"):
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
-    smoke = arg == "smoke"
+    smoke = is_smoke(arg)
     c = base_config()
     c.method = "supervised"
-    c.data = ml_collections.ConfigDict(dict(
-        name="tfds:imagenet2012",
-        num_classes=1000,
-        data_dir="",  # TFDS data_dir; "" = $TFDS_DATA_DIR or ~/tensorflow_datasets.
-        train_split="train",
-        eval_split="validation",
-        image_size=32 if smoke else 224,  # Random-resized crop (train) / center crop (eval) size.
-        augment=True,  # Inception-style random-resized crop and horizontal flip.
-    ))
-    c.model = ml_collections.ConfigDict(dict(
-        variant="resnet50",  # Bottleneck blocks 3-4-6-3, 25.6M parameters.
-        stem="imagenet",  # 7x7/2 convolution and 3x3/2 max-pool.
-        width=8 if smoke else 64,
-        stage_sizes=(1, 1) if smoke else (3, 4, 6, 3),
-        num_groups=4 if smoke else 32,
-        dtype="float32",  # Compute dtype; "bfloat16" on TPU/GPU halves memory traffic.
-    ))
+    c.data = ml_collections.ConfigDict(
+        dict(
+            name="tfds:imagenet2012",
+            num_classes=1000,
+            data_dir="",  # TFDS data_dir; "" = $TFDS_DATA_DIR or ~/tensorflow_datasets.
+            train_split="train",
+            eval_split="validation",
+            image_size=32
+            if smoke
+            else 224,  # Random-resized crop (train) / center crop (eval) size.
+            augment=True,  # Inception-style random-resized crop and horizontal flip.
+            workers=2 if smoke else 32,  # Threads that read, decode and augment examples.
+        )
+    )
+    c.model = ml_collections.ConfigDict(
+        dict(
+            variant="resnet50",  # Bottleneck blocks 3-4-6-3, 25.6M parameters.
+            stem="imagenet",  # 7x7/2 convolution and 3x3/2 max-pool.
+            width=8 if smoke else 64,
+            stage_sizes=(1, 1) if smoke else (3, 4, 6, 3),
+            num_groups=4 if smoke else 32,
+            dtype="float32",  # Compute dtype; "bfloat16" on TPU/GPU halves memory traffic.
+        )
+    )
     c.label_smoothing = 0.1
     c.batch_size = 1024
     c.total_steps = 90 * EPOCH // 1024
@@ -50,6 +55,5 @@ def get_config(arg=None):
     c.optimizer.warmup_steps = 5 * EPOCH // 1024
     c.optimizer.weight_decay = 1e-4
     if smoke:
-        c.total_steps, c.batch_size, c.log_every, c.eval_every, c.checkpoint_every = 4, 16, 2, 0, 2
-        c.optimizer.warmup_steps = 1
+        shrink_to_smoke(c, total_steps=4)
     return c

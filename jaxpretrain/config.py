@@ -18,7 +18,9 @@ def optimizer_config(name: str = "sgd", *, base_lr: float = 0.1) -> ml_collectio
     c = ml_collections.ConfigDict()
     c.name = name  # "sgd" (heavy-ball momentum) or "adamw".
     c.base_lr = base_lr  # Learning rate at a global batch of 256 when lr_scaling="linear".
-    c.lr_scaling = "linear"  # "linear": lr = base_lr * batch_size / 256 (Goyal et al. 2017); "none".
+    c.lr_scaling = (
+        "linear"  # "linear": lr = base_lr * batch_size / 256 (Goyal et al. 2017); "none".
+    )
     c.warmup_steps = 0  # Linear warm-up from 0 (Goyal et al.'s gradual warm-up).
     c.decay = "cosine"  # After warm-up: "cosine", "linear" or "constant".
     c.end_lr_fraction = 0.0  # Final lr as a fraction of the peak lr.
@@ -26,7 +28,9 @@ def optimizer_config(name: str = "sgd", *, base_lr: float = 0.1) -> ml_collectio
     c.nesterov = False  # sgd only.
     c.b1 = 0.9  # adamw only.
     c.b2 = 0.999  # adamw only.
-    c.weight_decay = 0.0  # Decoupled for adamw, L2 added to the gradient for sgd; never on biases/norms.
+    c.weight_decay = (
+        0.0  # Decoupled for adamw, L2 added to the gradient for sgd; never on biases/norms.
+    )
     c.grad_clip_norm = 0.0  # Clip the global gradient norm to this; 0 disables.
     c.freeze = ""  # Comma-separated top-level parameter names left untouched, e.g. "backbone".
     return c
@@ -45,26 +49,55 @@ def base_config() -> ml_collections.ConfigDict:
     c.keep_checkpoints = 3  # Newest checkpoints kept in <workdir>/checkpoints.
     c.init_from = ""  # Pretrained weights: a workdir, its checkpoints/ dir or one step dir.
     c.init_subtree = "backbone"  # Which top-level parameter subtree init_from fills.
-    c.fsdp = False  # Shard parameters and optimizer state over devices (ZeRO-3) instead of replicating.
+    c.fsdp = (
+        False  # Shard parameters and optimizer state over devices (ZeRO-3) instead of replicating.
+    )
     c.optimizer = optimizer_config()
     return c
 
 
 def digits_resnet(*, smoke: bool = False) -> ml_collections.ConfigDict:
     """The small ResNet for 8x8 digits, shared by the digits configs so their checkpoints fit."""
-    return ml_collections.ConfigDict(dict(
-        variant="resnet18",  # Preset whose fields the entries below replace.
-        stage_sizes=(1, 1) if smoke else (1, 1, 1),  # Residual blocks per stage; 8x8 -> 2x2.
-        width=8 if smoke else 16,  # Channels of the first stage, doubled per stage.
-        block="basic",  # Two 3x3 convolutions per block.
-        stem="small",  # One 3x3 convolution and no pooling: the images are 8x8.
-        num_groups=4,  # GroupNorm groups.
-    ))
+    return ml_collections.ConfigDict(
+        dict(
+            variant="resnet18",  # Preset whose fields the entries below replace.
+            stage_sizes=(1, 1) if smoke else (1, 1, 1),  # Residual blocks per stage; 8x8 -> 2x2.
+            width=8 if smoke else 16,  # Channels of the first stage, doubled per stage.
+            block="basic",  # Two 3x3 convolutions per block.
+            stem="small",  # One 3x3 convolution and no pooling: the images are 8x8.
+            num_groups=4,  # GroupNorm groups.
+        )
+    )
+
+
+def is_smoke(arg: str | None) -> bool:
+    """Whether a config argument asks for the smoke variant; anything but None/"smoke" is an error."""
+    if arg not in (None, "smoke"):
+        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+    return arg == "smoke"
+
+
+def shrink_to_smoke(c: ml_collections.ConfigDict, *, total_steps: int = 6) -> None:
+    """The smoke variant of a run: seconds of training, global batch 16 (divides 1, 2, 8 devices)."""
+    c.total_steps = total_steps
+    c.batch_size = 16
+    c.log_every = 2
+    c.eval_every = 0  # The final evaluation still runs.
+    c.checkpoint_every = total_steps // 2
+    c.optimizer.warmup_steps = 1
 
 
 REQUIRED_KEYS = (
-    "method", "seed", "total_steps", "batch_size", "log_every", "eval_every",
-    "checkpoint_every", "keep_checkpoints", "init_from", "optimizer",
+    "method",
+    "seed",
+    "total_steps",
+    "batch_size",
+    "log_every",
+    "eval_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "init_from",
+    "optimizer",
 )
 
 
@@ -72,7 +105,9 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int) -> None:
     """Raise ValueError naming the key and the fix for a config that cannot run."""
     missing = [k for k in REQUIRED_KEYS if k not in config]
     if missing:
-        raise ValueError(f"config lacks the shared keys {missing}; start it from jaxpretrain.config.base_config()")
+        raise ValueError(
+            f"config lacks the shared keys {missing}; start it from jaxpretrain.config.base_config()"
+        )
     for key in ("total_steps", "batch_size", "log_every", "keep_checkpoints"):
         if config[key] <= 0:
             raise ValueError(f"config.{key} must be positive, got {config[key]}")

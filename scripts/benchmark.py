@@ -22,13 +22,11 @@ import statistics
 import time
 
 import jax
-import jax.numpy as jnp
 from absl import app, flags
 
 from jaxpretrain import config as config_lib
 from jaxpretrain import parallel
 from jaxpretrain.train.experiment import build_experiment
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,8 +46,10 @@ BENCHMARKS = {
     "supervised_cifar10": Entry("configs/supervised_cifar10.py"),
     "supervised_imagenet2012": Entry("configs/supervised_imagenet2012.py", torch_peer=True),
     "supervised_imagenet2012_bf16": Entry(
-        "configs/supervised_imagenet2012.py", overrides=(("model.dtype", "bfloat16"),),
-        torch_peer=True),
+        "configs/supervised_imagenet2012.py",
+        overrides=(("model.dtype", "bfloat16"),),
+        torch_peer=True,
+    ),
 }
 
 _ONLY = flags.DEFINE_list("only", [], "Entries to run (default: all that have data here).")
@@ -104,7 +104,8 @@ def _step_flops(experiment, batch) -> float | None:
     """
     try:
         lowered = experiment.train_step.trace(experiment.state, batch).lower(
-            lowering_platforms=("cpu",))
+            lowering_platforms=("cpu",)
+        )
         analysis = lowered.cost_analysis()
     except Exception as error:  # Counting FLOPs must never stop the timing.
         print(f"no FLOP count ({type(error).__name__}: {error}); MFU not reported")
@@ -136,16 +137,24 @@ def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool) ->
     input_rate = steps * config.batch_size / jax.process_count() / (time.perf_counter() - start)
     median = statistics.median(rates)
     result = {
-        "name": name, "device": jax.devices()[0].device_kind, "num_devices": mesh.size,
-        "batch_size": config.batch_size, "examples_per_sec": median,
-        "examples_per_sec_runs": rates, "input_examples_per_sec": input_rate,
+        "name": name,
+        "device": jax.devices()[0].device_kind,
+        "num_devices": mesh.size,
+        "batch_size": config.batch_size,
+        "examples_per_sec": median,
+        "examples_per_sec_runs": rates,
+        "input_examples_per_sec": input_rate,
     }
     if flops:
         # The unpartitioned step's FLOPs, shared by every device of the mesh.
         dtype = config.model.get("dtype", "float32")
         peak = peak_matmul_flops(dtype)
-        result.update(step_gflops=flops / 1e9, dtype=dtype, peak_flops=peak,
-                      mfu=median / config.batch_size * flops / (peak * mesh.size))
+        result.update(
+            step_gflops=flops / 1e9,
+            dtype=dtype,
+            peak_flops=peak,
+            mfu=median / config.batch_size * flops / (peak * mesh.size),
+        )
     return result
 
 
@@ -159,12 +168,19 @@ def _run_peers(names: list[str], results: list[dict]) -> None:
             continue
         config = config_lib.load(os.path.join(ROOT, entry.config), entry.arg)
         rate = torch_resnet_examples_per_sec(
-            config.model.variant, batch_size=result["batch_size"],
-            image_size=config.data.image_size, num_classes=config.data.num_classes,
-            dtype=result.get("dtype", "float32"), steps=_STEPS.value, repeats=_REPEATS.value)
+            config.model.variant,
+            batch_size=result["batch_size"],
+            image_size=config.data.image_size,
+            num_classes=config.data.num_classes,
+            dtype=result.get("dtype", "float32"),
+            steps=_STEPS.value,
+            repeats=_REPEATS.value,
+        )
         result["torch_examples_per_sec"] = rate
-        print(f"{result['name']:28s} torch eager peer {rate:10.1f} ex/s; "
-              f"jaxpretrain / torch = {result['examples_per_sec'] / rate:.2f}x")
+        print(
+            f"{result['name']:28s} torch eager peer {rate:10.1f} ex/s; "
+            f"jaxpretrain / torch = {result['examples_per_sec'] / rate:.2f}x"
+        )
 
 
 def main(argv):
@@ -173,8 +189,10 @@ def main(argv):
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
         raise app.UsageError(f"unknown benchmark {unknown}; known: {sorted(BENCHMARKS)}")
-    print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; measured matmul peak "
-          f"{peak_matmul_flops('float32') / 1e9:.1f} GFLOP/s per device in float32")
+    print(
+        f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; measured matmul peak "
+        f"{peak_matmul_flops('float32') / 1e9:.1f} GFLOP/s per device in float32"
+    )
     mock = contextlib.nullcontext()
     if _MOCK.value:
         import tensorflow_datasets as tfds
@@ -190,16 +208,19 @@ def main(argv):
             if _BATCH.value:
                 config.batch_size = _BATCH.value
             try:
-                result = run_entry(name, config, steps=_STEPS.value, repeats=_REPEATS.value,
-                                   with_mfu=entry.mfu)
+                result = run_entry(
+                    name, config, steps=_STEPS.value, repeats=_REPEATS.value, with_mfu=entry.mfu
+                )
             except FileNotFoundError as error:  # A TFDS set that is not prepared here.
                 print(f"{name:28s} skipped: {error}")
                 continue
             results.append(result)
             mfu = f"{100 * result['mfu']:5.1f}% of {result['dtype']}" if "mfu" in result else "n/a"
-            print(f"{name:28s} batch {result['batch_size']:5d}  {result['examples_per_sec']:10.1f} ex/s "
-                  f"(median of {len(result['examples_per_sec_runs'])})  MFU {mfu}  "
-                  f"input {result['input_examples_per_sec']:9.1f} ex/s")
+            print(
+                f"{name:28s} batch {result['batch_size']:5d}  {result['examples_per_sec']:10.1f} ex/s "
+                f"(median of {len(result['examples_per_sec_runs'])})  MFU {mfu}  "
+                f"input {result['input_examples_per_sec']:9.1f} ex/s"
+            )
     if _PEERS.value:
         _run_peers(names, results)
     if _JSON.value:

@@ -25,12 +25,20 @@ from jaxpretrain.train import train
 from jaxpretrain.train.metrics import read_metrics
 
 _PRETRAIN = config_flags.DEFINE_config_file(
-    "pretrain_config", "configs/supervised_digits.py", "Upstream (pretraining) config.")
+    "pretrain_config", "configs/supervised_digits.py", "Upstream (pretraining) config."
+)
 _FINETUNE = config_flags.DEFINE_config_file(
-    "finetune_config", "configs/finetune_digits.py", "Downstream (fine-tune) config.")
-_BUDGETS = flags.DEFINE_list("budgets", ["10", "30", "100", "300"], "Downstream training steps to compare.")
-_SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds per budget (mean and spread are reported).")
-_WORKDIR = flags.DEFINE_string("workdir", "runs/compare", "Directory for every run and the outputs.")
+    "finetune_config", "configs/finetune_digits.py", "Downstream (fine-tune) config."
+)
+_BUDGETS = flags.DEFINE_list(
+    "budgets", ["10", "30", "100", "300"], "Downstream training steps to compare."
+)
+_SEEDS = flags.DEFINE_list(
+    "seeds", ["0", "1", "2"], "Seeds per budget (mean and spread are reported)."
+)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", "runs/compare", "Directory for every run and the outputs."
+)
 _METRIC = flags.DEFINE_string("metric", "eval/accuracy", "metrics.jsonl key compared.")
 
 
@@ -107,7 +115,9 @@ def main(argv):
         for seed in _seeds():
             for kind, pretrained in (("pretrained", pretrain_dir), ("scratch", None)):
                 workdir = os.path.join(root, f"{kind}_{budget}_seed{seed}")
-                config = _downstream_config(_FINETUNE.value, budget=budget, seed=seed, pretrained=pretrained)
+                config = _downstream_config(
+                    _FINETUNE.value, budget=budget, seed=seed, pretrained=pretrained
+                )
                 train(config, workdir)
                 results[kind, budget, seed] = _curve(workdir, _METRIC.value)
     table = _table(results, budgets, _METRIC.value)

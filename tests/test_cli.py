@@ -11,23 +11,45 @@ from conftest import CONFIGS, ROOT, load_config
 from jaxpretrain import config as config_lib
 from jaxpretrain.methods import get_method
 
-SHARED_KEYS = ("seed", "total_steps", "batch_size", "log_every", "eval_every", "checkpoint_every",
-               "keep_checkpoints", "init_from")
+SHARED_KEYS = (
+    "seed",
+    "total_steps",
+    "batch_size",
+    "log_every",
+    "eval_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "init_from",
+)
 
 
 def _train_script(tmp_path, *args):
-    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    env = dict(
+        os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1"
+    )
     return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "scripts", "train.py"), f"--workdir={tmp_path / 'run'}",
-         *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            os.path.join(ROOT, "scripts", "train.py"),
+            f"--workdir={tmp_path / 'run'}",
+            *args,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize("override, key", [
-    ("--config.no_such_key=1", "no_such_key"),
-    ("--config.optimizer.no_such_key=1", "no_such_key"),
-    ("--config.batch_size=abc", "batch_size"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("--config.no_such_key=1", "no_such_key"),
+        ("--config.optimizer.no_such_key=1", "no_such_key"),
+        ("--config.batch_size=abc", "batch_size"),
+    ],
+)
 def test_bad_override_exits_nonzero_naming_the_key(tmp_path, override, key):
     result = _train_script(tmp_path, "--config=configs/supervised_digits.py:smoke", override)
     assert result.returncode != 0

@@ -15,27 +15,40 @@ BUDGETS = (4, 8)
 
 def test_compare_prints_and_writes_the_table(tmp_path):
     workdir = tmp_path / "compare"
-    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    env = dict(
+        os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1"
+    )
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "scripts", "compare.py"),
-         "--pretrain_config=configs/supervised_digits.py:smoke",
-         "--finetune_config=configs/finetune_digits.py:smoke",
-         f"--budgets={','.join(map(str, BUDGETS))}", "--seeds=0", f"--workdir={workdir}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            os.path.join(ROOT, "scripts", "compare.py"),
+            "--pretrain_config=configs/supervised_digits.py:smoke",
+            "--finetune_config=configs/finetune_digits.py:smoke",
+            f"--budgets={','.join(map(str, BUDGETS))}",
+            "--seeds=0",
+            f"--workdir={workdir}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
 
     lines = result.stdout.splitlines()
     header = [i for i, line in enumerate(lines) if line.startswith("| downstream steps |")]
     assert len(header) == 1, result.stdout
-    rows = lines[header[0] + 2:header[0] + 2 + len(BUDGETS)]
+    rows = lines[header[0] + 2 : header[0] + 2 + len(BUDGETS)]
     number = r"-?\d+\.\d+"
     for budget, row in zip(BUDGETS, rows):
         assert re.fullmatch(
-            rf"\| {budget} \| {number} ± {number} \| {number} ± {number} \| [+-]\d+\.\d+ \|", row), row
+            rf"\| {budget} \| {number} ± {number} \| {number} ± {number} \| [+-]\d+\.\d+ \|", row
+        ), row
 
     with open(workdir / "compare.md") as f:
         table = f.read().splitlines()
-    assert table == lines[header[0]:header[0] + 2 + len(BUDGETS)]
+    assert table == lines[header[0] : header[0] + 2 + len(BUDGETS)]
     with open(workdir / "compare.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     for kind in ("pretrained", "scratch"):

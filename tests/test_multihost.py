@@ -31,19 +31,27 @@ def _free_port() -> int:
 
 def _env(num_devices: int, **distributed) -> dict:
     env = dict(os.environ)
-    for key in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID",
-                "JAXPRETRAIN_DISTRIBUTED"):
+    for key in (
+        "JAX_COORDINATOR_ADDRESS",
+        "JAX_NUM_PROCESSES",
+        "JAX_PROCESS_ID",
+        "JAXPRETRAIN_DISTRIBUTED",
+    ):
         env.pop(key, None)
-    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={num_devices}")
+    env.update(
+        JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={num_devices}"
+    )
     env.update({k: str(v) for k, v in distributed.items()})
     return env
 
 
 def _command(workdir) -> list[str]:
     return [
-        sys.executable, os.path.join(ROOT, "scripts", "train.py"),
+        sys.executable,
+        os.path.join(ROOT, "scripts", "train.py"),
         f"--config={os.path.join(ROOT, 'configs', 'supervised_digits.py')}:smoke",
-        f"--workdir={workdir}", f"--config.total_steps={TOTAL_STEPS}",
+        f"--workdir={workdir}",
+        f"--config.total_steps={TOTAL_STEPS}",
     ]
 
 
@@ -53,8 +61,10 @@ def _communicate(procs, logs):
         for proc in procs:
             proc.wait(timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"timed out after {TIMEOUT_S}s:\n" + "\n".join(
-            f"--- {log}:\n{open(log).read()[-3000:]}" for log in logs))
+        pytest.fail(
+            f"timed out after {TIMEOUT_S}s:\n"
+            + "\n".join(f"--- {log}:\n{open(log).read()[-3000:]}" for log in logs)
+        )
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -70,16 +80,24 @@ def test_two_processes_match_one(tmp_path):
     procs, logs = [], []
     for process_id in range(2):
         log = tmp_path / f"process{process_id}.log"
-        env = _env(1, JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES=2, JAX_PROCESS_ID=process_id)
+        env = _env(
+            1, JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES=2, JAX_PROCESS_ID=process_id
+        )
         with open(log, "w") as f:
-            procs.append(subprocess.Popen(_command(multi), cwd=ROOT, env=env, stdout=f,
-                                          stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    _command(multi), cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT
+                )
+            )
         logs.append(log)
     # The reference: one process with two devices (the same 2-way data-parallel mesh).
     log = tmp_path / "single.log"
     with open(log, "w") as f:
-        procs.append(subprocess.Popen(_command(single), cwd=ROOT, env=_env(2), stdout=f,
-                                      stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                _command(single), cwd=ROOT, env=_env(2), stdout=f, stderr=subprocess.STDOUT
+            )
+        )
     logs.append(log)
     _communicate(procs, logs)
 
@@ -95,6 +113,7 @@ def test_two_processes_match_one(tmp_path):
     for a, b in zip(multi_rows, single_rows):
         for key in ("loss", "accuracy", "grad_norm", "eval/loss", "eval/accuracy"):
             if key in b:
-                np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6,
-                                           err_msg=f"{key} at step {a['step']}")
+                np.testing.assert_allclose(
+                    a[key], b[key], rtol=1e-5, atol=1e-6, err_msg=f"{key} at step {a['step']}"
+                )
     assert sorted(os.listdir(multi / "checkpoints")) == sorted(os.listdir(single / "checkpoints"))

@@ -37,15 +37,20 @@ def _env() -> dict:
     # guarantee is about the same command being restarted, not about device counts.
     env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
     env["JAX_PLATFORMS"] = "cpu"
-    for key in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID",
-                "JAXPRETRAIN_DISTRIBUTED"):
+    for key in (
+        "JAX_COORDINATOR_ADDRESS",
+        "JAX_NUM_PROCESSES",
+        "JAX_PROCESS_ID",
+        "JAXPRETRAIN_DISTRIBUTED",
+    ):
         env.pop(key, None)
     return env
 
 
 def _command(workdir) -> list[str]:
     return [
-        sys.executable, os.path.join(ROOT, "scripts", "train.py"),
+        sys.executable,
+        os.path.join(ROOT, "scripts", "train.py"),
         f"--config={os.path.join(ROOT, 'configs', 'supervised_digits.py')}:smoke",
         f"--workdir={workdir}",
         f"--config.total_steps={TOTAL_STEPS}",
@@ -65,8 +70,15 @@ def _finished_steps(workdir) -> list[int]:
 
 def _run_to_completion(workdir, log_path) -> subprocess.CompletedProcess:
     with open(log_path, "w") as err:
-        result = subprocess.run(_command(workdir), cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
-                                stderr=err, text=True, timeout=TIMEOUT_S)
+        result = subprocess.run(
+            _command(workdir),
+            cwd=ROOT,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
     assert result.returncode == 0, f"{_command(workdir)} failed:\n{open(log_path).read()[-4000:]}"
     return result
 
@@ -85,25 +97,34 @@ def test_sigkill_mid_run_then_restart_matches_uninterrupted_run(tmp_path):
     # The reference run shares the CPUs with the killed run; that only slows the latter down,
     # which keeps the kill mid-run.
     reference_err = open(tmp_path / "reference.stderr", "w")
-    reference_proc = subprocess.Popen(_command(reference), cwd=ROOT, env=_env(),
-                                      stdout=subprocess.PIPE, stderr=reference_err, text=True)
+    reference_proc = subprocess.Popen(
+        _command(reference),
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=reference_err,
+        text=True,
+    )
     try:
         with open(tmp_path / "killed.stderr", "w") as err:
-            proc = subprocess.Popen(_command(killed), cwd=ROOT, env=_env(),
-                                    stdout=subprocess.DEVNULL, stderr=err)
+            proc = subprocess.Popen(
+                _command(killed), cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=err
+            )
             deadline = time.monotonic() + TIMEOUT_S
             try:
                 while not any(s >= KILL_AFTER for s in _finished_steps(killed)):
                     if proc.poll() is not None:
                         pytest.fail(
                             f"the run exited (rc={proc.returncode}) before checkpoint {KILL_AFTER} "
-                            f"existed; stderr:\n{open(tmp_path / 'killed.stderr').read()[-4000:]}")
+                            f"existed; stderr:\n{open(tmp_path / 'killed.stderr').read()[-4000:]}"
+                        )
                     assert time.monotonic() < deadline, "no checkpoint 10 before the timeout"
                     time.sleep(0.01)
                 if proc.poll() is not None:
                     pytest.fail(
                         f"the run had already finished (rc={proc.returncode}) when checkpoint "
-                        f"{KILL_AFTER} appeared, so the kill could not land mid-run; raise TOTAL_STEPS")
+                        f"{KILL_AFTER} appeared, so the kill could not land mid-run; raise TOTAL_STEPS"
+                    )
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=60)
             finally:
@@ -113,7 +134,8 @@ def test_sigkill_mid_run_then_restart_matches_uninterrupted_run(tmp_path):
         assert proc.returncode == -signal.SIGKILL
         steps_at_kill = _finished_steps(killed)
         assert steps_at_kill and max(steps_at_kill) < TOTAL_STEPS, (
-            f"the kill did not land mid-run: finished checkpoints {steps_at_kill}")
+            f"the kill did not land mid-run: finished checkpoints {steps_at_kill}"
+        )
 
         resumed = _run_to_completion(killed, tmp_path / "resumed.stderr")
         match = re.search(r"resumed .* from step (\d+)", resumed.stdout)
@@ -123,7 +145,9 @@ def test_sigkill_mid_run_then_restart_matches_uninterrupted_run(tmp_path):
 
         rc = reference_proc.wait(timeout=TIMEOUT_S)
         reference_err.close()
-        assert rc == 0, f"reference run failed:\n{open(tmp_path / 'reference.stderr').read()[-4000:]}"
+        assert rc == 0, (
+            f"reference run failed:\n{open(tmp_path / 'reference.stderr').read()[-4000:]}"
+        )
     finally:
         if reference_proc.poll() is None:
             reference_proc.kill()
@@ -132,7 +156,9 @@ def test_sigkill_mid_run_then_restart_matches_uninterrupted_run(tmp_path):
 
     assert "resumed" not in reference_proc.stdout.read()
     assert _finished_steps(killed)[-1] == TOTAL_STEPS
-    assert not [n for n in os.listdir(killed / "checkpoints") if "tmp" in n], "a partial save was left"
+    assert not [n for n in os.listdir(killed / "checkpoints") if "tmp" in n], (
+        "a partial save was left"
+    )
     _assert_trees_equal(restore_params(str(killed)), restore_params(str(reference)))
 
     rows = read_metrics(str(killed))
@@ -201,7 +227,9 @@ def test_init_from_missing_directory_is_an_error(tmp_path):
     config.init_from = str(tmp_path / "no_such_run")
     with pytest.raises(CheckpointError, match="no_such_run.*does not exist"):
         train(config, str(tmp_path / "finetune"))
-    assert not (tmp_path / "finetune" / "metrics.jsonl").exists(), "it started training from scratch"
+    assert not (tmp_path / "finetune" / "metrics.jsonl").exists(), (
+        "it started training from scratch"
+    )
     assert not _finished_steps(tmp_path / "finetune")
 
 

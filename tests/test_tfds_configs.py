@@ -10,10 +10,13 @@ from jaxpretrain.train import train
 from jaxpretrain.train.metrics import read_metrics
 
 
-@pytest.mark.parametrize("name, num_classes", [
-    ("supervised_cifar10", 10),
-    ("supervised_imagenet2012", 1000),
-])
+@pytest.mark.parametrize(
+    "name, num_classes",
+    [
+        ("supervised_cifar10", 10),
+        ("supervised_imagenet2012", 1000),
+    ],
+)
 def test_tfds_config_trains_on_mock_data(tmp_path, name, num_classes):
     config = load_config(name)
     config.total_steps = 2  # One step, logged, evaluated and checkpointed: the whole loop.

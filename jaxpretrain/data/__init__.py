@@ -4,22 +4,47 @@ Everything here is numpy (no jax): `BatchStream.local_batch(step)` gives this pr
 global batch `step`, a pure function of `(seed, step)`; `jaxpretrain.parallel` makes global arrays.
 """
 
-from jaxpretrain.data.images import CIFAR10_MEAN
-from jaxpretrain.data.images import CIFAR10_STD
-from jaxpretrain.data.images import IMAGENET_MEAN
-from jaxpretrain.data.images import IMAGENET_STD
-from jaxpretrain.data.images import center_crop
-from jaxpretrain.data.images import make_image_transform
-from jaxpretrain.data.images import normalize
-from jaxpretrain.data.images import random_crop_flip
-from jaxpretrain.data.images import random_resized_crop
-from jaxpretrain.data.iterator import BatchStream
-from jaxpretrain.data.iterator import eval_batches
-from jaxpretrain.data.sources import HASHTAG_DIGITS
-from jaxpretrain.data.sources import HASHTAGS
-from jaxpretrain.data.sources import ArraySource
-from jaxpretrain.data.sources import DatasetNotFoundError
-from jaxpretrain.data.sources import build_source
-from jaxpretrain.data.sources import digits
-from jaxpretrain.data.sources import digits_hashtags
-from jaxpretrain.data.sources import tfds_source
+from jaxpretrain.data.images import (
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    center_crop,
+    make_image_transform,
+    normalize,
+    random_crop_flip,
+    random_resized_crop,
+)
+from jaxpretrain.data.iterator import BatchStream, eval_batches
+from jaxpretrain.data.sources import (
+    HASHTAG_DIGITS,
+    HASHTAGS,
+    ArraySource,
+    DatasetNotFoundError,
+    build_source,
+    digits,
+    digits_hashtags,
+    tfds_source,
+)
+
+__all__ = [
+    "ArraySource",
+    "BatchStream",
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "DatasetNotFoundError",
+    "HASHTAGS",
+    "HASHTAG_DIGITS",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "build_source",
+    "center_crop",
+    "digits",
+    "digits_hashtags",
+    "eval_batches",
+    "make_image_transform",
+    "normalize",
+    "random_crop_flip",
+    "random_resized_crop",
+    "tfds_source",
+]

@@ -78,8 +78,11 @@ def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     # Any other channel count or dtype: one PIL call per channel, uint8 as "L", else as float "F".
     mode_dtype = np.uint8 if image.dtype == np.uint8 else np.float32
     channels = [
-        np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], mode_dtype))
-                   .resize((width, height), Image.BILINEAR))
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(image[..., c], mode_dtype)).resize(
+                (width, height), Image.BILINEAR
+            )
+        )
         for c in range(image.shape[-1])
     ]
     return np.stack(channels, axis=-1).astype(image.dtype)
@@ -105,7 +108,7 @@ def random_crop_flip(
         raise ValueError(f"random_crop_flip: pad must be in [0, {min(h, w)}), got {pad}.")
     padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
     top, left = rng.integers(0, 2 * pad + 1, size=2)
-    out = padded[top:top + h, left:left + w]
+    out = padded[top : top + h, left : left + w]
     if flip and rng.random() < 0.5:
         out = out[:, ::-1]
     return np.ascontiguousarray(out)
@@ -146,7 +149,7 @@ def random_resized_crop(
         if 0 < cw <= w and 0 < ch <= h:
             top = int(rng.integers(0, h - ch + 1))
             left = int(rng.integers(0, w - cw + 1))
-            return _resize(image[top:top + ch, left:left + cw], size, size)
+            return _resize(image[top : top + ch, left : left + cw], size, size)
     if w / h < ratio[0]:
         cw, ch = w, min(h, int(round(w / ratio[0])))
     elif w / h > ratio[1]:
@@ -154,7 +157,7 @@ def random_resized_crop(
     else:
         cw, ch = w, h
     top, left = (h - ch) // 2, (w - cw) // 2
-    return _resize(image[top:top + ch, left:left + cw], size, size)
+    return _resize(image[top : top + ch, left : left + cw], size, size)
 
 
 def center_crop(image: np.ndarray, *, size: int, crop_fraction: float = 0.875) -> np.ndarray:
@@ -175,7 +178,7 @@ def center_crop(image: np.ndarray, *, size: int, crop_fraction: float = 0.875) -
     nw = max(size, int(round(w * short / min(h, w))))
     resized = _resize(image, nh, nw)
     top, left = (nh - size) // 2, (nw - size) // 2
-    return resized[top:top + size, left:left + size]
+    return resized[top : top + size, left : left + size]
 
 
 # The per-image recipes. Module-level functions (bound with functools.partial) keep the
@@ -237,18 +240,20 @@ def make_image_transform(data_config: Any, *, train: bool) -> Transform:
     name = _get(data_config, "name")
     augment = train and bool(_get(data_config, "augment", True))
     is_tfds = isinstance(name, str) and name.startswith("tfds:") and len(name) > len("tfds:")
-    base = name[len("tfds:"):].split(":")[0].split("/")[0] if is_tfds else None
+    base = name[len("tfds:") :].split(":")[0].split("/")[0] if is_tfds else None
     if name in ("digits", "digits_hashtags"):
         image_fn = _as_float
     elif base == "cifar10":
         image_fn = functools.partial(_cifar, augment=augment)
     elif base == "imagenet2012":
         image_fn = functools.partial(
-            _imagenet, augment=augment, size=int(_get(data_config, "image_size", 224)))
+            _imagenet, augment=augment, size=int(_get(data_config, "image_size", 224))
+        )
     elif is_tfds:
         image_fn = _as_float
     else:
         raise ValueError(
             f"Unknown data set name {name!r}; expected 'digits', 'digits_hashtags' or"
-            " 'tfds:<name>'.")
+            " 'tfds:<name>'."
+        )
     return functools.partial(_apply, image_fn=image_fn)

@@ -66,7 +66,8 @@ class ArraySource:
         lengths = {k: (v.shape[0] if v.ndim else None) for k, v in self.arrays.items()}
         if None in lengths.values() or len(set(lengths.values())) != 1:
             raise ValueError(
-                f"ArraySource arrays must share one leading dimension, got lengths {lengths}.")
+                f"ArraySource arrays must share one leading dimension, got lengths {lengths}."
+            )
         self._len = next(iter(lengths.values()))
 
     def __len__(self) -> int:
@@ -150,8 +151,12 @@ def digits(
         raise ValueError(f"classes must be distinct digits in 0..9, got {classes}.")
     images, labels = _load_digits()
     index = _digits_split_indices(
-        labels, split, seed=seed, test_fraction=test_fraction,
-        per_class=per_class if split == "train" else None)
+        labels,
+        split,
+        seed=seed,
+        test_fraction=test_fraction,
+        per_class=per_class if split == "train" else None,
+    )
     index = index[np.isin(labels[index], classes)]
     remap = np.full(NUM_DIGITS, -1, np.int32)
     remap[list(classes)] = np.arange(len(classes), dtype=np.int32)
@@ -173,7 +178,8 @@ def digits_hashtags(split: str, *, seed: int = 0, test_fraction: float = 0.3) ->
     """
     base = digits(split, seed=seed, test_fraction=test_fraction)
     table = np.array(  # [10, len(HASHTAGS)]: digit -> tag indicator
-            [[d in HASHTAG_DIGITS[tag] for tag in HASHTAGS] for d in range(NUM_DIGITS)], np.float32)
+        [[d in HASHTAG_DIGITS[tag] for tag in HASHTAGS] for d in range(NUM_DIGITS)], np.float32
+    )
     label = base.arrays["label"]
     return ArraySource({"image": base.arrays["image"], "tags": table[label], "label": label})
 
@@ -186,11 +192,13 @@ def _not_found(name: str, data_dir: str | None) -> DatasetNotFoundError:
         manual = (
             "; imagenet2012 is not downloaded automatically: first put ILSVRC2012_img_train.tar"
             f" and ILSVRC2012_img_val.tar into {data_dir or '~/tensorflow_datasets'}"
-            "/downloads/manual")
+            "/downloads/manual"
+        )
     return DatasetNotFoundError(
         f"TFDS data set {name!r} is not prepared in {where}: install the extra"
         f" `pip install jaxpretrain[data]` (tensorflow) and run"
-        f" `tfds build {name}{dd} --file_format=array_record`{manual}.")
+        f" `tfds build {name}{dd} --file_format=array_record`{manual}."
+    )
 
 
 def tfds_source(name: str, split: str, *, data_dir: str | None = None) -> Sequence[dict[str, Any]]:
@@ -252,13 +260,16 @@ def build_source(data_config: Any, split: str) -> Any:
     test_fraction = _get(data_config, "test_fraction", 0.3)
     if name == "digits":
         return digits(
-            builtin_split, classes=tuple(_get(data_config, "classes", range(NUM_DIGITS))),
+            builtin_split,
+            classes=tuple(_get(data_config, "classes", range(NUM_DIGITS))),
             per_class=_get(data_config, "per_class") or None,  # 0 keeps every image.
-            seed=seed, test_fraction=test_fraction)
+            seed=seed,
+            test_fraction=test_fraction,
+        )
     if name == "digits_hashtags":
         return digits_hashtags(builtin_split, seed=seed, test_fraction=test_fraction)
     if isinstance(name, str) and name.startswith("tfds:") and len(name) > len("tfds:"):
-        tfds_name = name[len("tfds:"):]
+        tfds_name = name[len("tfds:") :]
         if split == "train":
             tfds_split = _get(data_config, "train_split", "train")
         else:
@@ -267,4 +278,5 @@ def build_source(data_config: Any, split: str) -> Any:
         return tfds_source(tfds_name, tfds_split, data_dir=_get(data_config, "data_dir") or None)
     raise ValueError(
         f"Unknown data set name {name!r}; expected 'digits', 'digits_hashtags' or 'tfds:<name>'"
-        " (e.g. 'tfds:cifar10', 'tfds:imagenet2012').")
+        " (e.g. 'tfds:cifar10', 'tfds:imagenet2012')."
+    )

@@ -22,7 +22,8 @@ def make_model(config) -> models.Classifier:
     if "dtype" in overrides:  # Configs name the compute dtype as a string, e.g. "bfloat16".
         overrides["dtype"] = jnp.dtype(overrides["dtype"])
     return models.Classifier(
-        backbone=models.resnet(config.model.variant, **overrides), num_classes=config.data.num_classes
+        backbone=models.resnet(config.model.variant, **overrides),
+        num_classes=config.data.num_classes,
     )
 
 

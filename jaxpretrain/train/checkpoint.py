@@ -34,7 +34,9 @@ class Checkpointer:
     """Saves and restores the :class:`TrainState` of one run."""
 
     def __init__(self, workdir: str, *, keep: int):
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True)
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep, create=True, cleanup_tmp_directories=True
+        )
         self._manager = ocp.CheckpointManager(
             checkpoint_dir(workdir), options=options, item_names=("params", "opt_state", "meta")
         )
@@ -93,7 +95,9 @@ def _find_step_dir(path: str) -> epath.Path:
     """Accept a workdir, its ``checkpoints/`` directory, or one step directory."""
     root = epath.Path(os.path.abspath(path))  # Orbax reads no metadata through relative paths.
     if not root.exists():
-        raise CheckpointError(f"init_from={path!r} does not exist; point it at a pretraining workdir")
+        raise CheckpointError(
+            f"init_from={path!r} does not exist; point it at a pretraining workdir"
+        )
     if (root / "params").exists():
         return root
     if (root / "checkpoints").exists():
@@ -115,7 +119,9 @@ def restore_params(path: str) -> dict[str, Any]:
     try:
         checkpointer = ocp.PyTreeCheckpointer()
         metadata = checkpointer.metadata(step_dir / "params").item_metadata
-        restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), metadata.tree)
+        restore_args = jax.tree.map(
+            lambda _: ocp.RestoreArgs(restore_type=np.ndarray), metadata.tree
+        )
         return checkpointer.restore(step_dir / "params", restore_args=restore_args)
     except Exception as error:
         raise CheckpointError(f"checkpoint {step_dir} is unreadable or corrupt: {error}") from error
@@ -160,8 +166,11 @@ def load_pretrained(
     Raises:
       CheckpointError: listing *every* parameter path that is missing, unexpected or mis-shaped.
     """
-    source = _subtree(restore_params(path), subtree if source_subtree is None else source_subtree,
-                      f"checkpoint {path!r}")
+    source = _subtree(
+        restore_params(path),
+        subtree if source_subtree is None else source_subtree,
+        f"checkpoint {path!r}",
+    )
     target = _subtree(init_params, subtree, "the model")
     flat_source = traverse_util.flatten_dict(source, sep="/")
     flat_target = traverse_util.flatten_dict(target, sep="/")
@@ -175,14 +184,18 @@ def load_pretrained(
         if kept(key):
             continue
         if key not in flat_source:
-            problems.append(f"  {prefix}{key}: in the model {tuple(value.shape)}, missing in the checkpoint")
+            problems.append(
+                f"  {prefix}{key}: in the model {tuple(value.shape)}, missing in the checkpoint"
+            )
         elif tuple(flat_source[key].shape) != tuple(value.shape):
             problems.append(
                 f"  {prefix}{key}: model {tuple(value.shape)} vs checkpoint {tuple(flat_source[key].shape)}"
             )
     for key, value in flat_source.items():
         if key not in flat_target and not kept(key):
-            problems.append(f"  {prefix}{key}: in the checkpoint {tuple(value.shape)}, not in the model")
+            problems.append(
+                f"  {prefix}{key}: in the checkpoint {tuple(value.shape)}, not in the model"
+            )
     if problems:
         raise CheckpointError(
             f"checkpoint {path!r} does not fit the model ({len(problems)} mismatches):\n"

@@ -12,7 +12,6 @@ from typing import Any, Callable, Iterator
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 from jax.sharding import Mesh
 
 from jaxpretrain import parallel
@@ -75,8 +74,9 @@ class Experiment:
 
 def _optimizers(config, method, params):
     def build(opt, own_params):
-        return make_optimizer(opt, batch_size=config.batch_size, total_steps=config.total_steps,
-                              params=own_params)
+        return make_optimizer(
+            opt, batch_size=config.batch_size, total_steps=config.total_steps, params=own_params
+        )
 
     fns = players(method)
     if fns is None:
@@ -90,7 +90,9 @@ def _init_opt_state(tx, params, mesh: Mesh, fsdp: bool):
     """Optimizer state (per player for a dict of optimizers) and its shardings."""
     if isinstance(tx, dict):
         built = {p: _init_opt_state(t, params[p], mesh, fsdp) for p, t in tx.items()}
-        return {p: state for p, (state, _) in built.items()}, {p: sh for p, (_, sh) in built.items()}
+        return {p: state for p, (state, _) in built.items()}, {
+            p: sh for p, (_, sh) in built.items()
+        }
     shardings = parallel.param_shardings(jax.eval_shape(tx.init, params), mesh, fsdp=fsdp)
     return jax.jit(tx.init, out_shardings=shardings)(params), shardings
 
@@ -124,6 +126,7 @@ def build_experiment(
         global_batch_size=config.batch_size,
         seed=config.seed,
         transform=method.preprocess(config, train=True),
+        workers=config.data.get("workers", 0),
         **process,
     )
     example = {k: v[:1] for k, v in stream.local_batch(0).items()}
@@ -133,7 +136,9 @@ def build_experiment(
         return method.init_params(rng, example, model=model, config=config)
 
     replicated = parallel.replicated(mesh)
-    param_sh = parallel.param_shardings(jax.eval_shape(init_params, init_rng), mesh, fsdp=config.fsdp)
+    param_sh = parallel.param_shardings(
+        jax.eval_shape(init_params, init_rng), mesh, fsdp=config.fsdp
+    )
     params = jax.jit(init_params, out_shardings=param_sh)(init_rng)
     if init_from:
         params = _load_init_from(params, config, mesh, param_sh)
@@ -141,15 +146,21 @@ def build_experiment(
     opt_state, opt_sh = _init_opt_state(tx, params, mesh, config.fsdp)
     scalar = lambda x: jax.device_put(x, replicated)  # noqa: E731
     state = TrainState(
-        step=scalar(jnp.zeros((), jnp.int32)), params=params, opt_state=opt_state,
-        rng=scalar(step_rng), nonfinite=scalar(jnp.zeros((), jnp.int32)),
+        step=scalar(jnp.zeros((), jnp.int32)),
+        params=params,
+        opt_state=opt_state,
+        rng=scalar(step_rng),
+        nonfinite=scalar(jnp.zeros((), jnp.int32)),
     )
-    state_sh = TrainState(step=replicated, params=param_sh, opt_state=opt_sh, rng=replicated,
-                          nonfinite=replicated)
+    state_sh = TrainState(
+        step=replicated, params=param_sh, opt_state=opt_sh, rng=replicated, nonfinite=replicated
+    )
     batch_sh = parallel.batch_sharding(mesh)
     train_step = jax.jit(
         make_train_step(method, model, config, tx, schedule),
-        in_shardings=(state_sh, batch_sh), out_shardings=(state_sh, replicated), donate_argnums=0,
+        in_shardings=(state_sh, batch_sh),
+        out_shardings=(state_sh, replicated),
+        donate_argnums=0,
     )
     eval_metrics = make_eval_step(method, model, config)
 
@@ -157,8 +168,14 @@ def build_experiment(
         return eval_metrics(params, batch), jnp.sum(batch["mask"].astype(jnp.float32))
 
     return Experiment(
-        config=config, method=method, model=model, mesh=mesh, state=state, train_step=train_step,
+        config=config,
+        method=method,
+        model=model,
+        mesh=mesh,
+        state=state,
+        train_step=train_step,
         eval_step=jax.jit(eval_step, in_shardings=(param_sh, batch_sh), out_shardings=replicated),
-        stream=stream, eval_source=build_source(config.data, "eval"),
+        stream=stream,
+        eval_source=build_source(config.data, "eval"),
         eval_transform=method.preprocess(config, train=False),
     )

@@ -16,19 +16,26 @@ import ml_collections
 
 from jaxpretrain import parallel
 from jaxpretrain.config import validate
-from jaxpretrain.train.checkpoint import CONFIG_FILE, CheckpointError, Checkpointer
+from jaxpretrain.train.checkpoint import CONFIG_FILE, Checkpointer, CheckpointError
 from jaxpretrain.train.experiment import build_experiment
 from jaxpretrain.train.metrics import MetricsWriter, Throughput
 from jaxpretrain.train.state import TrainState
+
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or inf; the run stopped without saving the diverged state."""
 
 
-def _check_finite(state: TrainState, step: int, last_checked: int, checkpointer: Checkpointer) -> None:
+def _check_finite(
+    state: TrainState, step: int, last_checked: int, checkpointer: Checkpointer
+) -> None:
     if int(state.nonfinite):
         latest = checkpointer.latest_step()
-        kept = f"the last good checkpoint (step {latest}) is kept" if latest is not None else "no checkpoint was written"
+        kept = (
+            f"the last good checkpoint (step {latest}) is kept"
+            if latest is not None
+            else "no checkpoint was written"
+        )
         raise NonFiniteLossError(
             f"the loss became NaN/inf between steps {last_checked} and {step}; {kept}. Lower "
             "config.optimizer.base_lr, set config.optimizer.grad_clip_norm, or add warm-up steps."
@@ -79,7 +86,9 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
                 row = jax.device_get(metrics)
                 row["examples_per_sec"] = throughput.measure(done, config.batch_size)
                 if evaluate_now:
-                    row.update({f"eval/{k}": v for k, v in experiment.evaluate(state.params).items()})
+                    row.update(
+                        {f"eval/{k}": v for k, v in experiment.evaluate(state.params).items()}
+                    )
                     throughput.restart(done)  # Evaluation time is not training throughput.
                 writer.write(done, row)
             if done % config.checkpoint_every == 0 or is_last:

@@ -40,7 +40,7 @@ def plot_curves(workdir: str, filename: str = "curves.png") -> str:
         ax.plot(*zip(*points), marker="." if len(points) < 30 else None)
         ax.set_title(key, fontsize=9)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(keys):]:
+    for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
     fig.tight_layout()
     path = os.path.join(workdir, filename)
@@ -77,7 +77,9 @@ class MetricsWriter:
         os.makedirs(workdir, exist_ok=True)
         self._jsonl = open(os.path.join(workdir, METRICS_FILE), "a")
         self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
-        self._bar = tqdm.tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
+        self._bar = tqdm.tqdm(
+            total=total_steps, initial=start_step, unit="step", dynamic_ncols=True
+        )
 
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
         """One row: ``{"step": step, **metrics}``; values must be Python or numpy scalars."""
@@ -90,7 +92,11 @@ class MetricsWriter:
             if key != "step":
                 self._tensorboard.add_scalar(key, value, step)
         self._tensorboard.flush()
-        shown = {k: f"{v:.4g}" for k, v in row.items() if k in ("loss", "examples_per_sec") or k.startswith("eval/")}
+        shown = {
+            k: f"{v:.4g}"
+            for k, v in row.items()
+            if k in ("loss", "examples_per_sec") or k.startswith("eval/")
+        }
         self._bar.set_postfix(shown, refresh=False)
 
     def advance(self, step: int) -> None:

@@ -22,7 +22,9 @@ def peak_learning_rate(opt: ml_collections.ConfigDict, batch_size: int) -> float
         return opt.base_lr * batch_size / REFERENCE_BATCH
     if opt.lr_scaling == "none":
         return opt.base_lr
-    raise ValueError(f"config.optimizer.lr_scaling must be 'linear' or 'none', got {opt.lr_scaling!r}")
+    raise ValueError(
+        f"config.optimizer.lr_scaling must be 'linear' or 'none', got {opt.lr_scaling!r}"
+    )
 
 
 def learning_rate_schedule(
@@ -60,7 +62,10 @@ def _frozen_labels(params, frozen: set[str]):
             f"config.optimizer.freeze names {sorted(unknown)}, which are not top-level parameters "
             f"(those are {sorted(params)})"
         )
-    return {k: jax.tree.map(lambda _, k=k: "frozen" if k in frozen else "train", v) for k, v in params.items()}
+    return {
+        k: jax.tree.map(lambda _, k=k: "frozen" if k in frozen else "train", v)
+        for k, v in params.items()
+    }
 
 
 def make_optimizer(
@@ -77,7 +82,9 @@ def make_optimizer(
             optax.sgd(schedule, momentum=opt.momentum or None, nesterov=opt.nesterov),
         )
     elif opt.name == "adamw":
-        core = optax.adamw(schedule, b1=opt.b1, b2=opt.b2, weight_decay=opt.weight_decay, mask=decay_mask)
+        core = optax.adamw(
+            schedule, b1=opt.b1, b2=opt.b2, weight_decay=opt.weight_decay, mask=decay_mask
+        )
     else:
         raise ValueError(f"config.optimizer.name must be 'sgd' or 'adamw', got {opt.name!r}")
     if opt.grad_clip_norm > 0:

@@ -63,11 +63,16 @@ def make_train_step(
             params, opt_state = dict(state.params), dict(state.opt_state)
             loss, metrics = jnp.zeros((), jnp.float32), {}
             for index, (player, fn) in enumerate(fns.items()):
+
                 def player_loss(own, batch, rng, player=player, fn=fn):
                     return fn({**params, player: own}, batch, rng, model=model, config=config)
 
                 params[player], opt_state[player], player_loss_value, player_metrics = _update(
-                    player_loss, params[player], opt_state[player], tx[player], batch,
+                    player_loss,
+                    params[player],
+                    opt_state[player],
+                    tx[player],
+                    batch,
                     jax.random.fold_in(rng, index),
                 )
                 loss = loss + player_loss_value

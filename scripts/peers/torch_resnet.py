@@ -12,8 +12,14 @@ import time
 
 
 def torch_resnet_examples_per_sec(
-    variant: str, *, batch_size: int, image_size: int, num_classes: int, dtype: str,
-    steps: int, repeats: int,
+    variant: str,
+    *,
+    batch_size: int,
+    image_size: int,
+    num_classes: int,
+    dtype: str,
+    steps: int,
+    repeats: int,
 ) -> float:
     """Median images/s of SGD-with-momentum training steps on one fixed batch."""
     import torch
@@ -25,7 +31,8 @@ def torch_resnet_examples_per_sec(
     ).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     images = torch.randn(batch_size, 3, image_size, image_size, device=device).to(
-        memory_format=torch.channels_last)
+        memory_format=torch.channels_last
+    )
     labels = torch.randint(0, num_classes, (batch_size,), device=device)
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
 

@@ -28,7 +28,7 @@ def test_random_crop_flip_is_a_window_of_the_reflect_padded_image():
     windows = {}
     for top in range(2 * pad + 1):
         for left in range(2 * pad + 1):
-            win = padded[top:top + 8, left:left + 10]
+            win = padded[top : top + 8, left : left + 10]
             windows[win.tobytes()] = False
             windows[win[:, ::-1].tobytes()] = True
     flips = set()
@@ -41,7 +41,8 @@ def test_random_crop_flip_is_a_window_of_the_reflect_padded_image():
         np.testing.assert_array_equal(out, again)
     assert flips == {True, False}
     np.testing.assert_array_equal(
-        images.random_crop_flip(img, np.random.default_rng(0), pad=0, flip=False), img)
+        images.random_crop_flip(img, np.random.default_rng(0), pad=0, flip=False), img
+    )
     with pytest.raises(ValueError, match="pad"):
         images.random_crop_flip(img, np.random.default_rng(0), pad=8)
 
@@ -52,11 +53,12 @@ def test_random_resized_crop_shape_determinism_and_fallback():
     for out in outs:
         assert out.shape == (16, 16, 3) and out.dtype == np.uint8
     np.testing.assert_array_equal(
-        outs[0], images.random_resized_crop(img, np.random.default_rng(0), size=16))
+        outs[0], images.random_resized_crop(img, np.random.default_rng(0), size=16)
+    )
     assert any(not np.array_equal(outs[0], o) for o in outs[1:])
     # An impossible area forces the fallback: the central crop with the aspect ratio clamped to
     # 4/3 (30 / 20 is wider), i.e. columns 1..28, resized.
-    fallback = images.random_resized_crop(img, np.random.default_rng(0), size=16, scale=(2., 3.))
+    fallback = images.random_resized_crop(img, np.random.default_rng(0), size=16, scale=(2.0, 3.0))
     expected = np.asarray(Image.fromarray(img[:, 1:28]).resize((16, 16), Image.BILINEAR))
     np.testing.assert_array_equal(fallback, expected)
     grey = images.random_resized_crop(_image(12, 12, 1), np.random.default_rng(0), size=5)
@@ -72,10 +74,15 @@ def test_center_crop():
 
 
 def test_digits_transform_keeps_image_label_tags_only():
-    ex = {"image": np.full((8, 8, 1), 0.5, np.float32), "label": np.int64(3),
-          "tags": np.array([1, 0], np.float32), "id": "x"}
+    ex = {
+        "image": np.full((8, 8, 1), 0.5, np.float32),
+        "label": np.int64(3),
+        "tags": np.array([1, 0], np.float32),
+        "id": "x",
+    }
     out = images.make_image_transform({"name": "digits_hashtags"}, train=True)(
-        ex, np.random.default_rng(0))
+        ex, np.random.default_rng(0)
+    )
     assert set(out) == {"image", "label", "tags"}
     np.testing.assert_array_equal(out["image"], ex["image"])
     assert out["label"].dtype == np.int32 and out["label"] == 3
@@ -90,8 +97,10 @@ def test_cifar_transform_augments_only_in_training():
     a = train(ex, np.random.default_rng(0))
     assert a["image"].shape == (32, 32, 3) and a["image"].dtype == np.float32
     np.testing.assert_array_equal(a["image"], train(ex, np.random.default_rng(0))["image"])
-    assert any(not np.array_equal(a["image"], train(ex, np.random.default_rng(s))["image"])
-               for s in range(1, 4))
+    assert any(
+        not np.array_equal(a["image"], train(ex, np.random.default_rng(s))["image"])
+        for s in range(1, 4)
+    )
     expected = images.normalize(ex["image"], images.CIFAR10_MEAN, images.CIFAR10_STD)
     np.testing.assert_array_equal(evaluation(ex, np.random.default_rng(1))["image"], expected)
     off = images.make_image_transform({**cfg, "augment": False}, train=True)

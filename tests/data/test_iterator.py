@@ -3,9 +3,7 @@
 import numpy as np
 import pytest
 
-from jaxpretrain.data import ArraySource
-from jaxpretrain.data import BatchStream
-from jaxpretrain.data import eval_batches
+from jaxpretrain.data import ArraySource, BatchStream, eval_batches
 
 
 def _source(n=12):
@@ -50,10 +48,19 @@ def test_batch_is_pure_function_of_seed_and_step():
     assert not _equal(other_seed.local_batch(5), b5)
 
 
+def test_worker_threads_give_the_same_batches():
+    serial = BatchStream(_source(), global_batch_size=8, seed=3, transform=_noise)
+    threaded = BatchStream(_source(), global_batch_size=8, seed=3, transform=_noise, workers=4)
+    for step in range(4):
+        assert _equal(threaded.local_batch(step), serial.local_batch(step))
+
+
 def test_every_example_once_per_epoch_and_epochs_reshuffle():
     stream = BatchStream(_source(12), global_batch_size=4, seed=0)
-    epochs = [np.concatenate([stream.local_batch(s)["index"] for s in range(3 * e, 3 * e + 3)])
-              for e in range(3)]
+    epochs = [
+        np.concatenate([stream.local_batch(s)["index"] for s in range(3 * e, 3 * e + 3)])
+        for e in range(3)
+    ]
     for order in epochs:
         np.testing.assert_array_equal(np.sort(order), np.arange(12))
     assert not np.array_equal(epochs[0], epochs[1]) and not np.array_equal(epochs[1], epochs[2])
@@ -73,9 +80,17 @@ def test_no_shuffle_runs_in_order():
 @pytest.mark.parametrize("process_count", [2, 3])
 def test_process_slices_union_is_single_process_batch(process_count):
     single = BatchStream(_source(10), global_batch_size=6, seed=3, transform=_noise)
-    procs = [BatchStream(_source(10), global_batch_size=6, seed=3, transform=_noise,
-                         process_index=i, process_count=process_count)
-             for i in range(process_count)]
+    procs = [
+        BatchStream(
+            _source(10),
+            global_batch_size=6,
+            seed=3,
+            transform=_noise,
+            process_index=i,
+            process_count=process_count,
+        )
+        for i in range(process_count)
+    ]
     for step in (0, 1, 7):
         parts = [p.local_batch(step) for p in procs]
         assert all(len(part["index"]) == 6 // process_count for part in parts)
@@ -85,8 +100,10 @@ def test_process_slices_union_is_single_process_batch(process_count):
 
 def test_each_process_reads_only_its_own_examples():
     sources = [_CountingSource(16) for _ in range(2)]
-    streams = [BatchStream(src, global_batch_size=8, seed=0, process_index=i, process_count=2)
-               for i, src in enumerate(sources)]
+    streams = [
+        BatchStream(src, global_batch_size=8, seed=0, process_index=i, process_count=2)
+        for i, src in enumerate(sources)
+    ]
     batches = [s.local_batch(1)["index"] for s in streams]
     for src, batch in zip(sources, batches):
         assert sorted(src.reads) == sorted(batch.tolist())
@@ -104,8 +121,14 @@ def test_transform_randomness_deterministic_and_fresh_each_epoch():
 
 def test_eval_batches_cover_once_with_padding():
     n, gb = 10, 4
-    per_process = [list(eval_batches(_source(n), global_batch_size=gb, transform=_noise,
-                                     process_index=i, process_count=2)) for i in range(2)]
+    per_process = [
+        list(
+            eval_batches(
+                _source(n), global_batch_size=gb, transform=_noise, process_index=i, process_count=2
+            )
+        )
+        for i in range(2)
+    ]
     assert [len(b) for b in per_process] == [3, 3]  # ceil(10 / 4) on every process
     seen = []
     for batches in per_process:

@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from jaxpretrain.data import BatchStream
-from jaxpretrain.data import images
-from jaxpretrain.data import sources
+from jaxpretrain.data import BatchStream, images, sources
 
 
 def _rows(src):
@@ -67,8 +65,10 @@ def test_digits_class_filter_and_label_remap():
     np.testing.assert_array_equal(np.unique(sub.arrays["label"]), [0, 1])
     # Remap follows the order given: 8 -> 0, 3 -> 1; the images are those of the full split.
     for new, old in ((0, 8), (1, 3)):
-        np.testing.assert_array_equal(sub.arrays["image"][sub.arrays["label"] == new],
-                                      full.arrays["image"][full.arrays["label"] == old])
+        np.testing.assert_array_equal(
+            sub.arrays["image"][sub.arrays["label"] == new],
+            full.arrays["image"][full.arrays["label"] == old],
+        )
     with pytest.raises(ValueError, match="distinct digits"):
         sources.digits("train", classes=(1, 1))
     with pytest.raises(ValueError, match="distinct digits"):
@@ -85,8 +85,10 @@ def test_digits_per_class_few_labels():
     few_b = sources.digits("train", per_class=10, seed=5)
     assert {r.tobytes() for r in _rows(few)} != {r.tobytes() for r in _rows(few_b)}
     # per_class only affects "train".
-    np.testing.assert_array_equal(sources.digits("test", per_class=10, seed=2).arrays["image"],
-                                  sources.digits("test", seed=2).arrays["image"])
+    np.testing.assert_array_equal(
+        sources.digits("test", per_class=10, seed=2).arrays["image"],
+        sources.digits("test", seed=2).arrays["image"],
+    )
     few_sub = sources.digits("train", classes=(0, 7), per_class=4, seed=2)
     np.testing.assert_array_equal(np.bincount(few_sub.arrays["label"]), [4, 4])
 
@@ -105,7 +107,15 @@ def _fibonacci_up_to(n):
 
 def test_digits_hashtags_match_definitions():
     assert sources.HASHTAGS == (
-        "even", "odd", "prime", "square", "fibonacci", "ge5", "has_loop", "straight")
+        "even",
+        "odd",
+        "prime",
+        "square",
+        "fibonacci",
+        "ge5",
+        "has_loop",
+        "straight",
+    )
     rules = {
         "even": lambda d: d % 2 == 0,
         "odd": lambda d: d % 2 == 1,
@@ -133,8 +143,8 @@ def test_build_source_builtins(make_config):
     np.testing.assert_array_equal(np.bincount(train.arrays["label"]), [3, 3])
     evaluation = sources.build_source(cfg, "eval")
     np.testing.assert_array_equal(
-        evaluation.arrays["image"],
-        sources.digits("test", classes=(2, 5), seed=7).arrays["image"])
+        evaluation.arrays["image"], sources.digits("test", classes=(2, 5), seed=7).arrays["image"]
+    )
     tags = sources.build_source(make_config(name="digits_hashtags"), "eval")
     assert tags[0]["tags"].shape == (len(sources.HASHTAGS),)
     with pytest.raises(ValueError, match="tfds:<name>"):
@@ -145,14 +155,21 @@ def test_build_source_builtins(make_config):
 
 def test_build_source_tfds_split_names(monkeypatch):
     calls = []
-    monkeypatch.setattr(sources, "tfds_source",
-                        lambda name, split, *, data_dir=None: calls.append((name, split, data_dir)))
+    monkeypatch.setattr(
+        sources,
+        "tfds_source",
+        lambda name, split, *, data_dir=None: calls.append((name, split, data_dir)),
+    )
     sources.build_source({"name": "tfds:cifar10"}, "eval")
     sources.build_source({"name": "tfds:imagenet2012", "data_dir": "/d"}, "eval")
     sources.build_source({"name": "tfds:imagenet2012", "train_split": "train[:1%]"}, "train")
     sources.build_source({"name": "tfds:cifar10", "eval_split": "train[90%:]"}, "eval")
-    assert calls == [("cifar10", "test", None), ("imagenet2012", "validation", "/d"),
-                     ("imagenet2012", "train[:1%]", None), ("cifar10", "train[90%:]", None)]
+    assert calls == [
+        ("cifar10", "test", None),
+        ("imagenet2012", "validation", "/d"),
+        ("imagenet2012", "train[:1%]", None),
+        ("cifar10", "train[90%:]", None),
+    ]
 
 
 def test_tfds_mock_cifar10_and_imagenet_records_and_transforms():
@@ -164,7 +181,8 @@ def test_tfds_mock_cifar10_and_imagenet_records_and_transforms():
             ex = src[0]
             assert ex["image"].shape == (32, 32, 3) and ex["image"].dtype == np.uint8
             out = images.make_image_transform({"name": "tfds:cifar10"}, train=split == "train")(
-                ex, np.random.default_rng(0))
+                ex, np.random.default_rng(0)
+            )
             assert set(out) == {"image", "label"}
             assert out["image"].shape == (32, 32, 3) and out["image"].dtype == np.float32
             assert out["label"].dtype == np.int32
@@ -177,8 +195,12 @@ def test_tfds_mock_cifar10_and_imagenet_records_and_transforms():
                 assert out["image"].shape == (32, 32, 3) and out["image"].dtype == np.float32
                 assert 0 <= out["label"] < 1000
         # The batch stream reads mocked TFDS sources one record at a time (no __getitems__).
-        stream = BatchStream(sources.build_source(cfg, "train"), global_batch_size=4, seed=0,
-                             transform=images.make_image_transform(cfg, train=True))
+        stream = BatchStream(
+            sources.build_source(cfg, "train"),
+            global_batch_size=4,
+            seed=0,
+            transform=images.make_image_transform(cfg, train=True),
+        )
         batch = stream.local_batch(2)
         assert batch["image"].shape == (4, 32, 32, 3) and batch["label"].shape == (4,)
 

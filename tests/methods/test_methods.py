@@ -4,11 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conftest import load_config
+
 from jaxpretrain import parallel
 from jaxpretrain.data import HASHTAGS
-from jaxpretrain.methods import METHODS, get_method, hashtag, supervised
+from jaxpretrain.methods import METHODS, get_method, supervised
 from jaxpretrain.train.experiment import build_experiment
 
 
@@ -68,13 +68,19 @@ def test_eval_metrics_ignore_padding_rows():
     config = load_config("supervised_digits")
     experiment = build_experiment(config, parallel.make_mesh())
     model, params = experiment.model, experiment.state.params
-    batch = {"image": jnp.asarray(np.random.default_rng(0).random((8, 8, 8, 1)), jnp.float32),
-             "label": jnp.arange(8) % 5}
-    padded = {"image": jnp.concatenate([batch["image"], jnp.zeros((8, 8, 8, 1))]),
-              "label": jnp.concatenate([batch["label"], jnp.full(8, 4)]),
-              "mask": jnp.arange(16) < 8}
+    batch = {
+        "image": jnp.asarray(np.random.default_rng(0).random((8, 8, 8, 1)), jnp.float32),
+        "label": jnp.arange(8) % 5,
+    }
+    padded = {
+        "image": jnp.concatenate([batch["image"], jnp.zeros((8, 8, 8, 1))]),
+        "label": jnp.concatenate([batch["label"], jnp.full(8, 4)]),
+        "mask": jnp.arange(16) < 8,
+    }
     loss, metrics = supervised.loss_fn(params, batch, None, model=model, config=config)
-    loss_padded, metrics_padded = supervised.loss_fn(params, padded, None, model=model, config=config)
+    loss_padded, metrics_padded = supervised.loss_fn(
+        params, padded, None, model=model, config=config
+    )
     np.testing.assert_allclose(loss_padded, loss, rtol=1e-6)
     np.testing.assert_allclose(metrics_padded["accuracy"], metrics["accuracy"])
 

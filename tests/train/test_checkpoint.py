@@ -11,11 +11,13 @@ import numpy as np
 import optax
 import pytest
 
-from jaxpretrain.train.checkpoint import CheckpointError
-from jaxpretrain.train.checkpoint import Checkpointer
-from jaxpretrain.train.checkpoint import checkpoint_dir
-from jaxpretrain.train.checkpoint import load_pretrained
-from jaxpretrain.train.checkpoint import restore_params
+from jaxpretrain.train.checkpoint import (
+    Checkpointer,
+    CheckpointError,
+    checkpoint_dir,
+    load_pretrained,
+    restore_params,
+)
 from jaxpretrain.train.state import TrainState
 
 
@@ -24,12 +26,16 @@ def _params(seed=0, *, head_classes=3, root="backbone"):
     k = jax.random.split(jax.random.PRNGKey(seed), 5)
     return {
         root: {
-            "conv": {"kernel": jax.random.normal(k[0], (3, 3, 2, 4)),
-                     "bias": jax.random.normal(k[1], (4,))},
+            "conv": {
+                "kernel": jax.random.normal(k[0], (3, 3, 2, 4)),
+                "bias": jax.random.normal(k[1], (4,)),
+            },
             "norm": {"scale": jax.random.normal(k[2], (4,))},
         },
-        "head": {"kernel": jax.random.normal(k[3], (4, head_classes)),
-                 "bias": jax.random.normal(k[4], (head_classes,))},
+        "head": {
+            "kernel": jax.random.normal(k[3], (4, head_classes)),
+            "bias": jax.random.normal(k[4], (head_classes,)),
+        },
     }
 
 
@@ -38,8 +44,11 @@ TX = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(1e-2, weight_decay=
 
 def _state(params, *, step=0, seed=0):
     return TrainState(
-        step=jnp.asarray(step, jnp.int32), params=params, opt_state=TX.init(params),
-        rng=jax.random.PRNGKey(seed), nonfinite=jnp.zeros((), jnp.int32),
+        step=jnp.asarray(step, jnp.int32),
+        params=params,
+        opt_state=TX.init(params),
+        rng=jax.random.PRNGKey(seed),
+        nonfinite=jnp.zeros((), jnp.int32),
     )
 
 
@@ -51,8 +60,13 @@ def _trained_state(step=7):
     for _ in range(2):
         updates, opt_state = TX.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-    return TrainState(step=jnp.asarray(step, jnp.int32), params=params, opt_state=opt_state,
-                      rng=jax.random.PRNGKey(42), nonfinite=jnp.zeros((), jnp.int32))
+    return TrainState(
+        step=jnp.asarray(step, jnp.int32),
+        params=params,
+        opt_state=opt_state,
+        rng=jax.random.PRNGKey(42),
+        nonfinite=jnp.zeros((), jnp.int32),
+    )
 
 
 def _save(workdir, states, keep=3):
@@ -141,8 +155,9 @@ def test_load_pretrained_takes_backbone_keeps_head(tmp_path):
         chex.assert_trees_all_equal(merged["backbone"], jax.device_get(pretrained["backbone"]))
         chex.assert_trees_all_equal(merged["head"], fresh["head"])
         chex.assert_trees_all_equal_structs(merged, fresh)
-    assert not np.allclose(pretrained["backbone"]["conv"]["kernel"],
-                           fresh["backbone"]["conv"]["kernel"])
+    assert not np.allclose(
+        pretrained["backbone"]["conv"]["kernel"], fresh["backbone"]["conv"]["kernel"]
+    )
     # init_params is not modified in place.
     chex.assert_trees_all_equal(fresh, _params(seed=2))
 
@@ -173,8 +188,9 @@ def test_dont_load_keeps_listed_paths(tmp_path):
 
 
 def test_dont_load_matches_whole_path_components(tmp_path):
-    pretrained = {"backbone": {"conv": {"kernel": jnp.ones((2, 2))},
-                               "conv2": {"kernel": jnp.ones((2, 2))}}}
+    pretrained = {
+        "backbone": {"conv": {"kernel": jnp.ones((2, 2))}, "conv2": {"kernel": jnp.ones((2, 2))}}
+    }
     path = _pretrain_dir(tmp_path, pretrained)
     fresh = jax.tree.map(jnp.zeros_like, pretrained)
     merged = load_pretrained(fresh, path, dont_load=["conv"])
@@ -205,8 +221,12 @@ def test_every_mismatch_is_listed_in_one_error(tmp_path):
     with pytest.raises(CheckpointError) as info:
         load_pretrained(model, path)
     message = str(info.value)
-    for mismatched in ("backbone/conv/kernel", "backbone/norm/bias", "backbone/proj/kernel",
-                       "backbone/extra/kernel"):
+    for mismatched in (
+        "backbone/conv/kernel",
+        "backbone/norm/bias",
+        "backbone/proj/kernel",
+        "backbone/extra/kernel",
+    ):
         assert mismatched in message, mismatched
     assert "4 mismatches" in message
     assert "(3, 3, 2, 8)" in message and "(3, 3, 2, 4)" in message  # Both shapes of the bad kernel.
@@ -231,8 +251,9 @@ def test_nested_subtree(tmp_path):
     path = _pretrain_dir(tmp_path, pretrained)
     fresh = _params(seed=2)
     merged = load_pretrained(fresh, path, subtree="backbone/conv")
-    chex.assert_trees_all_equal(merged["backbone"]["conv"],
-                                jax.device_get(pretrained["backbone"]["conv"]))
+    chex.assert_trees_all_equal(
+        merged["backbone"]["conv"], jax.device_get(pretrained["backbone"]["conv"])
+    )
     chex.assert_trees_all_equal(merged["backbone"]["norm"], fresh["backbone"]["norm"])
     chex.assert_trees_all_equal(merged["head"], fresh["head"])
 

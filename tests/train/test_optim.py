@@ -81,8 +81,9 @@ def test_linear_decay():
 
 
 def test_constant_after_warmup():
-    opt = _opt(base_lr=0.1, lr_scaling="none", warmup_steps=4, decay="constant",
-               end_lr_fraction=0.5)  # Ignored by "constant".
+    opt = _opt(
+        base_lr=0.1, lr_scaling="none", warmup_steps=4, decay="constant", end_lr_fraction=0.5
+    )  # Ignored by "constant".
     schedule = optim.learning_rate_schedule(opt, batch_size=256, total_steps=20)
     assert float(schedule(2)) == pytest.approx(0.05)
     for s in (4, 10, 20):
@@ -108,8 +109,9 @@ def test_decay_mask_exempts_one_dimensional_params():
 
 @pytest.mark.parametrize("name", ["adamw", "sgd"])
 def test_weight_decay_only_on_kernels(name):
-    opt = _opt(name=name, base_lr=0.1, lr_scaling="none", decay="constant", weight_decay=0.5,
-               momentum=0.0)
+    opt = _opt(
+        name=name, base_lr=0.1, lr_scaling="none", decay="constant", weight_decay=0.5, momentum=0.0
+    )
     tx, _ = optim.make_optimizer(opt, batch_size=256, total_steps=10)
     params = _params()
     new = _run(tx, params, _zeros_like(params))
@@ -120,9 +122,10 @@ def test_weight_decay_only_on_kernels(name):
         np.testing.assert_array_equal(b, a, err_msg="/".join(path))
     # Both optimizers shrink a kernel by lr * wd * p with zero gradient (adamw: decoupled; sgd: the
     # L2 term is the only gradient, without momentum).
-    for old_kernel, new_kernel in [(params["head"]["kernel"], new["head"]["kernel"]),
-                                   (params["backbone"]["conv"]["kernel"],
-                                    new["backbone"]["conv"]["kernel"])]:
+    for old_kernel, new_kernel in [
+        (params["head"]["kernel"], new["head"]["kernel"]),
+        (params["backbone"]["conv"]["kernel"], new["backbone"]["conv"]["kernel"]),
+    ]:
         np.testing.assert_allclose(new_kernel, old_kernel * (1 - 0.1 * 0.5), rtol=1e-6)
 
 
@@ -131,8 +134,14 @@ def test_weight_decay_only_on_kernels(name):
 
 @pytest.mark.parametrize("name", ["adamw", "sgd"])
 def test_freeze_backbone_leaves_it_bit_identical(name):
-    opt = _opt(name=name, base_lr=0.1, lr_scaling="none", weight_decay=0.1, freeze="backbone",
-               grad_clip_norm=1.0)
+    opt = _opt(
+        name=name,
+        base_lr=0.1,
+        lr_scaling="none",
+        weight_decay=0.1,
+        freeze="backbone",
+        grad_clip_norm=1.0,
+    )
     params = _params()
     tx, _ = optim.make_optimizer(opt, batch_size=256, total_steps=10, params=params)
     grads = jax.tree.map(jnp.ones_like, params)
@@ -169,8 +178,14 @@ def test_freeze_needs_params():
 
 
 def test_grad_clip_bounds_the_update():
-    opt = _opt(name="sgd", base_lr=1.0, lr_scaling="none", decay="constant", momentum=0.0,
-               grad_clip_norm=0.5)
+    opt = _opt(
+        name="sgd",
+        base_lr=1.0,
+        lr_scaling="none",
+        decay="constant",
+        momentum=0.0,
+        grad_clip_norm=0.5,
+    )
     tx, _ = optim.make_optimizer(opt, batch_size=256, total_steps=10)
     params = {"w": jnp.zeros((3, 4)), "b": jnp.zeros((4,))}
     big = {"w": jnp.full((3, 4), 10.0), "b": jnp.full((4,), -7.0)}
@@ -186,8 +201,14 @@ def test_grad_clip_bounds_the_update():
 
 
 def test_no_clipping_when_zero():
-    opt = _opt(name="sgd", base_lr=1.0, lr_scaling="none", decay="constant", momentum=0.0,
-               grad_clip_norm=0.0)
+    opt = _opt(
+        name="sgd",
+        base_lr=1.0,
+        lr_scaling="none",
+        decay="constant",
+        momentum=0.0,
+        grad_clip_norm=0.0,
+    )
     tx, _ = optim.make_optimizer(opt, batch_size=256, total_steps=10)
     params = {"w": jnp.zeros((2, 2))}
     big = {"w": jnp.full((2, 2), 10.0)}
@@ -200,8 +221,14 @@ def test_sgd_momentum_and_nesterov():
     params = {"w": jnp.zeros((2, 2))}
     g = {"w": jnp.ones((2, 2))}
     for nesterov, second in [(False, 1.0 + 0.9), (True, 1.0 + 0.9 * (1.0 + 0.9))]:
-        opt = _opt(name="sgd", base_lr=1.0, lr_scaling="none", decay="constant", momentum=0.9,
-                   nesterov=nesterov)
+        opt = _opt(
+            name="sgd",
+            base_lr=1.0,
+            lr_scaling="none",
+            decay="constant",
+            momentum=0.9,
+            nesterov=nesterov,
+        )
         tx, _ = optim.make_optimizer(opt, batch_size=256, total_steps=10)
         state = tx.init(params)
         u1, state = tx.update(g, state, params)
@@ -214,11 +241,14 @@ def test_sgd_momentum_and_nesterov():
 # ---- config errors -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field,value", [
-    ("name", "lamb"),
-    ("decay", "exponential"),
-    ("lr_scaling", "sqrt"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("name", "lamb"),
+        ("decay", "exponential"),
+        ("lr_scaling", "sqrt"),
+    ],
+)
 def test_unknown_setting_raises(field, value):
     opt = _opt(**{field: value})
     with pytest.raises(ValueError, match=f"{field}.*{value}"):

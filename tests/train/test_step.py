@@ -10,8 +10,7 @@ import optax
 import pytest
 
 from jaxpretrain.train.state import TrainState
-from jaxpretrain.train.step import make_eval_step
-from jaxpretrain.train.step import make_train_step
+from jaxpretrain.train.step import make_eval_step, make_train_step
 
 B, D = 8, 3
 TOL = dict(rtol=1e-6, atol=1e-7)
@@ -21,7 +20,8 @@ def _state(params, tx, *, step=0, seed=0):
     return TrainState(
         step=jnp.asarray(step, jnp.int32),
         params=params,
-        opt_state={p: t.init(params[p]) for p, t in tx.items()} if isinstance(tx, dict)
+        opt_state={p: t.init(params[p]) for p, t in tx.items()}
+        if isinstance(tx, dict)
         else tx.init(params),
         rng=jax.random.PRNGKey(seed),
         nonfinite=jnp.zeros((), jnp.int32),
@@ -69,7 +69,8 @@ def test_single_player_step_matches_hand_computed_update():
     for s in range(3):
         state, metrics = step(state, batch)
         (loss, aux), grads = jax.value_and_grad(least_squares, has_aux=True)(
-            ref_params, batch, None, model=None, config=None)
+            ref_params, batch, None, model=None, config=None
+        )
         updates, ref_opt_state = tx.update(grads, ref_opt_state, ref_params)
         ref_params = optax.apply_updates(ref_params, updates)
 
@@ -84,7 +85,8 @@ def test_single_player_step_matches_hand_computed_update():
     assert int(state.nonfinite) == 0
     # Sanity: least squares with adam goes downhill.
     assert float(least_squares(state.params, batch, None, model=None, config=None)[0]) < float(
-        least_squares(params, batch, None, model=None, config=None)[0])
+        least_squares(params, batch, None, model=None, config=None)[0]
+    )
 
 
 def test_step_passes_model_and_config_to_the_loss():
@@ -96,8 +98,9 @@ def test_step_passes_model_and_config_to_the_loss():
 
     tx = optax.sgd(0.1)
     model, config = object(), object()
-    step = make_train_step(types.SimpleNamespace(loss_fn=loss_fn), model, config, tx,
-                           optax.constant_schedule(0.1))
+    step = make_train_step(
+        types.SimpleNamespace(loss_fn=loss_fn), model, config, tx, optax.constant_schedule(0.1)
+    )
     step(_state(_linear_params(), tx), _batch())
     assert seen["model"] is model and seen["config"] is config
 
@@ -112,8 +115,9 @@ def test_step_rng_is_fold_in_of_state_step(start):
 
     tx = optax.sgd(0.1)
     state = _state(_linear_params(), tx, step=start, seed=3)
-    step = make_train_step(types.SimpleNamespace(loss_fn=loss_fn), None, None, tx,
-                           optax.constant_schedule(0.1))
+    step = make_train_step(
+        types.SimpleNamespace(loss_fn=loss_fn), None, None, tx, optax.constant_schedule(0.1)
+    )
     batch = _batch()
     state, _ = step(state, batch)
     state, _ = step(state, batch)
@@ -172,8 +176,14 @@ def test_two_players_alternate_and_use_updated_params():
     np.testing.assert_allclose(state.params["discriminator"]["d"], d1, **TOL)
     assert set(metrics) == {
         "loss",
-        "generator/loss", "generator/grad_norm", "generator/lr", "generator/g",
-        "discriminator/loss", "discriminator/grad_norm", "discriminator/lr", "discriminator/d",
+        "generator/loss",
+        "generator/grad_norm",
+        "generator/lr",
+        "generator/g",
+        "discriminator/loss",
+        "discriminator/grad_norm",
+        "discriminator/lr",
+        "discriminator/d",
     }
     gen_loss = (G0 - 3.0) ** 2 + G0 * D0
     disc_loss = (D0 - 2 * g1) ** 2
@@ -225,12 +235,14 @@ def test_each_player_has_its_own_optimizer_state():
         return discriminator_loss(both, batch, None, model=None, config=None)[0]
 
     grads = jax.grad(disc)(params["discriminator"])
-    u, disc_state = tx["discriminator"].update(grads, state.opt_state["discriminator"],
-                                               params["discriminator"])
+    u, disc_state = tx["discriminator"].update(
+        grads, state.opt_state["discriminator"], params["discriminator"]
+    )
     d1 = optax.apply_updates(params["discriminator"], u)
     chex.assert_trees_all_close(new.params, {"generator": g1, "discriminator": d1}, **TOL)
     chex.assert_trees_all_close(
-        new.opt_state, {"generator": gen_state, "discriminator": disc_state}, **TOL)
+        new.opt_state, {"generator": gen_state, "discriminator": disc_state}, **TOL
+    )
     # Adam's first step moves d by lr regardless of the gradient's size.
     np.testing.assert_allclose(abs(float(d1["d"]) - D0), 0.3, rtol=1e-4)
 
@@ -242,15 +254,18 @@ def test_players_draw_different_keys():
         def loss_fn(params, batch, rng, *, model, config):
             keys[player] = np.asarray(rng)
             return fn(params, batch, rng, model=model, config=config)
+
         return loss_fn
 
     order = ("generator", "discriminator")
     tx, schedule, state = _gan_setup(order)
     state = state.replace(step=jnp.asarray(4, jnp.int32))
-    method = types.SimpleNamespace(loss_fns={
-        "generator": record("generator", generator_loss),
-        "discriminator": record("discriminator", discriminator_loss),
-    })
+    method = types.SimpleNamespace(
+        loss_fns={
+            "generator": record("generator", generator_loss),
+            "discriminator": record("discriminator", discriminator_loss),
+        }
+    )
     make_train_step(method, None, None, tx, schedule)(state, {"t": jnp.float32(3.0)})
     step_key = jax.random.fold_in(state.rng, 4)
     np.testing.assert_array_equal(keys["generator"], jax.random.fold_in(step_key, 0))
