@@ -31,5 +31,7 @@ setup(
         "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4"],
         # tf.data and building TFDS image data sets (tfds build cifar10 / imagenet2012) need TensorFlow.
         "data": ["tensorflow-cpu>=2.16"],
+        # scripts/benchmark.py --peers: the same ResNet in eager PyTorch, timed in the same run.
+        "peers": ["torch>=2.4", "torchvision>=0.19"],
     },
 )

@@ -97,7 +97,7 @@ def _init_opt_state(tx, params, mesh: Mesh, fsdp: bool):
     return jax.jit(tx.init, out_shardings=shardings)(params), shardings
 
 
-def _load_init_from(params, config, mesh, shardings):
+def _load_init_from(params, config, shardings):
     path = config.init_from
     if path.startswith("hf:"):
         raise ValueError(
@@ -141,7 +141,7 @@ def build_experiment(
     )
     params = jax.jit(init_params, out_shardings=param_sh)(init_rng)
     if init_from:
-        params = _load_init_from(params, config, mesh, param_sh)
+        params = _load_init_from(params, config, param_sh)
     tx, schedule = _optimizers(config, method, params)
     opt_state, opt_sh = _init_opt_state(tx, params, mesh, config.fsdp)
     scalar = lambda x: jax.device_put(x, replicated)  # noqa: E731
