@@ -7,6 +7,8 @@ if _FLAG not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _FLAG).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import sys  # noqa: E402
+
 import pytest  # noqa: E402
 
 from jaxpretrain import config as config_lib  # noqa: E402
@@ -23,3 +25,33 @@ def load_config(name: str, arg: str | None = "smoke"):
 @pytest.fixture
 def smoke_config():
     return load_config
+
+
+def subprocess_env(num_devices: int = 1, **distributed) -> dict:
+    """Environment for a training subprocess: CPU only, ``num_devices`` host devices, and part of
+    a multi-host job only if ``distributed`` sets JAX_COORDINATOR_ADDRESS and friends."""
+    env = dict(os.environ)
+    for key in (
+        "JAX_COORDINATOR_ADDRESS",
+        "JAX_NUM_PROCESSES",
+        "JAX_PROCESS_ID",
+        "JAXPRETRAIN_DISTRIBUTED",
+    ):
+        env.pop(key, None)
+    env.update(
+        JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={num_devices}"
+    )
+    env.update({k: str(v) for k, v in distributed.items()})
+    return env
+
+
+def train_command(workdir, *overrides: str, config: str = "supervised_digits", arg="smoke") -> list:
+    """``python scripts/train.py --config=configs/<config>.py[:arg] --workdir=... <overrides>``."""
+    config_flag = os.path.join(ROOT, "configs", f"{config}.py") + (f":{arg}" if arg else "")
+    return [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "train.py"),
+        f"--config={config_flag}",
+        f"--workdir={workdir}",
+        *overrides,
+    ]

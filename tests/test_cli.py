@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CONFIGS, ROOT, load_config
+from conftest import CONFIGS, ROOT, load_config, subprocess_env
 
 from jaxpretrain import config as config_lib
 from jaxpretrain.methods import get_method
@@ -24,9 +24,6 @@ SHARED_KEYS = (
 
 
 def _train_script(tmp_path, *args):
-    env = dict(
-        os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1"
-    )
     return subprocess.run(
         [
             sys.executable,
@@ -35,7 +32,7 @@ def _train_script(tmp_path, *args):
             *args,
         ],
         cwd=ROOT,
-        env=env,
+        env=subprocess_env(1),
         capture_output=True,
         text=True,
         timeout=120,

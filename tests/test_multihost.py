@@ -8,12 +8,11 @@ match a single-process run of the same config, up to float reduction order.
 import os
 import socket
 import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, subprocess_env, train_command
 
 from jaxpretrain.train.checkpoint import restore_params
 from jaxpretrain.train.metrics import read_metrics
@@ -29,30 +28,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _env(num_devices: int, **distributed) -> dict:
-    env = dict(os.environ)
-    for key in (
-        "JAX_COORDINATOR_ADDRESS",
-        "JAX_NUM_PROCESSES",
-        "JAX_PROCESS_ID",
-        "JAXPRETRAIN_DISTRIBUTED",
-    ):
-        env.pop(key, None)
-    env.update(
-        JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={num_devices}"
-    )
-    env.update({k: str(v) for k, v in distributed.items()})
-    return env
-
-
 def _command(workdir) -> list[str]:
-    return [
-        sys.executable,
-        os.path.join(ROOT, "scripts", "train.py"),
-        f"--config={os.path.join(ROOT, 'configs', 'supervised_digits.py')}:smoke",
-        f"--workdir={workdir}",
-        f"--config.total_steps={TOTAL_STEPS}",
-    ]
+    return train_command(workdir, f"--config.total_steps={TOTAL_STEPS}")
 
 
 def _communicate(procs, logs):
@@ -80,7 +57,7 @@ def test_two_processes_match_one(tmp_path):
     procs, logs = [], []
     for process_id in range(2):
         log = tmp_path / f"process{process_id}.log"
-        env = _env(
+        env = subprocess_env(
             1, JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES=2, JAX_PROCESS_ID=process_id
         )
         with open(log, "w") as f:
@@ -95,7 +72,11 @@ def test_two_processes_match_one(tmp_path):
     with open(log, "w") as f:
         procs.append(
             subprocess.Popen(
-                _command(single), cwd=ROOT, env=_env(2), stdout=f, stderr=subprocess.STDOUT
+                _command(single),
+                cwd=ROOT,
+                env=subprocess_env(2),
+                stdout=f,
+                stderr=subprocess.STDOUT,
             )
         )
     logs.append(log)

@@ -10,13 +10,12 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import jax
 import numpy as np
 import pytest
-from conftest import ROOT, load_config
+from conftest import ROOT, load_config, subprocess_env, train_command
 
 from jaxpretrain import parallel
 from jaxpretrain.train import CheckpointError, NonFiniteLossError, load_pretrained, train
@@ -32,32 +31,19 @@ TIMEOUT_S = 240
 
 
 def _env() -> dict:
-    env = dict(os.environ)
-    # One device for both runs (the kill run, its restart and the reference): cheapest, and the
+    # One device for every run (the kill run, its restart and the reference): cheapest, and the
     # guarantee is about the same command being restarted, not about device counts.
-    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
-    env["JAX_PLATFORMS"] = "cpu"
-    for key in (
-        "JAX_COORDINATOR_ADDRESS",
-        "JAX_NUM_PROCESSES",
-        "JAX_PROCESS_ID",
-        "JAXPRETRAIN_DISTRIBUTED",
-    ):
-        env.pop(key, None)
-    return env
+    return subprocess_env(1)
 
 
 def _command(workdir) -> list[str]:
-    return [
-        sys.executable,
-        os.path.join(ROOT, "scripts", "train.py"),
-        f"--config={os.path.join(ROOT, 'configs', 'supervised_digits.py')}:smoke",
-        f"--workdir={workdir}",
+    return train_command(
+        workdir,
         f"--config.total_steps={TOTAL_STEPS}",
         "--config.checkpoint_every=5",
         "--config.log_every=5",
         "--config.eval_every=0",
-    ]
+    )
 
 
 def _finished_steps(workdir) -> list[int]:
