@@ -96,17 +96,21 @@ def _set(config, dotted: str, value) -> None:
 
 
 def _step_flops(experiment, batch) -> float | None:
-    """FLOPs of one train step: XLA's cost analysis of the step's HLO *before* compilation.
+    """FLOPs of one train step, from XLA's cost analysis of the step compiled for the CPU.
 
-    The compiled executable's analysis misses work handed to libraries (cuDNN convolutions count
-    as zero on GPU), and on GPU (jax 0.11.2) the lowered step has no analysis at all, so the
-    step is lowered for the CPU, whose HLO cost analysis counts the model's arithmetic.
+    The arithmetic of the model is the same on every platform, but only the CPU compiler counts
+    all of it: on GPU, convolutions handed to cuDNN count as (almost) zero and the lowered step
+    has no analysis (jax 0.11.2), so we compile the same step for one CPU device to count.
     """
+    cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
+
+    def on_cpu(x):
+        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=cpu)
+
+    step = experiment.train_step.__wrapped__  # The step function before jit bound its shardings.
     try:
-        lowered = experiment.train_step.trace(experiment.state, batch).lower(
-            lowering_platforms=("cpu",)
-        )
-        analysis = lowered.cost_analysis()
+        compiled = jax.jit(step).lower(*jax.tree.map(on_cpu, (experiment.state, batch))).compile()
+        analysis = compiled.cost_analysis()
     except Exception as error:  # Counting FLOPs must never stop the timing.
         print(f"no FLOP count ({type(error).__name__}: {error}); MFU not reported")
         return None
