@@ -116,15 +116,21 @@ def _find_step_dir(path: str) -> epath.Path:
 def restore_params(path: str) -> dict[str, Any]:
     """The parameters of the latest checkpoint at ``path``, as host numpy arrays."""
     step_dir = _find_step_dir(path)
+    # The item handler reads the params directory alone (a Checkpointer would also look for
+    # step-level metadata there and warn), and restores host arrays whatever the saved topology.
+    handler = ocp.PyTreeCheckpointHandler()
     try:
-        checkpointer = ocp.PyTreeCheckpointer()
-        metadata = checkpointer.metadata(step_dir / "params").item_metadata
+        metadata = handler.metadata(step_dir / "params")
         restore_args = jax.tree.map(
             lambda _: ocp.RestoreArgs(restore_type=np.ndarray), metadata.tree
         )
-        return checkpointer.restore(step_dir / "params", restore_args=restore_args)
+        return handler.restore(
+            step_dir / "params", args=ocp.args.PyTreeRestore(restore_args=restore_args)
+        )
     except Exception as error:
         raise CheckpointError(f"checkpoint {step_dir} is unreadable or corrupt: {error}") from error
+    finally:
+        handler.close()
 
 
 def source_config(path: str) -> dict[str, Any] | None:
