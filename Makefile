@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-fast benchmark clean
+.PHONY: install system-deps demo test test-fast benchmark clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -13,15 +13,20 @@ $(VENV)/.installed: setup.py
 
 install: $(VENV)/.installed
 
+# Debian's bible-kjv gives the `bible` command, the offline King James Bible the text tests read.
+system-deps:
+	@command -v bible >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq bible-kjv; } || { echo "needs Debian's bible-kjv: sudo apt-get install bible-kjv"; exit 1; }
+
 # Pretrain on digits 0-4, then fine-tune vs from-scratch on 5-9 at four budgets (~3 min on 2 cores).
 demo: install
 	$(BIN)/python scripts/compare.py --workdir=runs/compare
 
 # The whole suite, slow end-to-end tests included (~3 min on 2 cores).
-test: install
+test: install system-deps
 	$(BIN)/python -m pytest -n 2 -q
 
-test-fast: install
+test-fast: install system-deps
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 benchmark: install

@@ -26,6 +26,7 @@ setup(
         "tqdm>=4.66,<5",
         "tensorboardX>=2.6,<3",
         "matplotlib>=3.8,<4",
+        "tokenizers>=0.20,<1",
     ],
     extras_require={
         "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4"],

@@ -1,9 +1,10 @@
-"""Host-side data: random-access sources, per-example image preprocessing, the batch stream.
+"""Host-side data: random-access sources, image preprocessing, text and tokens, the batch stream.
 
 Everything here is numpy (no jax): `BatchStream.local_batch(step)` gives this process's slice of
 global batch `step`, a pure function of `(seed, step)`; `jaxpretrain.parallel` makes global arrays.
 """
 
+from jaxpretrain.data.corpus import CorpusNotFoundError, corpus_text, kjv_text, read_text_files
 from jaxpretrain.data.images import (
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -26,25 +27,37 @@ from jaxpretrain.data.sources import (
     digits_hashtags,
     tfds_source,
 )
+from jaxpretrain.data.text import TokenWindows, bits_per_byte, split_tokens
+from jaxpretrain.data.tokenization import Tokenizer, load_gpt2_tokenizer, train_bpe
 
 __all__ = [
     "ArraySource",
     "BatchStream",
     "CIFAR10_MEAN",
     "CIFAR10_STD",
+    "CorpusNotFoundError",
     "DatasetNotFoundError",
     "HASHTAGS",
     "HASHTAG_DIGITS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "TokenWindows",
+    "Tokenizer",
+    "bits_per_byte",
     "build_source",
     "center_crop",
+    "corpus_text",
     "digits",
     "digits_hashtags",
     "eval_batches",
+    "kjv_text",
+    "load_gpt2_tokenizer",
     "make_image_transform",
     "normalize",
     "random_crop_flip",
     "random_resized_crop",
+    "read_text_files",
+    "split_tokens",
     "tfds_source",
+    "train_bpe",
 ]

@@ -1,13 +1,34 @@
-"""Model definitions: backbones return [B, D] features; Classifier adds a head."""
+"""Model definitions: backbones return [B, D] features; Classifier adds a head; attention and
+position layers for Transformers."""
 
+from jaxpretrain.models.attention import (
+    MultiHeadAttention,
+    causal_mask,
+    combine_masks,
+    padding_mask,
+)
 from jaxpretrain.models.common import num_params
+from jaxpretrain.models.positions import (
+    LearnedPositions,
+    dial_features,
+    dial_positions,
+    sinusoidal_positions,
+)
 from jaxpretrain.models.resnet import BasicBlock, BottleneckBlock, Classifier, ResNet, resnet
 
 __all__ = [
     "BasicBlock",
     "BottleneckBlock",
     "Classifier",
+    "LearnedPositions",
+    "MultiHeadAttention",
     "ResNet",
+    "causal_mask",
+    "combine_masks",
+    "dial_features",
+    "dial_positions",
     "num_params",
+    "padding_mask",
     "resnet",
+    "sinusoidal_positions",
 ]

@@ -1,0 +1,171 @@
+"""Text corpora for language modelling, as one string each.
+
+`corpus_text(data_config)` reads `data_config.corpus`: the King James Bible from Debian's
+`bible-kjv` package, offline (`kjv_text`, ~4.1 MB, 31,102 verses); local text files
+(`files:<glob>`); or a TFDS text data set by name (`tfds:lm1b`). A missing corpus is a
+`CorpusNotFoundError` whose message says how to get it.
+
+Host-side only (no jax); `tensorflow_datasets` is imported when needed.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob as glob_lib
+import os
+import re
+import shutil
+import subprocess
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from jaxpretrain.data.sources import _get, tfds_source
+
+if TYPE_CHECKING:
+    pass
+
+_KJV_RANGE = "Genesis 1:1-Revelation 22:21"
+_KJV_INSTALL = "apt-get install bible-kjv"
+# `bible -f` prints one verse per line, each after its reference: "Ge1:1 ", "1Cor13:4 ", "SSol2:1 ".
+_VERSE_REF = re.compile(r"[1-3]?[A-Za-z]+\d+:\d+ ")
+
+
+class CorpusNotFoundError(FileNotFoundError):
+    """A text corpus is missing (package not installed, file absent); the message says the fix."""
+
+
+@functools.cache
+def kjv_text() -> str:
+    """The King James Bible as plain text: 31,102 verses, one per line, without references.
+
+    Runs Debian's `bible` command (package `bible-kjv`, whose data is `bible-kjv-text`) once and
+    keeps the text (about 4.1 MB) in memory. Starts "In the beginning God created the heaven and
+    the earth.\\n" and ends "...be with you all. Amen.\\n".
+
+    Raises:
+        CorpusNotFoundError: the `bible` command is not installed or cannot read its data.
+    """
+    command = shutil.which("bible")
+    if command is None:
+        raise CorpusNotFoundError(
+            f"the King James Bible needs Debian's bible-kjv package: {_KJV_INSTALL}"
+        )
+    try:
+        result = subprocess.run(
+            [command, "-f", _KJV_RANGE],  # -f: one verse per line, each after its reference.
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except OSError as e:
+        raise CorpusNotFoundError(
+            f"could not run {command!r} ({e}): reinstall Debian's bible-kjv package: {_KJV_INSTALL}"
+        ) from e
+    output = result.stdout.decode("utf-8", errors="replace")
+    if result.returncode != 0 or not output:
+        problem = result.stderr.decode("utf-8", errors="replace").strip() or output.strip()
+        raise CorpusNotFoundError(
+            f"`bible` failed (exit {result.returncode}: {problem or 'no output'}): reinstall its"
+            f" data with apt-get install --reinstall bible-kjv bible-kjv-text"
+        )
+    verses = []
+    for number, line in enumerate(output.splitlines(), 1):
+        match = _VERSE_REF.match(line)
+        if match is None:
+            raise RuntimeError(
+                f"unexpected line {number} from `bible -f`: {line[:80]!r}; expected 'Ge1:1 <verse>'"
+                f" (is {command!r} Debian's bible-kjv?)"
+            )
+        verses.append(line[match.end() :].rstrip())
+    return "\n".join(verses) + "\n"
+
+
+def read_text_files(paths: Sequence[str]) -> str:
+    """The UTF-8 text of `paths`, in order, each ending in a newline (one is added if missing).
+
+    Raises:
+        CorpusNotFoundError: no paths, or a path that is not a file.
+        ValueError: an empty file, or one that is not UTF-8.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not paths:
+        raise CorpusNotFoundError("no text files given: pass at least one path to a text file.")
+    texts = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise CorpusNotFoundError(f"text file {str(path)!r} does not exist: check the path.")
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except UnicodeDecodeError as e:
+            raise ValueError(
+                f"text file {str(path)!r} is not UTF-8 ({e.reason} at byte {e.start}): convert it,"
+                f" e.g. iconv -f latin1 -t utf-8."
+            ) from e
+        if not text:
+            raise ValueError(f"text file {str(path)!r} is empty: remove it or give it some text.")
+        texts.append(text if text.endswith("\n") else text + "\n")
+    return "".join(texts)
+
+
+def _tfds_text(name: str, data_config: Any) -> str:
+    """Records of TFDS text set `name`, their `text_feature` joined by newlines."""
+    split = _get(data_config, "tfds_split", "train")
+    feature = _get(data_config, "text_feature", "text")
+    limit = _get(data_config, "max_documents", 0)
+    source = tfds_source(name, split, data_dir=_get(data_config, "data_dir") or None)
+    count = len(source) if not limit else min(limit, len(source))
+    if count == 0:
+        raise ValueError(f"TFDS data set {name!r} split {split!r} has no records: pick another.")
+    lines = []
+    for i in range(count):  # One index at a time: mocked sources break on batched reads.
+        record = source[i]
+        if feature not in record:
+            raise KeyError(
+                f"TFDS data set {name!r} has no feature {feature!r} (it has {sorted(record)}):"
+                f" set data.text_feature to one of those."
+            )
+        value = record[feature]
+        value = value.item() if isinstance(value, np.ndarray) else value
+        value = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+        lines.append(value.rstrip("\n"))
+    return "\n".join(lines) + "\n"
+
+
+def corpus_text(data_config: Any) -> str:
+    """The whole text of the corpus `data_config.corpus` names.
+
+    `data_config.corpus` is one of:
+    - "kjv": the King James Bible (`kjv_text`), offline from Debian's `bible-kjv`;
+    - "files:<glob>" (e.g. "files:/data/books/*.txt", `**` recurses): the matching local UTF-8
+      files in sorted order (`read_text_files`);
+    - "tfds:<name>" (e.g. "tfds:lm1b"): records of a TFDS text set that is already built, one per
+      line, with optional fields `tfds_split` (default "train"), `text_feature` (default "text"),
+      `max_documents` (default 0: all; lm1b's train split has 30M sentences) and `data_dir`.
+
+    Args:
+        data_config: ml_collections.ConfigDict or plain dict.
+
+    Raises:
+        CorpusNotFoundError: the corpus is not installed or no file matches.
+        sources.DatasetNotFoundError: the TFDS data set has not been built.
+    """
+    corpus = _get(data_config, "corpus")
+    if corpus == "kjv":
+        return kjv_text()
+    if isinstance(corpus, str) and corpus.startswith("files:") and len(corpus) > len("files:"):
+        pattern = os.path.expanduser(corpus[len("files:") :])
+        paths = sorted(p for p in glob_lib.glob(pattern, recursive=True) if os.path.isfile(p))
+        if not paths:
+            raise CorpusNotFoundError(
+                f"no text files match {pattern!r}: check data.corpus='files:<glob>'."
+            )
+        return read_text_files(paths)
+    if isinstance(corpus, str) and corpus.startswith("tfds:") and len(corpus) > len("tfds:"):
+        return _tfds_text(corpus[len("tfds:") :], data_config)
+    raise ValueError(
+        f"Unknown corpus {corpus!r}; expected 'kjv', 'files:<glob>' (e.g. 'files:books/*.txt') or"
+        " 'tfds:<name>' (e.g. 'tfds:lm1b')."
+    )

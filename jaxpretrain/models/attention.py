@@ -1,0 +1,308 @@
+"""Multi-head scaled dot-product attention (Vaswani et al., "Attention Is All You Need", 2017).
+
+In the lecture's notation, for layer ℓ, head h, query time t, key time t′ (written s in code),
+input width j, per-head width k (keys) and i (values):
+
+    Query[ℓ,h,t,k] = Σ_j W_Q[ℓ,h,k,j] M[ℓ,t,j]        (Key, Value likewise, from the context)
+    s[ℓ,h,t,t′]    = (1/√K) Σ_k Query[ℓ,h,t,k] Key[ℓ,h,t′,k]          (Vaswani et al. Eq. 1)
+    α[ℓ,h,t,t′]    = softmax over t′ of s[ℓ,h,t,t′]
+    V[ℓ,h,t,i]     = Σ_t′ α[ℓ,h,t,t′] Value[ℓ,h,t′,i]
+    M[ℓ+1,t,J]     = concatenation of the H heads' V[ℓ,h,t,i], J = H·I, then the output
+                     projection W_O (Vaswani et al. §3.2.2, MultiHead = Concat(head_1..H) W^O).
+
+One module is one layer, so ℓ is dropped. Kernels keep the lecture's index order: W_Q is
+``query/kernel`` of shape [H, K, D] (h, k, j). Values use the same per-head width as keys
+(I = K). Concatenating the heads and multiplying by W^O ∈ R^{H·K × D_out} is the same as
+contracting over (h, i) with W^O reshaped to [H, K, D_out], which is how ``out/kernel`` is stored,
+so no reshape of activations is needed.
+
+Masks are boolean, True where query t may attend to key t′, of shape [B|1, H|1, T, S]. Masked
+logits are replaced by the most negative finite float32 before a float32 softmax, and α is then
+multiplied by "does row t allow any key", so a query with no allowed key gets α = 0 exactly, an
+attention output of 0 (the layer outputs the ``out`` bias) and finite gradients, never NaN.
+
+Design note for a later key/value cache (not implemented here): queries (t, length T) and keys
+(t′, length S) are indexed separately everywhere, so a decoding step is a call with T = 1 whose
+Key/Value [B, H, S, K] come from the cache; a cache would store the projected Key/Value (after
+``key``/``value``), and the causal mask of such a step is row ``offset + t`` of a longer causal
+mask, which ``mask`` accepts as [1, 1, T, S].
+"""
+
+import math
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Array = Any
+Initializer = Callable[..., Array]
+
+# GPT-2 and BERT both initialise every projection from N(0, 0.02²).
+default_kernel_init = nn.initializers.normal(stddev=0.02)
+
+# Logical axis names of the parameters; parallel/ maps them to mesh axes.
+_IN_KERNEL_AXES = ("heads", "kv", "embed")  # W_Q/W_K/W_V[h, k, j]
+_IN_BIAS_AXES = ("heads", "kv")
+_OUT_KERNEL_AXES = ("heads", "kv", "embed")  # W_O[h, i, J']
+_OUT_BIAS_AXES = ("embed",)
+
+
+def _check_mask(mask: Array, name: str = "mask") -> Array:
+    mask = jnp.asarray(mask)
+    if mask.dtype != jnp.bool_:
+        raise ValueError(
+            f"{name} must be boolean (True = may attend), got dtype {mask.dtype}. "
+            "Additive float masks (0/-inf) are not accepted: convert with `mask == 0`."
+        )
+    return mask
+
+
+def causal_mask(length: int) -> Array:
+    """The causal (autoregressive) mask: query t may attend to key t′ iff t′ ≤ t.
+
+    Args:
+      length: T, the sequence length (queries and keys alike).
+
+    Returns:
+      bool [1, 1, T, T], lower triangular including the diagonal.
+    """
+    if length < 1:
+        raise ValueError(f"causal_mask needs a positive length, got {length}.")
+    return jnp.tril(jnp.ones((length, length), jnp.bool_))[None, None]  # [1, 1, T, T]
+
+
+def padding_mask(q_valid: Array, k_valid: Array | None = None) -> Array:
+    """Allows query t to attend to key t′ iff both are real tokens (not padding).
+
+    Args:
+      q_valid: bool [B, T], True at real query positions.
+      k_valid: bool [B, S], True at real key positions; defaults to ``q_valid`` (self-attention).
+
+    Returns:
+      bool [B, 1, T, S]. Rows of padded queries are all False, so their attention output is 0.
+    """
+    q_valid = _check_mask(q_valid, "q_valid")
+    k_valid = q_valid if k_valid is None else _check_mask(k_valid, "k_valid")
+    if q_valid.ndim != 2 or k_valid.ndim != 2:
+        raise ValueError(
+            f"padding_mask expects q_valid [B, T] and k_valid [B, S], got shapes "
+            f"{q_valid.shape} and {k_valid.shape}."
+        )
+    if q_valid.shape[0] != k_valid.shape[0]:
+        raise ValueError(
+            f"q_valid and k_valid disagree on the batch size: {q_valid.shape} vs {k_valid.shape}."
+        )
+    return q_valid[:, None, :, None] & k_valid[:, None, None, :]  # [B, 1, T, S]
+
+
+def combine_masks(*masks: Array | None) -> Array | None:
+    """The logical and of boolean masks, skipping None; None if every mask is None.
+
+    Args:
+      *masks: bool arrays of one rank whose shapes broadcast, e.g. [1, 1, T, T] and [B, 1, T, T].
+
+    Returns:
+      bool array of the broadcast shape, or None.
+    """
+    masks = [_check_mask(m) for m in masks if m is not None]
+    if not masks:
+        return None
+    if len({m.ndim for m in masks}) != 1:
+        raise ValueError(
+            f"combine_masks needs masks of one rank, got shapes {[m.shape for m in masks]}."
+        )
+    out = masks[0]
+    for m in masks[1:]:
+        out = jnp.logical_and(out, m)
+    return out
+
+
+class _InProjection(nn.Module):
+    """Query/Key/Value projection: [B, T, D] -> [B, H, T, K], kernel W[h, k, j] [H, K, D]."""
+
+    num_heads: int
+    head_dim: int
+    use_bias: bool
+    dtype: Any
+    kernel_init: Initializer
+    bias_init: Initializer
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        h, k, d = self.num_heads, self.head_dim, x.shape[-1]
+        kernel = self.param(
+            "kernel", nn.with_logical_partitioning(self.kernel_init, _IN_KERNEL_AXES), (h, k, d)
+        )
+        # Query[b,h,t,k] = Σ_j W[h,k,j] M[b,t,j]
+        y = jnp.einsum("btj,hkj->bhtk", x, kernel.astype(self.dtype))
+        if self.use_bias:
+            bias = self.param(
+                "bias", nn.with_logical_partitioning(self.bias_init, _IN_BIAS_AXES), (h, k)
+            )
+            y = y + bias.astype(self.dtype)[None, :, None, :]
+        return y
+
+
+class _OutProjection(nn.Module):
+    """Concat over heads then W_O: [B, H, T, K] -> [B, T, D_out], kernel [H, K, D_out]."""
+
+    features: int
+    use_bias: bool
+    dtype: Any
+    kernel_init: Initializer
+    bias_init: Initializer
+
+    @nn.compact
+    def __call__(self, v: Array) -> Array:
+        _, h, _, k = v.shape
+        kernel = self.param(
+            "kernel",
+            nn.with_logical_partitioning(self.kernel_init, _OUT_KERNEL_AXES),
+            (h, k, self.features),
+        )
+        # M[b,t,J'] = Σ_{h,i} V[b,h,t,i] W_O[h,i,J']  (= Concat_h(V) · W_O with J = h·K + i)
+        y = jnp.einsum("bhti,hiJ->btJ", v, kernel.astype(self.dtype))
+        if self.use_bias:
+            bias = self.param(
+                "bias",
+                nn.with_logical_partitioning(self.bias_init, _OUT_BIAS_AXES),
+                (self.features,),
+            )
+            y = y + bias.astype(self.dtype)
+        return y
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head self-attention, or cross-attention when a ``context`` is given.
+
+    Params: ``query``, ``key``, ``value`` each hold ``kernel`` [H, K, D] (W[h, k, j]) and ``bias``
+    [H, K]; ``out`` holds ``kernel`` [H, K, D_out] and ``bias`` [D_out]. For cross-attention the
+    ``key``/``value`` kernels are [H, K, D_c], D_c the context's width. Kernels carry the logical
+    axes ("heads", "kv", "embed"), biases ("heads", "kv") and ("embed",), so ``init`` returns
+    ``nn.LogicallyPartitioned`` boxes (``nn.get_partition_spec`` reads them, ``nn.unbox`` strips
+    them; ``apply`` accepts either).
+
+    Attributes:
+      num_heads: H.
+      head_dim: K, the per-head width of queries, keys and values.
+      out_features: D_out, the output width; None means the input width D.
+      use_bias: add biases to the four projections (GPT-2 and BERT do).
+      dtype: compute dtype of the projections (e.g. jnp.bfloat16); params stay float32 and the
+        softmax is always float32.
+      kernel_init: initialiser of the query/key/value kernels, N(0, 0.02²) by default. A fan-in
+        based initialiser must be told the layout: in_axis=-1, out_axis=(0, 1).
+      out_kernel_init: initialiser of the ``out`` kernel (fan in over axes (0, 1)); None means
+        ``kernel_init``. GPT-2 scales it by 1/√(2·layers).
+      bias_init: initialiser of every bias, zeros by default.
+    """
+
+    num_heads: int
+    head_dim: int
+    out_features: int | None = None
+    use_bias: bool = True
+    dtype: Any = jnp.float32
+    kernel_init: Initializer = default_kernel_init
+    out_kernel_init: Initializer | None = None
+    bias_init: Initializer = nn.initializers.zeros
+
+    def _validate(self, x: Array, context: Array, mask: Array | None) -> None:
+        if self.num_heads < 1 or self.head_dim < 1:
+            raise ValueError(
+                f"num_heads and head_dim must be positive, got {self.num_heads} and "
+                f"{self.head_dim}."
+            )
+        if self.out_features is not None and self.out_features < 1:
+            raise ValueError(f"out_features must be positive or None, got {self.out_features}.")
+        for name, a in (("x", x), ("context", context)):
+            if a.ndim != 3:
+                raise ValueError(
+                    f"MultiHeadAttention expects {name} of shape [B, T, D], got shape {a.shape} "
+                    f"(rank {a.ndim})."
+                )
+            if not jnp.issubdtype(a.dtype, jnp.floating):
+                raise ValueError(
+                    f"MultiHeadAttention expects floating {name}, got dtype {a.dtype}; embed "
+                    "token ids first."
+                )
+        if context.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"x and context disagree on the batch size: x {x.shape}, context {context.shape}."
+            )
+        if mask is not None:
+            b, t, s, h = x.shape[0], x.shape[1], context.shape[1], self.num_heads
+            ok = mask.ndim == 4 and all(m == n or m == 1 for m, n in zip(mask.shape, (b, h, t, s)))
+            if not ok or mask.shape[2:] != (t, s):
+                raise ValueError(
+                    f"mask must have shape [B|1, H|1, T, S] = [{b}|1, {h}|1, {t}, {s}], got "
+                    f"{mask.shape}."
+                )
+
+    @nn.compact
+    def __call__(
+        self,
+        x: Array,
+        *,
+        context: Array | None = None,
+        mask: Array | None = None,
+        return_weights: bool = False,
+    ) -> Array | tuple[Array, Array]:
+        """Attends from every position of ``x`` to every allowed position of ``context``.
+
+        Args:
+          x: [B, T, D] floating inputs M[t, j]; they give the queries.
+          context: [B, S, D_c] floating inputs giving keys and values (cross-attention); None
+            means ``x`` itself (self-attention, S = T).
+          mask: bool [B|1, H|1, T, S], True where query t may attend to key t′ (see
+            ``causal_mask``, ``padding_mask``, ``combine_masks``); None allows every pair.
+          return_weights: also return α.
+
+        Returns:
+          [B, T, D_out] outputs in ``dtype``; with ``return_weights``, also α as float32
+          [B, H, T, S], whose rows sum to 1 where any key is allowed and are 0 elsewhere.
+        """
+        x = jnp.asarray(x)
+        self_attention = context is None
+        context = x if self_attention else jnp.asarray(context)
+        if mask is not None:
+            mask = _check_mask(mask)
+        self._validate(x, context, mask)
+
+        x = x.astype(self.dtype)
+        context = x if self_attention else context.astype(self.dtype)
+        proj = dict(
+            num_heads=self.num_heads,
+            head_dim=self.head_dim,
+            use_bias=self.use_bias,
+            dtype=self.dtype,
+            kernel_init=self.kernel_init,
+            bias_init=self.bias_init,
+        )
+        query = _InProjection(**proj, name="query")(x)  # [B, H, T, K]
+        key = _InProjection(**proj, name="key")(context)  # [B, H, S, K]
+        value = _InProjection(**proj, name="value")(context)  # [B, H, S, K] (I = K)
+
+        # s[b,h,t,t′] = (1/√K) Σ_k Query[b,h,t,k] Key[b,h,t′,k], in float32 for the softmax.
+        logits = jnp.einsum("bhtk,bhsk->bhts", query, key).astype(jnp.float32)
+        logits = logits / math.sqrt(self.head_dim)
+        if mask is not None:
+            # A finite floor (not -inf) keeps fully masked rows finite: softmax of a constant
+            # row is uniform, and the any-allowed factor below zeroes it.
+            logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)
+        weights = jax.nn.softmax(logits, axis=-1)  # α [B, H, T, S]
+        if mask is not None:
+            weights = weights * jnp.any(mask, axis=-1, keepdims=True)
+
+        # V[b,h,t,i] = Σ_t′ α[b,h,t,t′] Value[b,h,t′,i]
+        heads = jnp.einsum("bhts,bhsi->bhti", weights.astype(self.dtype), value)  # [B, H, T, K]
+        out = _OutProjection(
+            features=self.out_features or x.shape[-1],
+            use_bias=self.use_bias,
+            dtype=self.dtype,
+            kernel_init=self.out_kernel_init or self.kernel_init,
+            bias_init=self.bias_init,
+            name="out",
+        )(heads)  # [B, T, D_out]
+        if return_weights:
+            return out, weights
+        return out
