@@ -8,7 +8,9 @@ BIN := $(VENV)/bin
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	# The CPU build of torch (a range could pull a multi-GB CUDA build) for the interop tests.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test,interop]'
 	touch $@
 
 install: $(VENV)/.installed

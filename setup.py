@@ -30,6 +30,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4"],
+        # Hugging Face interop (GPT-2 weights) and its reference tests against the PyTorch models.
+        "interop": ["torch>=2.4", "transformers>=5,<6", "safetensors>=0.4"],
         # tf.data and building TFDS image data sets (tfds build cifar10 / imagenet2012) need TensorFlow.
         "data": ["tensorflow-cpu>=2.16"],
         # scripts/benchmark.py --peers: the same ResNet in eager PyTorch, timed in the same run.

@@ -8,6 +8,7 @@ from jaxpretrain.models.attention import (
     padding_mask,
 )
 from jaxpretrain.models.common import num_params
+from jaxpretrain.models.gpt import GPT, gpt2, init_gpt
 from jaxpretrain.models.positions import (
     LearnedPositions,
     dial_features,
@@ -20,6 +21,7 @@ __all__ = [
     "BasicBlock",
     "BottleneckBlock",
     "Classifier",
+    "GPT",
     "LearnedPositions",
     "MultiHeadAttention",
     "ResNet",
@@ -27,6 +29,8 @@ __all__ = [
     "combine_masks",
     "dial_features",
     "dial_positions",
+    "gpt2",
+    "init_gpt",
     "num_params",
     "padding_mask",
     "resnet",

@@ -1,0 +1,292 @@
+"""GPT-2: a decoder-only Transformer language model (Radford et al., "Language Models are
+Unsupervised Multitask Learners", 2019), built on GPT-1 (Radford et al. 2018) and the Transformer
+decoder of Vaswani et al. 2017.
+
+For tokens x[b, t] ∈ [0, V), width D, L blocks (GPT-2 §2.3 moves LayerNorm to each sub-block's
+input and adds one after the last block):
+
+    h⁰[t]   = W_e[x_t] + W_p[t]                              (token + learned position embedding)
+    a[t]    = hˡ[t] + Attn(LN_1(hˡ))[t]                      (causal: t attends to t′ ≤ t only)
+    hˡ⁺¹[t] = a[t] + W_2 · GELU(W_1 · LN_2(a)[t] + b_1) + b_2  (MLP D -> 4D -> D)
+    logits[t] = LN_f(hᴸ)[t] · W_eᵀ                           (output head tied to W_e)
+
+GELU is the tanh approximation GPT-2 used (Hendrycks & Gimpel 2016):
+GELU(u) ≈ ½u(1 + tanh(√(2/π)(u + 0.044715u³))). LayerNorm uses ε = 1e-5.
+
+Initialisation (GPT-2 §2.3): every weight from N(0, 0.02²), biases zero, LayerNorm scale one; the
+two projections that write into the residual stream (attention ``out`` and the MLP's second
+layer) are scaled by 1/√(2L), since each block adds two such terms to the residual.
+
+Parameter layout (names chosen to mirror Hugging Face's ``transformer.*``):
+``wte/embedding`` [V, D], ``wpe/embedding`` [max_length, D], ``h_{i}/ln_1``, ``h_{i}/attn``
+(``MultiHeadAttention``: query/key/value kernels [H, K, D], out kernel [H, K, D]),
+``h_{i}/ln_2``, ``h_{i}/mlp/fc`` (kernel [D, 4D]), ``h_{i}/mlp/proj`` (kernel [4D, D]), ``ln_f``.
+``init`` returns ``nn.LogicallyPartitioned`` boxes; ``init_gpt`` returns plain arrays.
+"""
+
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpretrain.models.attention import MultiHeadAttention, causal_mask, padding_mask
+from jaxpretrain.models.positions import LearnedPositions
+
+Array = Any
+
+_STDDEV = 0.02  # GPT-2's init scale for every weight.
+
+
+def _partitioned(init, axes):
+    return nn.with_logical_partitioning(init, axes)
+
+
+class MLP(nn.Module):
+    """The position-wise feed-forward network: [B, T, D] -> GELU(x W_1 + b_1) W_2 + b_2.
+
+    Params: ``fc`` kernel [D, F], bias [F]; ``proj`` kernel [F, D], bias [D] (F = hidden).
+
+    Attributes:
+      hidden: F, 4D in GPT-2.
+      out_stddev: stddev of the ``proj`` kernel init (0.02/√(2L) in GPT-2).
+      dtype: compute dtype; params stay float32.
+    """
+
+    hidden: int
+    out_stddev: float = _STDDEV
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        d = x.shape[-1]
+        zeros = nn.initializers.zeros
+        y = nn.Dense(
+            self.hidden,
+            dtype=self.dtype,
+            kernel_init=_partitioned(nn.initializers.normal(_STDDEV), ("embed", "mlp")),
+            bias_init=_partitioned(zeros, ("mlp",)),
+            name="fc",
+        )(x)  # [B, T, F]
+        y = nn.gelu(y, approximate=True)
+        return nn.Dense(
+            d,
+            dtype=self.dtype,
+            kernel_init=_partitioned(nn.initializers.normal(self.out_stddev), ("mlp", "embed")),
+            bias_init=_partitioned(zeros, ("embed",)),
+            name="proj",
+        )(y)  # [B, T, D]
+
+
+def _layer_norm(epsilon: float, dtype: Any, name: str) -> nn.LayerNorm:
+    return nn.LayerNorm(
+        epsilon=epsilon,
+        dtype=dtype,
+        scale_init=_partitioned(nn.initializers.ones, ("embed",)),
+        bias_init=_partitioned(nn.initializers.zeros, ("embed",)),
+        name=name,
+    )
+
+
+class Block(nn.Module):
+    """One pre-LayerNorm GPT-2 block: x + Attn(LN_1 x), then + MLP(LN_2 ·).
+
+    Attributes:
+      num_heads: H; the per-head width is K = D / H.
+      num_layers: L of the whole model, for the 1/√(2L) residual init scale.
+      mlp_ratio: F / D (4 in GPT-2).
+      dropout_rate: dropout on each residual branch's output.
+      layer_norm_epsilon: ε of both LayerNorms.
+      dtype: compute dtype.
+    """
+
+    num_heads: int
+    num_layers: int
+    mlp_ratio: int = 4
+    dropout_rate: float = 0.0
+    layer_norm_epsilon: float = 1e-5
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: Array, *, mask: Array | None, deterministic: bool = True) -> Array:
+        """Args: x [B, T, D]; mask bool [B|1, 1, T, T] (causal, and padding if any).
+
+        Returns: [B, T, D] in ``dtype``.
+        """
+        d = x.shape[-1]
+        out_stddev = _STDDEV / math.sqrt(2 * self.num_layers)
+        y = _layer_norm(self.layer_norm_epsilon, self.dtype, "ln_1")(x)
+        # The only attention call: a later key/value cache is threaded through here.
+        y = MultiHeadAttention(
+            num_heads=self.num_heads,
+            head_dim=d // self.num_heads,
+            dtype=self.dtype,
+            kernel_init=nn.initializers.normal(_STDDEV),
+            out_kernel_init=nn.initializers.normal(out_stddev),
+            name="attn",
+        )(y, mask=mask)  # [B, T, D]
+        x = x + nn.Dropout(self.dropout_rate)(y, deterministic=deterministic)
+        y = _layer_norm(self.layer_norm_epsilon, self.dtype, "ln_2")(x)
+        y = MLP(self.mlp_ratio * d, out_stddev=out_stddev, dtype=self.dtype, name="mlp")(y)
+        return x + nn.Dropout(self.dropout_rate)(y, deterministic=deterministic)
+
+
+class GPT(nn.Module):
+    """GPT-2 language model: int tokens [B, T] -> next-token logits float32 [B, T, V].
+
+    Attributes:
+      vocab_size: V.
+      max_length: the number of learned positions (HF ``n_positions``); T must not exceed it.
+      width: D (HF ``n_embd``).
+      num_layers: L (HF ``n_layer``).
+      num_heads: H (HF ``n_head``); must divide D.
+      mlp_ratio: MLP hidden width / D (4 in GPT-2).
+      dropout_rate: dropout on the embeddings and on each residual branch (HF ``embd_pdrop``,
+        ``resid_pdrop``); active only with ``deterministic=False`` and a "dropout" rng.
+        ``MultiHeadAttention`` has no dropout on α, so HF's ``attn_pdrop`` has no counterpart.
+      layer_norm_epsilon: ε of every LayerNorm (1e-5 in GPT-2).
+      dtype: compute dtype (e.g. jnp.bfloat16); params stay float32, logits are float32.
+    """
+
+    vocab_size: int
+    max_length: int
+    width: int
+    num_layers: int
+    num_heads: int
+    mlp_ratio: int = 4
+    dropout_rate: float = 0.0
+    layer_norm_epsilon: float = 1e-5
+    dtype: Any = jnp.float32
+
+    def _validate(self, tokens: Array, valid: Array | None, concrete: Any) -> None:
+        for name in ("vocab_size", "max_length", "width", "num_layers", "num_heads", "mlp_ratio"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"GPT {name} must be positive, got {getattr(self, name)}.")
+        if self.width % self.num_heads:
+            raise ValueError(
+                f"GPT width {self.width} is not divisible by num_heads {self.num_heads}; "
+                "pick a width that is a multiple of the head count."
+            )
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ValueError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}.")
+        if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
+            raise ValueError(
+                f"GPT expects int tokens of shape [B, T], got shape {tokens.shape} and dtype "
+                f"{tokens.dtype}."
+            )
+        if tokens.shape[1] > self.max_length:
+            raise ValueError(
+                f"Sequence length T={tokens.shape[1]} exceeds max_length={self.max_length}; "
+                "truncate the input or build the model with a larger max_length."
+            )
+        if concrete is not None and concrete.size:
+            low, high = int(concrete.min()), int(concrete.max())
+            if low < 0 or high >= self.vocab_size:
+                raise ValueError(
+                    f"Token ids span [{low}, {high}], outside the vocabulary [0, "
+                    f"{self.vocab_size}); check the tokenizer matches vocab_size."
+                )
+        if valid is not None and (valid.shape != tokens.shape or valid.dtype != jnp.bool_):
+            raise ValueError(
+                f"valid must be bool [B, T] = {tokens.shape}, got {valid.dtype} {valid.shape}."
+            )
+
+    @nn.compact
+    def __call__(
+        self, tokens: Array, *, valid: Array | None = None, deterministic: bool = True
+    ) -> Array:
+        """Next-token logits.
+
+        Args:
+          tokens: int [B, T], ids in [0, V), T ≤ max_length. T is static, so a too-long input
+            fails at trace time; ids are checked only when concrete (outside ``jit``): traced
+            out-of-range ids are clipped by the embedding lookup, not reported.
+          valid: optional bool [B, T], False at padding; padded keys are never attended to and
+            padded queries get attention output 0 (their logits are meaningless).
+          deterministic: False enables dropout (needs a "dropout" rng).
+
+        Returns:
+          float32 [B, T, V]; logits[b, t] depends on tokens[b, :t+1] only.
+        """
+        # Ids can be range-checked only when they are concrete (not traced under jit).
+        concrete = None if isinstance(tokens, jax.core.Tracer) else np.asarray(tokens)
+        tokens = jnp.asarray(tokens)
+        if valid is not None:
+            valid = jnp.asarray(valid)
+        self._validate(tokens, valid, concrete)
+        t = tokens.shape[1]
+
+        wte = nn.Embed(
+            self.vocab_size,
+            self.width,
+            dtype=self.dtype,
+            embedding_init=_partitioned(nn.initializers.normal(_STDDEV), ("vocab", "embed")),
+            name="wte",
+        )
+        x = wte(tokens)  # [B, T, D]
+        x = x + LearnedPositions(self.max_length, self.width, dtype=self.dtype, name="wpe")(t)
+        x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
+
+        mask = causal_mask(t)  # [1, 1, T, T]
+        if valid is not None:
+            mask = mask & padding_mask(valid)  # [B, 1, T, T]
+        for i in range(self.num_layers):
+            x = Block(
+                num_heads=self.num_heads,
+                num_layers=self.num_layers,
+                mlp_ratio=self.mlp_ratio,
+                dropout_rate=self.dropout_rate,
+                layer_norm_epsilon=self.layer_norm_epsilon,
+                dtype=self.dtype,
+                name=f"h_{i}",
+            )(x, mask=mask, deterministic=deterministic)
+        x = _layer_norm(self.layer_norm_epsilon, self.dtype, "ln_f")(x)
+        # Tied head: logits[b,t,v] = Σ_j x[b,t,j] W_e[v,j].
+        return wte.attend(x).astype(jnp.float32)  # [B, T, V]
+
+
+def init_gpt(model: GPT, rng: Array, length: int = 1) -> dict:
+    """Initialises ``model``'s params as plain (unboxed) float32 arrays.
+
+    Args:
+      model: a GPT module.
+      rng: a PRNG key.
+      length: the sequence length of the dummy input (params do not depend on it).
+
+    Returns:
+      The params dict (without the {"params": ...} wrapper).
+    """
+    tokens = jnp.zeros((1, length), jnp.int32)
+    # One compiled init is much faster than op-by-op, and works under jax.eval_shape too.
+    return jax.jit(lambda key: nn.unbox(model.init(key, tokens)["params"]))(rng)
+
+
+_VARIANTS = {
+    # Radford et al. 2019, Table 2 (sizes as released; the "117M" there counts 124M with wpe).
+    "gpt2": dict(num_layers=12, num_heads=12, width=768),
+    "gpt2-medium": dict(num_layers=24, num_heads=16, width=1024),
+    "gpt2-large": dict(num_layers=36, num_heads=20, width=1280),
+    "gpt2-xl": dict(num_layers=48, num_heads=25, width=1600),
+    # For tests: a few thousand parameters.
+    "gpt2-tiny": dict(num_layers=2, num_heads=2, width=32, vocab_size=101, max_length=64),
+}
+
+
+def gpt2(variant: str, **overrides) -> GPT:
+    """Builds a GPT-2 from a preset name, e.g. ``gpt2("gpt2-medium", dtype=jnp.bfloat16)``.
+
+    Args:
+      variant: "gpt2" (124M), "gpt2-medium" (355M), "gpt2-large" (774M), "gpt2-xl" (1.5B), all
+        with V = 50257 and max_length = 1024, or "gpt2-tiny" (V = 101, T ≤ 64) for tests.
+      **overrides: GPT fields replacing the preset's (e.g. dropout_rate=0.1, vocab_size=...).
+
+    Returns:
+      An unbound GPT module.
+    """
+    if variant not in _VARIANTS:
+        raise ValueError(
+            f"Unknown GPT-2 variant {variant!r}; known variants: {', '.join(_VARIANTS)}."
+        )
+    return GPT(**{"vocab_size": 50257, "max_length": 1024, **_VARIANTS[variant], **overrides})
