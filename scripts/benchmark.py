@@ -45,6 +45,7 @@ BENCHMARKS = {
     "hashtag_digits": Entry("configs/hashtag_digits.py"),
     "supervised_cifar10": Entry("configs/supervised_cifar10.py"),
     "supervised_imagenet2012": Entry("configs/supervised_imagenet2012.py", torch_peer=True),
+    "gpt2_kjv": Entry("configs/gpt2_kjv.py"),  # Examples are windows of data.context tokens.
     "supervised_imagenet2012_bf16": Entry(
         "configs/supervised_imagenet2012.py",
         overrides=(("model.dtype", "bfloat16"),),
@@ -148,6 +149,8 @@ def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool) ->
         "examples_per_sec": median,
         "examples_per_sec_runs": rates,
         "input_examples_per_sec": input_rate,
+        # Language models: each example is a window of data.context predicted tokens.
+        **({"tokens_per_sec": median * config.data.context} if "context" in config.data else {}),
     }
     if flops:
         # The unpartitioned step's FLOPs, shared by every device of the mesh.
@@ -224,6 +227,11 @@ def main(argv):
                 f"{name:28s} batch {result['batch_size']:5d}  {result['examples_per_sec']:10.1f} ex/s "
                 f"(median of {len(result['examples_per_sec_runs'])})  MFU {mfu}  "
                 f"input {result['input_examples_per_sec']:9.1f} ex/s"
+                + (
+                    f"  {result['tokens_per_sec']:.0f} tokens/s"
+                    if "tokens_per_sec" in result
+                    else ""
+                )
             )
     if _PEERS.value:
         _run_peers(names, results)

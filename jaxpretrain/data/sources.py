@@ -245,7 +245,9 @@ def build_source(data_config: Any, split: str) -> Any:
     - "digits_hashtags": `digits_hashtags`, with optional `seed`, `test_fraction`;
     - "tfds:<name>" (e.g. "tfds:cifar10", "tfds:imagenet2012"): `tfds_source`, with optional
       `data_dir`, `train_split` (default "train") and `eval_split` (default "validation" for
-      imagenet2012, else "test").
+      imagenet2012, else "test");
+    - "text": windows of a tokenized text corpus (`lm.lm_sources`), with fields `corpus`,
+      `vocab_size`, `context`, `eval_fraction`; "eval" is the held-out tail.
     For the built-ins, "train" and "eval" are their "train" and "test" splits.
 
     Args:
@@ -268,6 +270,11 @@ def build_source(data_config: Any, split: str) -> Any:
         )
     if name == "digits_hashtags":
         return digits_hashtags(builtin_split, seed=seed, test_fraction=test_fraction)
+    if name == "text":
+        from jaxpretrain.data.lm import lm_sources  # pylint: disable=import-outside-toplevel
+
+        sources = lm_sources(data_config)  # Cached: "train" and "eval" tokenize once.
+        return sources.train if split == "train" else sources.eval
     if isinstance(name, str) and name.startswith("tfds:") and len(name) > len("tfds:"):
         tfds_name = name[len("tfds:") :]
         if split == "train":
@@ -277,6 +284,7 @@ def build_source(data_config: Any, split: str) -> Any:
             tfds_split = _get(data_config, "eval_split", _TFDS_EVAL_SPLITS.get(base, "test"))
         return tfds_source(tfds_name, tfds_split, data_dir=_get(data_config, "data_dir") or None)
     raise ValueError(
-        f"Unknown data set name {name!r}; expected 'digits', 'digits_hashtags' or 'tfds:<name>'"
+        f"Unknown data set name {name!r}; expected 'digits', 'digits_hashtags', 'text' or"
+        " 'tfds:<name>'"
         " (e.g. 'tfds:cifar10', 'tfds:imagenet2012')."
     )

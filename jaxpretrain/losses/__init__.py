@@ -6,10 +6,12 @@ from jaxpretrain.losses.classification import (
     soft_target_cross_entropy,
     softmax_cross_entropy,
 )
+from jaxpretrain.losses.language import next_token
 
 __all__ = [
     "khot_softmax_cross_entropy",
     "multilabel_sigmoid",
+    "next_token",
     "soft_target_cross_entropy",
     "softmax_cross_entropy",
 ]

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from jaxpretrain.methods import finetune, hashtag, supervised
+from jaxpretrain.methods import finetune, gpt2, hashtag, supervised
 
 METHODS: dict[str, ModuleType] = {
     "supervised": supervised,
     "hashtag": hashtag,
     "finetune": finetune,
+    "gpt2": gpt2,
 }
 
 

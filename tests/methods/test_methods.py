@@ -109,4 +109,5 @@ def test_method_interface(name):
         assert hasattr(method, attribute), f"{name} lacks {attribute}"
     assert hasattr(method, "loss_fn") != hasattr(method, "loss_fns")
     params = {"backbone": {"w": 1}, "head": {"w": 2}}
-    assert method.encoder_params(params) == params[method.ENCODER]
+    expected = params if method.ENCODER == "" else params[method.ENCODER]  # "": every param.
+    assert method.encoder_params(params) == expected
