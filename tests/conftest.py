@@ -9,6 +9,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import sys  # noqa: E402
 
+import jax  # noqa: E402
 import pytest  # noqa: E402
 
 from jaxpretrain import config as config_lib  # noqa: E402
@@ -55,3 +56,22 @@ def train_command(workdir, *overrides: str, config: str = "supervised_digits", a
         f"--workdir={workdir}",
         *overrides,
     ]
+
+
+def overfit_one_batch(config, *, steps: int = 150, lr: float = 3e-3):
+    """Train on batch 0 only with constant-lr AdamW; return the first and last step's metrics."""
+    from jaxpretrain import parallel
+    from jaxpretrain.train.experiment import build_experiment
+
+    config.optimizer.name = "adamw"
+    config.optimizer.lr_scaling = "none"
+    config.optimizer.base_lr = lr
+    config.optimizer.decay = "constant"
+    config.optimizer.warmup_steps = 0
+    config.optimizer.weight_decay = 0.0
+    experiment = build_experiment(config, parallel.make_mesh())
+    batch = experiment.global_batch(0)
+    state, first = experiment.step(experiment.state, batch)
+    for _ in range(steps):
+        state, metrics = experiment.step(state, batch)
+    return jax.device_get((first, metrics))

@@ -7,13 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import load_config, overfit_one_batch
 
-from jaxpretrain import parallel
 from jaxpretrain.data import build_source
 from jaxpretrain.methods import gpt2
 from jaxpretrain.train import train
-from jaxpretrain.train.experiment import build_experiment
 
 
 @pytest.fixture(scope="module")
@@ -93,16 +91,7 @@ def test_dropout_uses_the_step_rng(setup):
 
 def test_overfits_one_batch():
     config = load_config("gpt2_kjv")
-    config.optimizer.base_lr = 1e-2
-    config.optimizer.decay = "constant"
-    config.optimizer.warmup_steps = 0
-    config.optimizer.weight_decay = 0.0
-    experiment = build_experiment(config, parallel.make_mesh())
-    batch = experiment.global_batch(0)
-    state, first = experiment.step(experiment.state, batch)
-    for _ in range(150):
-        state, metrics = experiment.step(state, batch)
-    first, last = jax.device_get((first, metrics))
+    first, last = overfit_one_batch(config, lr=1e-2)
     np.testing.assert_allclose(first["loss"], np.log(config.data.vocab_size), rtol=0.02)
     assert last["loss"] < 0.2, last
 

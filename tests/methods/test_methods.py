@@ -1,10 +1,9 @@
 """Every method: overfits one batch, its metrics mean what they say, bad configs fail clearly."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import load_config, overfit_one_batch
 
 from jaxpretrain import parallel
 from jaxpretrain.data import HASHTAGS
@@ -12,25 +11,8 @@ from jaxpretrain.methods import METHODS, get_method, supervised
 from jaxpretrain.train.experiment import build_experiment
 
 
-def _overfit(config, steps=150):
-    """Train on batch 0 only; return the first and last metrics."""
-    config.optimizer.name = "adamw"
-    config.optimizer.lr_scaling = "none"
-    config.optimizer.base_lr = 3e-3
-    config.optimizer.decay = "constant"
-    config.optimizer.warmup_steps = 0
-    config.optimizer.weight_decay = 0.0
-    experiment = build_experiment(config, parallel.make_mesh())
-    batch = experiment.global_batch(0)
-    state, first = experiment.step(experiment.state, batch)
-    first = jax.device_get(first)
-    for _ in range(steps):
-        state, metrics = experiment.step(state, batch)
-    return first, jax.device_get(metrics)
-
-
 def test_supervised_overfits_one_batch():
-    first, last = _overfit(load_config("supervised_digits"))
+    first, last = overfit_one_batch(load_config("supervised_digits"))
     np.testing.assert_allclose(first["loss"], np.log(5), rtol=1e-3)  # Zero-initialised head.
     assert last["accuracy"] == 1.0 and last["loss"] < 0.05
 
@@ -39,7 +21,7 @@ def test_supervised_overfits_one_batch():
 def test_hashtag_overfits_one_batch(loss):
     config = load_config("hashtag_digits")
     config.loss = loss
-    first, last = _overfit(config)
+    first, last = overfit_one_batch(config)
     if loss == "sigmoid":  # Zero logits: every tag's BCE is ln 2.
         np.testing.assert_allclose(first["loss"], len(HASHTAGS) * np.log(2), rtol=1e-3)
     assert last["precision_at_1"] == 1.0
