@@ -32,7 +32,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpretrain.models.attention import MultiHeadAttention, causal_mask, padding_mask
+from jaxpretrain.models.attention import (
+    MultiHeadAttention,
+    causal_mask,
+    combine_masks,
+    padding_mask,
+)
 from jaxpretrain.models.positions import LearnedPositions
 
 Array = Any
@@ -229,9 +234,9 @@ class GPT(nn.Module):
         x = x + LearnedPositions(self.max_length, self.width, dtype=self.dtype, name="wpe")(t)
         x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
 
-        mask = causal_mask(t)  # [1, 1, T, T]
-        if valid is not None:
-            mask = mask & padding_mask(valid)  # [B, 1, T, T]
+        mask = combine_masks(  # [1 or B, 1, T, T]
+            causal_mask(t), None if valid is None else padding_mask(valid)
+        )
         for i in range(self.num_layers):
             x = Block(
                 num_heads=self.num_heads,
