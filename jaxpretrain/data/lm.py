@@ -6,7 +6,8 @@ and an evaluation `TokenWindows`:
 1. the text is split by characters into a head (1 - eval_fraction) and a contiguous held-out tail
    (eval_fraction), cut at a line break so no line straddles the two;
 2. a byte-level BPE with `vocab_size` ids is trained on the head only (deterministic for a given
-   text), so the held-out text influences nothing the model sees;
+   text), so the held-out text influences nothing the model sees; or, with `tokenizer` set, a
+   saved tokenizer is read instead (e.g. GPT-2's own, to fine-tune imported GPT-2 weights);
 3. both parts are encoded; train and eval are non-overlapping windows of `context` + 1 tokens.
 
 The result is cached per config values (`functools.lru_cache`), so `build_source(c, "train")`
@@ -16,7 +17,6 @@ and `build_source(c, "eval")` tokenize the corpus once. Host-side numpy only.
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any, NamedTuple
 
 from jaxpretrain.data.corpus import corpus_text
@@ -66,19 +66,25 @@ def _cached(
     vocab_size: int,
     context: int,
     eval_fraction: float,
-    tokenizer_dir: str | None,
+    tokenizer_path: str,
 ) -> LMSources:
     text = corpus_text(dict(corpus))
     head, tail = _split_text(text, eval_fraction)
-    tokenizer = Tokenizer.train(head, vocab_size=vocab_size)
-    if tokenizer.vocab_size != vocab_size:
-        raise ValueError(
-            f"BPE on corpus {dict(corpus)['corpus']!r} stopped at {tokenizer.vocab_size} ids, below"
-            f" data.vocab_size={vocab_size}: the text has too few distinct pairs; lower vocab_size."
-        )
-    if tokenizer_dir:
-        os.makedirs(tokenizer_dir, exist_ok=True)
-        tokenizer.save(tokenizer_dir)
+    if tokenizer_path:
+        tokenizer = Tokenizer.load(tokenizer_path)
+        if tokenizer.vocab_size != vocab_size:
+            raise ValueError(
+                f"data.tokenizer {tokenizer_path!r} has {tokenizer.vocab_size} ids but"
+                f" data.vocab_size={vocab_size}: set data.vocab_size={tokenizer.vocab_size}."
+            )
+    else:
+        tokenizer = Tokenizer.train(head, vocab_size=vocab_size)
+        if tokenizer.vocab_size != vocab_size:
+            raise ValueError(
+                f"BPE on corpus {dict(corpus)['corpus']!r} stopped at {tokenizer.vocab_size} ids,"
+                f" below data.vocab_size={vocab_size}: the text has too few distinct pairs; lower"
+                " vocab_size."
+            )
     train_ids, eval_ids = tokenizer.encode(head), tokenizer.encode(tail)
     for ids in (train_ids, eval_ids):
         ids.setflags(write=False)
@@ -90,7 +96,7 @@ def _cached(
     )
 
 
-def lm_sources(data_config: Any, *, tokenizer_dir: str | None = None) -> LMSources:
+def lm_sources(data_config: Any) -> LMSources:
     """Train/eval token windows, the tokenizer and eval bytes/token for a text data config.
 
     Fields of `data_config` (ml_collections.ConfigDict or dict):
@@ -99,10 +105,12 @@ def lm_sources(data_config: Any, *, tokenizer_dir: str | None = None) -> LMSourc
         vocab_size: V of the byte-level BPE, trained on the training part only; ≥ 257.
         context: W, the model's context length; items hold W + 1 tokens.
         eval_fraction: share of the text (by characters, from the end) held out (default 0.05).
+        tokenizer: optional; a saved tokenizer (`Tokenizer.load`: a tokenizer.json, or a
+            directory with GPT-2's vocab.json + merges.txt) used instead of training one. Its
+            size must equal vocab_size.
 
     Args:
         data_config: the config's `data` block.
-        tokenizer_dir: if set, the tokenizer is also saved there as tokenizer.json.
     """
     corpus = _get(data_config, "corpus")
     vocab_size = int(_get(data_config, "vocab_size", 0))
@@ -118,4 +126,5 @@ def lm_sources(data_config: Any, *, tokenizer_dir: str | None = None) -> LMSourc
     eval_fraction = float(_get(data_config, "eval_fraction", 0.05))
     # The corpus fields, hashable, as the cache key (with the tokenizer and window settings).
     corpus_fields = tuple((k, _get(data_config, k)) for k in _CORPUS_FIELDS)
-    return _cached(corpus_fields, vocab_size, context, eval_fraction, tokenizer_dir)
+    tokenizer_path = str(_get(data_config, "tokenizer", ""))
+    return _cached(corpus_fields, vocab_size, context, eval_fraction, tokenizer_path)

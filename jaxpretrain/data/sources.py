@@ -247,7 +247,7 @@ def build_source(data_config: Any, split: str) -> Any:
       `data_dir`, `train_split` (default "train") and `eval_split` (default "validation" for
       imagenet2012, else "test");
     - "text": windows of a tokenized text corpus (`lm.lm_sources`), with fields `corpus`,
-      `vocab_size`, `context`, `eval_fraction`; "eval" is the held-out tail.
+      `vocab_size`, `context`, `eval_fraction`, `tokenizer`; "eval" is the held-out tail.
     For the built-ins, "train" and "eval" are their "train" and "test" splits.
 
     Args:
@@ -288,3 +288,16 @@ def build_source(data_config: Any, split: str) -> Any:
         " 'tfds:<name>'"
         " (e.g. 'tfds:cifar10', 'tfds:imagenet2012')."
     )
+
+
+def data_tokenizer(data_config: Any) -> Any:
+    """The `tokenization.Tokenizer` a data config's examples are encoded with, or None (images).
+
+    Training saves it into the workdir, so that sampling and evaluation decode with exactly the
+    ids the model was trained on.
+    """
+    if _get(data_config, "name") == "text":
+        from jaxpretrain.data.lm import lm_sources  # pylint: disable=import-outside-toplevel
+
+        return lm_sources(data_config).tokenizer
+    return None

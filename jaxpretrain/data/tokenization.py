@@ -216,14 +216,21 @@ class Tokenizer:
 
     @classmethod
     def load(cls, path: str, *, eot_token: str = EOT) -> Tokenizer:
-        """A tokenizer `save` wrote: `path` is the .json file or a directory holding tokenizer.json."""
+        """A saved tokenizer: `path` is a .json file `save` wrote, or a directory holding either
+        tokenizer.json or GPT-2's vocab.json + merges.txt (as in a Hugging Face GPT-2 download)."""
         import tokenizers  # pylint: disable=import-outside-toplevel
 
         if os.path.isdir(path):
+            gpt2_files = [os.path.join(path, f) for f in ("vocab.json", "merges.txt")]
+            if not os.path.isfile(os.path.join(path, "tokenizer.json")) and all(
+                os.path.isfile(f) for f in gpt2_files
+            ):
+                return cls(load_gpt2_tokenizer(*gpt2_files), eot_token=eot_token)
             path = os.path.join(path, "tokenizer.json")
         if not os.path.isfile(path):
             raise FileNotFoundError(
-                f"tokenizer file {str(path)!r} does not exist: write one with Tokenizer.save."
+                f"tokenizer file {str(path)!r} does not exist: write one with Tokenizer.save, or"
+                " give a directory holding GPT-2's vocab.json and merges.txt."
             )
         return cls(tokenizers.Tokenizer.from_file(str(path)), eot_token=eot_token)
 

@@ -8,7 +8,7 @@ from jaxpretrain.models.attention import (
     padding_mask,
 )
 from jaxpretrain.models.common import num_params
-from jaxpretrain.models.gpt import GPT, gpt2, init_gpt
+from jaxpretrain.models.gpt import GPT, gpt2, init_cache, init_gpt
 from jaxpretrain.models.positions import (
     LearnedPositions,
     dial_features,
@@ -30,6 +30,7 @@ __all__ = [
     "dial_features",
     "dial_positions",
     "gpt2",
+    "init_cache",
     "init_gpt",
     "num_params",
     "padding_mask",

@@ -21,11 +21,15 @@ logits are replaced by the most negative finite float32 before a float32 softmax
 multiplied by "does row t allow any key", so a query with no allowed key gets α = 0 exactly, an
 attention output of 0 (the layer outputs the ``out`` bias) and finite gradients, never NaN.
 
-Design note for a later key/value cache (not implemented here): queries (t, length T) and keys
-(t′, length S) are indexed separately everywhere, so a decoding step is a call with T = 1 whose
-Key/Value [B, H, S, K] come from the cache; a cache would store the projected Key/Value (after
-``key``/``value``), and the causal mask of such a step is row ``offset + t`` of a longer causal
-mask, which ``mask`` accepts as [1, 1, T, S].
+Key/value cache for decoding (``decode=True``, self-attention only): the module keeps the
+projected Key and Value of every position seen so far in the "cache" collection, as
+``cached_key``/``cached_value`` [B, H, S, K] (S = the cache length) and ``cache_index`` (int32,
+positions filled).
+A call with T new positions writes their Key/Value at ``index .. index+T-1`` and attends from
+query t (absolute position index + t) to every cached key t′ ≤ index + t, so running a prompt
+then one token at a time gives the same outputs as one causal pass over the whole sequence,
+at O(S) instead of O(S²) work per new token. Create the cache by ``init`` with ``decode=True``
+on a [B, S] input (its length fixes S), then ``apply(..., decode=True, mutable=["cache"])``.
 """
 
 import math
@@ -245,6 +249,7 @@ class MultiHeadAttention(nn.Module):
         *,
         context: Array | None = None,
         mask: Array | None = None,
+        decode: bool = False,
         return_weights: bool = False,
     ) -> Array | tuple[Array, Array]:
         """Attends from every position of ``x`` to every allowed position of ``context``.
@@ -255,6 +260,11 @@ class MultiHeadAttention(nn.Module):
             means ``x`` itself (self-attention, S = T).
           mask: bool [B|1, H|1, T, S], True where query t may attend to key t′ (see
             ``causal_mask``, ``padding_mask``, ``combine_masks``); None allows every pair.
+            With ``decode``, S is the cache length and the causal mask over the cache is
+            added here, so ``mask`` is only needed for more (e.g. padded keys).
+          decode: self-attention over a key/value cache (module docstring): append this call's
+            T positions to the "cache" collection and attend causally to all cached ones.
+            Under ``jit`` nothing checks that index + T ≤ S: the caller must.
           return_weights: also return α.
 
         Returns:
@@ -266,7 +276,12 @@ class MultiHeadAttention(nn.Module):
         context = x if self_attention else jnp.asarray(context)
         if mask is not None:
             mask = _check_mask(mask)
-        self._validate(x, context, mask)
+        if decode and not self_attention:
+            raise ValueError(
+                "decode=True caches self-attention only; for cross-attention pass the encoder "
+                "output as context without decode (its keys do not grow while decoding)."
+            )
+        self._validate(x, context, None if decode else mask)
 
         x = x.astype(self.dtype)
         context = x if self_attention else context.astype(self.dtype)
@@ -281,6 +296,8 @@ class MultiHeadAttention(nn.Module):
         query = _InProjection(**proj, name="query")(x)  # [B, H, T, K]
         key = _InProjection(**proj, name="key")(context)  # [B, H, S, K]
         value = _InProjection(**proj, name="value")(context)  # [B, H, S, K] (I = K)
+        if decode:
+            key, value, mask = self._extend_cache(key, value, mask)
 
         # s[b,h,t,t′] = (1/√K) Σ_k Query[b,h,t,k] Key[b,h,t′,k], in float32 for the softmax.
         logits = jnp.einsum("bhtk,bhsk->bhts", query, key).astype(jnp.float32)
@@ -306,3 +323,32 @@ class MultiHeadAttention(nn.Module):
         if return_weights:
             return out, weights
         return out
+
+    def _extend_cache(self, key: Array, value: Array, mask: Array | None):
+        """Writes Key/Value [B, H, T, K] at the cache index; returns the whole cache [B, H, S, K]
+        and the mask [B|1, H|1, T, S] letting query t see cached keys t′ ≤ index + t."""
+        initialised = self.has_variable("cache", "cached_key")
+        cached_key = self.variable("cache", "cached_key", jnp.zeros, key.shape, key.dtype)
+        cached_value = self.variable("cache", "cached_value", jnp.zeros, value.shape, value.dtype)
+        index = self.variable("cache", "cache_index", lambda: jnp.zeros((), jnp.int32))
+        if not initialised:  # ``init``: the input's length T sets the cache length S.
+            return key, value, combine_masks(causal_mask(key.shape[2]), mask)
+        b, h, t, _ = key.shape
+        if cached_key.value.shape[:2] != (b, h) or t > cached_key.value.shape[2]:
+            raise ValueError(
+                f"decode step of shape [B, H, T] = {[b, h, t]} does not fit the cache "
+                f"{list(cached_key.value.shape[:3])}; initialise the cache for this batch size "
+                "and a length covering prompt plus new tokens."
+            )
+        start = index.value
+        cached_key.value = jax.lax.dynamic_update_slice(cached_key.value, key, (0, 0, start, 0))
+        cached_value.value = jax.lax.dynamic_update_slice(
+            cached_value.value, value, (0, 0, start, 0)
+        )
+        index.value = start + t
+        s = cached_key.value.shape[2]
+        # Query t sits at absolute position start + t and may see keys t′ ≤ start + t.
+        seen = jnp.arange(s)[None, :] <= (start + jnp.arange(t))[:, None]  # [T, S]
+        if mask is not None and (mask.ndim != 4 or mask.shape[2:] != (t, s)):
+            raise ValueError(f"with decode, mask must be [B|1, H|1, {t}, {s}], got {mask.shape}.")
+        return cached_key.value, cached_value.value, combine_masks(seen[None, None], mask)

@@ -115,15 +115,17 @@ class Block(nn.Module):
     dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, x: Array, *, mask: Array | None, deterministic: bool = True) -> Array:
-        """Args: x [B, T, D]; mask bool [B|1, 1, T, T] (causal, and padding if any).
+    def __call__(
+        self, x: Array, *, mask: Array | None, deterministic: bool = True, decode: bool = False
+    ) -> Array:
+        """Args: x [B, T, D]; mask bool [B|1, 1, T, T] (causal, and padding if any), None with
+        ``decode`` (attention then reads and extends its key/value cache).
 
         Returns: [B, T, D] in ``dtype``.
         """
         d = x.shape[-1]
         out_stddev = _STDDEV / math.sqrt(2 * self.num_layers)
         y = _layer_norm(self.layer_norm_epsilon, self.dtype, "ln_1")(x)
-        # The only attention call: a later key/value cache is threaded through here.
         y = MultiHeadAttention(
             num_heads=self.num_heads,
             head_dim=d // self.num_heads,
@@ -131,7 +133,7 @@ class Block(nn.Module):
             kernel_init=nn.initializers.normal(_STDDEV),
             out_kernel_init=nn.initializers.normal(out_stddev),
             name="attn",
-        )(y, mask=mask)  # [B, T, D]
+        )(y, mask=mask, decode=decode)  # [B, T, D]
         x = x + nn.Dropout(self.dropout_rate)(y, deterministic=deterministic)
         y = _layer_norm(self.layer_norm_epsilon, self.dtype, "ln_2")(x)
         y = MLP(self.mlp_ratio * d, out_stddev=out_stddev, dtype=self.dtype, name="mlp")(y)
@@ -200,7 +202,12 @@ class GPT(nn.Module):
 
     @nn.compact
     def __call__(
-        self, tokens: Array, *, valid: Array | None = None, deterministic: bool = True
+        self,
+        tokens: Array,
+        *,
+        valid: Array | None = None,
+        deterministic: bool = True,
+        decode: bool = False,
     ) -> Array:
         """Next-token logits.
 
@@ -211,9 +218,15 @@ class GPT(nn.Module):
           valid: optional bool [B, T], False at padding; padded keys are never attended to and
             padded queries get attention output 0 (their logits are meaningless).
           deterministic: False enables dropout (needs a "dropout" rng).
+          decode: incremental decoding with a key/value cache (``init_cache``): ``tokens`` are
+            the next T positions after those already cached, their positions continue from the
+            cache's, and they attend to every earlier one. Call with
+            ``apply({"params": p, "cache": c}, tokens, decode=True, mutable=["cache"])``.
+            Under ``jit`` nothing checks that the cache has room: ``evaluate.generation`` does.
 
         Returns:
-          float32 [B, T, V]; logits[b, t] depends on tokens[b, :t+1] only.
+          float32 [B, T, V]; logits[b, t] depends on tokens[b, :t+1] (and, with ``decode``, on
+          the cached positions) only.
         """
         # Ids can be range-checked only when they are concrete (not traced under jit).
         concrete = None if isinstance(tokens, jax.core.Tracer) else np.asarray(tokens)
@@ -221,6 +234,8 @@ class GPT(nn.Module):
         if valid is not None:
             valid = jnp.asarray(valid)
         self._validate(tokens, valid, concrete)
+        if decode and valid is not None:
+            raise ValueError("decode=True does not take valid: decode unpadded prompts.")
         t = tokens.shape[1]
 
         wte = nn.Embed(
@@ -231,12 +246,20 @@ class GPT(nn.Module):
             name="wte",
         )
         x = wte(tokens)  # [B, T, D]
-        x = x + LearnedPositions(self.max_length, self.width, dtype=self.dtype, name="wpe")(t)
+        positions = LearnedPositions(self.max_length, self.width, dtype=self.dtype, name="wpe")
+        if decode:  # Positions continue after the cached ones; attention masks over its cache.
+            filled = self.variable("cache", "position", lambda: jnp.zeros((), jnp.int32))
+            x = x + positions(filled.value + jnp.arange(t))
+            if not self.is_initializing():
+                filled.value = filled.value + t
+            mask = None
+        else:
+            x = x + positions(t)
+            mask = combine_masks(  # [1 or B, 1, T, T]
+                causal_mask(t), None if valid is None else padding_mask(valid)
+            )
         x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
 
-        mask = combine_masks(  # [1 or B, 1, T, T]
-            causal_mask(t), None if valid is None else padding_mask(valid)
-        )
         for i in range(self.num_layers):
             x = Block(
                 num_heads=self.num_heads,
@@ -246,7 +269,7 @@ class GPT(nn.Module):
                 layer_norm_epsilon=self.layer_norm_epsilon,
                 dtype=self.dtype,
                 name=f"h_{i}",
-            )(x, mask=mask, deterministic=deterministic)
+            )(x, mask=mask, deterministic=deterministic, decode=decode)
         x = _layer_norm(self.layer_norm_epsilon, self.dtype, "ln_f")(x)
         # Tied head: logits[b,t,v] = Σ_j x[b,t,j] W_e[v,j].
         return wte.attend(x).astype(jnp.float32)  # [B, T, V]
@@ -266,6 +289,31 @@ def init_gpt(model: GPT, rng: Array, length: int = 1) -> dict:
     tokens = jnp.zeros((1, length), jnp.int32)
     # One compiled init is much faster than op-by-op, and works under jax.eval_shape too.
     return jax.jit(lambda key: nn.unbox(model.init(key, tokens)["params"]))(rng)
+
+
+def init_cache(model: GPT, batch_size: int, length: int) -> dict:
+    """An empty key/value cache for ``decode=True``: room for ``length`` positions of
+    ``batch_size`` rows.
+
+    Args:
+      model: a GPT module.
+      batch_size: B, the rows decoded together.
+      length: S ≤ model.max_length, the prompt plus every token to be generated.
+
+    Returns:
+      The "cache" collection: per block ``attn/cached_{key,value}`` zeros [B, H, S, K] (``dtype``) and
+      ``attn/cache_index``, and ``position``, int32 scalars counting filled positions.
+    """
+    if not 1 <= length <= model.max_length:
+        raise ValueError(
+            f"cache length {length} must be in [1, max_length={model.max_length}]: shorten the "
+            "prompt or generate fewer tokens."
+        )
+    tokens = jnp.zeros((batch_size, length), jnp.int32)
+    shapes = jax.eval_shape(
+        lambda: model.init(jax.random.key(0), tokens, decode=True)["cache"]
+    )
+    return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 
 _VARIANTS = {

@@ -16,10 +16,14 @@ import ml_collections
 
 from jaxpretrain import parallel
 from jaxpretrain.config import validate
+from jaxpretrain.data import data_tokenizer
 from jaxpretrain.train.checkpoint import CONFIG_FILE, Checkpointer, CheckpointError
 from jaxpretrain.train.experiment import build_experiment
 from jaxpretrain.train.metrics import MetricsWriter, Throughput
 from jaxpretrain.train.state import TrainState
+
+
+TOKENIZER_FILE = "tokenizer.json"  # <workdir>/tokenizer.json, for runs on tokenized text.
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -63,6 +67,9 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     if main:
         with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
             f.write(config.to_json_best_effort(indent=2))
+        tokenizer = data_tokenizer(config.data)
+        if tokenizer is not None:  # Sampling and evaluation decode with the training ids.
+            tokenizer.save(os.path.join(workdir, TOKENIZER_FILE))
 
     start, total = int(state.step), config.total_steps
     writer = MetricsWriter(workdir, total_steps=total, start_step=start, enabled=main)

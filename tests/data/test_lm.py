@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jaxpretrain.data import build_source
+from jaxpretrain.data import build_source, data_tokenizer
 from jaxpretrain.data.lm import lm_sources
 
 
@@ -41,11 +41,23 @@ def test_build_source_tokenizes_once(data_config):
     assert build_source(data_config, "eval") is lm_sources(data_config).eval
 
 
-def test_tokenizer_is_deterministic(data_config, tmp_path):
-    a = lm_sources(data_config, tokenizer_dir=str(tmp_path / "tok")).tokenizer
-    assert (tmp_path / "tok" / "tokenizer.json").exists()
+def test_tokenizer_is_deterministic(data_config):
+    a = data_tokenizer(data_config)
+    assert a is lm_sources(data_config).tokenizer
     b = lm_sources({**data_config, "context": 8}).tokenizer  # Another cache entry, retrained.
     assert a is not b and a.tokenizer.to_str() == b.tokenizer.to_str()
+
+
+def test_a_saved_tokenizer_is_used_instead_of_training(data_config, tmp_path):
+    trained = lm_sources(data_config)
+    gpt2_dir = tmp_path / "gpt2"  # Not beside the corpus: merges.txt would match its *.txt.
+    gpt2_dir.mkdir()
+    trained.tokenizer.tokenizer.model.save(str(gpt2_dir))  # GPT-2's vocab.json + merges.txt.
+    loaded = lm_sources({**data_config, "tokenizer": str(gpt2_dir)})
+    assert loaded.tokenizer is not trained.tokenizer
+    np.testing.assert_array_equal(loaded.eval.tokens, trained.eval.tokens)
+    with pytest.raises(ValueError, match="set data.vocab_size=300"):
+        lm_sources({**data_config, "tokenizer": str(gpt2_dir), "vocab_size": 512})
 
 
 @pytest.mark.parametrize(
