@@ -29,17 +29,14 @@ ENCODER = ""  # The whole params tree: a fine-tune inherits everything.
 
 def make_model(config) -> models.GPT:
     """``models.gpt2(config.model.variant)`` with V = data.vocab_size, max_length = data.context
-    and every other ``config.model`` field (width, num_layers, dropout_rate, dtype...) overriding
-    the preset."""
+    (unless ``config.model.max_length`` is set, e.g. to keep an imported model's 1024 learned
+    positions) and every other ``config.model`` field (width, num_layers, dropout_rate, dtype...)
+    overriding the preset."""
     overrides = {k: v for k, v in config.model.items() if k != "variant"}
     if "dtype" in overrides:  # Configs name the compute dtype as a string, e.g. "bfloat16".
         overrides["dtype"] = jnp.dtype(overrides["dtype"])
-    return models.gpt2(
-        config.model.variant,
-        vocab_size=config.data.vocab_size,
-        max_length=config.data.context,
-        **overrides,
-    )
+    fields = {"vocab_size": config.data.vocab_size, "max_length": config.data.context}
+    return models.gpt2(config.model.variant, **{**fields, **overrides})
 
 
 def _inputs_targets(batch):

@@ -310,9 +310,7 @@ def init_cache(model: GPT, batch_size: int, length: int) -> dict:
             "prompt or generate fewer tokens."
         )
     tokens = jnp.zeros((batch_size, length), jnp.int32)
-    shapes = jax.eval_shape(
-        lambda: model.init(jax.random.key(0), tokens, decode=True)["cache"]
-    )
+    shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), tokens, decode=True)["cache"])
     return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 

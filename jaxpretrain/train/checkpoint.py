@@ -172,10 +172,34 @@ def load_pretrained(
     Raises:
       CheckpointError: listing *every* parameter path that is missing, unexpected or mis-shaped.
     """
-    source = _subtree(
+    return merge_pretrained(
+        init_params,
         restore_params(path),
+        subtree=subtree,
+        source_subtree=source_subtree,
+        dont_load=dont_load,
+        source_name=f"checkpoint {path!r}",
+    )
+
+
+def merge_pretrained(
+    init_params: Any,
+    source_params: Any,
+    *,
+    subtree: str = "backbone",
+    source_subtree: str | None = None,
+    dont_load: Sequence[str] = (),
+    source_name: str = "the pretrained parameters",
+) -> Any:
+    """``load_pretrained`` for parameters already in memory (e.g. imported Hugging Face weights).
+
+    Args: as ``load_pretrained``, with ``source_params`` (a params tree) in place of a path and
+    ``source_name`` naming it in errors.
+    """
+    source = _subtree(
+        source_params,
         subtree if source_subtree is None else source_subtree,
-        f"checkpoint {path!r}",
+        source_name,
     )
     target = _subtree(init_params, subtree, "the model")
     flat_source = traverse_util.flatten_dict(source, sep="/")
@@ -204,12 +228,12 @@ def load_pretrained(
             )
     if problems:
         raise CheckpointError(
-            f"checkpoint {path!r} does not fit the model ({len(problems)} mismatches):\n"
+            f"{source_name} does not fit the model ({len(problems)} mismatches):\n"
             + "\n".join(problems)
             + "\nUse the pretraining run's model config, or list changed parameters in dont_load."
         )
     merged = {
-        key: value if kept(key) else flat_source[key].astype(value.dtype)
+        key: value if kept(key) else np.asarray(flat_source[key]).astype(value.dtype)
         for key, value in flat_target.items()
     }
     merged = traverse_util.unflatten_dict(merged, sep="/")

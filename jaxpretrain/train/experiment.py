@@ -100,10 +100,16 @@ def _init_opt_state(tx, params, mesh: Mesh, fsdp: bool):
 def _load_init_from(params, config, shardings):
     path = config.init_from
     if path.startswith("hf:"):
-        raise ValueError(
-            f"init_from={path!r}: method {config.method!r} cannot import Hugging Face weights; "
-            "give a jaxpretrain workdir instead"
+        from jaxpretrain.interop import import_hf  # pylint: disable=import-outside-toplevel
+
+        merged = checkpoint.merge_pretrained(
+            params,
+            import_hf(config.method, path[len("hf:") :]),
+            subtree=config.init_subtree,
+            source_subtree="",
+            source_name=f"Hugging Face checkpoint {path!r}",
         )
+        return jax.device_put(merged, shardings)
     source = checkpoint.source_config(path)
     source_subtree = None
     if source is not None:

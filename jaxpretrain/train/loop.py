@@ -23,9 +23,6 @@ from jaxpretrain.train.metrics import MetricsWriter, Throughput
 from jaxpretrain.train.state import TrainState
 
 
-TOKENIZER_FILE = "tokenizer.json"  # <workdir>/tokenizer.json, for runs on tokenized text.
-
-
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or inf; the run stopped without saving the diverged state."""
 
@@ -69,7 +66,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
             f.write(config.to_json_best_effort(indent=2))
         tokenizer = data_tokenizer(config.data)
         if tokenizer is not None:  # Sampling and evaluation decode with the training ids.
-            tokenizer.save(os.path.join(workdir, TOKENIZER_FILE))
+            tokenizer.save(workdir)  # <workdir>/tokenizer.json
 
     start, total = int(state.step), config.total_steps
     writer = MetricsWriter(workdir, total_steps=total, start_step=start, enabled=main)

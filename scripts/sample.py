@@ -1,0 +1,100 @@
+"""Sample text from a trained gpt2 run or from Hugging Face GPT-2 weights.
+
+  python scripts/sample.py --model=runs/gpt2_kjv --prompt="And God said" --num_samples=3
+  python scripts/sample.py --model=runs/gpt2_kjv --prompt="And God said" --num_samples=10 \\
+      --best_of --stop="\\n"                       # the best of 10 tries by mean log-prob
+  python scripts/sample.py --model=hf:/models/gpt2 --few_shot=pairs.tsv --query="la maison" \\
+      --temperature=0                               # few-shot translation, greedy
+
+--model is a training workdir (its config.json, latest checkpoint and tokenizer.json) or
+hf:<dir> (config.json, model.safetensors, vocab.json, merges.txt). --few_shot reads
+tab-separated (source, target) example pairs and builds the prompt "s1 = t1\\n…\\nquery ="; the
+completion then stops at the end of the line. Prints each sample with its mean log-probability;
+--json also writes them to a file.
+"""
+
+import json
+import time
+
+from absl import app, flags, logging
+
+from jaxpretrain.evaluate import best_of, complete, few_shot_prompt, load_language_model
+
+_MODEL = flags.DEFINE_string("model", None, "A gpt2 training workdir, or hf:<dir>.")
+_PROMPT = flags.DEFINE_string("prompt", "", "Text to continue ('' samples unconditionally).")
+_FEW_SHOT = flags.DEFINE_string("few_shot", "", "TSV file of (source, target) example pairs.")
+_QUERY = flags.DEFINE_string("query", "", "With --few_shot: the source to complete.")
+_MAX_NEW = flags.DEFINE_integer("max_new_tokens", 100, "Tokens to generate at most.")
+_NUM = flags.DEFINE_integer("num_samples", 1, "Samples drawn together.")
+_TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "Softmax temperature; 0 is greedy.")
+_TOP_K = flags.DEFINE_integer("top_k", 0, "Keep only the k most likely tokens (0: all).")
+_TOP_P = flags.DEFINE_float("top_p", 1.0, "Nucleus sampling mass (1: all).")
+_STOP = flags.DEFINE_multi_string("stop", [], "Stop strings (repeatable); '\\n' is a newline.")
+_BEST_OF = flags.DEFINE_bool("best_of", False, "Print only the sample of best mean log-prob.")
+_SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
+_NO_CACHE = flags.DEFINE_bool("no_cache", False, "Decode without the key/value cache (slow).")
+_JSON = flags.DEFINE_string("json", "", "Also write the samples to this JSON file.")
+flags.mark_flag_as_required("model")
+
+
+def _read_pairs(path: str) -> list[tuple[str, str]]:
+    pairs = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 2:
+                raise app.UsageError(
+                    f"{path}:{number}: expected 'source<TAB>target', got {len(fields)} field(s)"
+                )
+            pairs.append((fields[0], fields[1]))
+    return pairs
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)
+    stops = [s.replace("\\n", "\n").replace("\\t", "\t") for s in _STOP.value]
+    prompt = _PROMPT.value
+    if _FEW_SHOT.value:
+        if prompt or not _QUERY.value:
+            raise app.UsageError("--few_shot needs --query and no --prompt")
+        prompt = few_shot_prompt(_read_pairs(_FEW_SHOT.value), _QUERY.value)
+        stops = stops or ["\n"]
+    model, params, tokenizer = load_language_model(_MODEL.value)
+    start = time.perf_counter()
+    samples = complete(
+        model,
+        params,
+        tokenizer,
+        prompt,
+        max_new_tokens=_MAX_NEW.value,
+        num_samples=_NUM.value,
+        temperature=_TEMPERATURE.value,
+        top_k=_TOP_K.value,
+        top_p=_TOP_P.value,
+        stop=stops,
+        seed=_SEED.value,
+        use_cache=not _NO_CACHE.value,
+    )
+    seconds = time.perf_counter() - start
+    shown = [best_of(samples)] if _BEST_OF.value else samples
+    print(f"prompt: {prompt!r}")
+    for i, sample in enumerate(shown):
+        print(f"--- sample {i} (mean log-prob {sample.mean_log_prob:.3f}, stop {sample.stop!r})")
+        print(prompt + sample.text)
+    tokens = sum(len(s.tokens) for s in samples)
+    print(f"{tokens} tokens in {seconds:.2f} s (compilation included)")
+    if _JSON.value:
+        with open(_JSON.value, "w") as f:
+            rows = [
+                dict(text=s.text, mean_log_prob=s.mean_log_prob, stop=s.stop, tokens=len(s.tokens))
+                for s in shown
+            ]
+            json.dump(dict(prompt=prompt, samples=rows), f, indent=2)
+
+
+if __name__ == "__main__":
+    app.run(main)

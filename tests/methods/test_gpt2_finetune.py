@@ -1,0 +1,93 @@
+"""Fine-tuning Hugging Face GPT-2 weights (init_from=hf:<dir>) and sampling from the result."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT, load_config, subprocess_env, train_command
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from jaxpretrain import parallel
+from jaxpretrain.data import Tokenizer, kjv_text
+from jaxpretrain.interop import load_hf_gpt2
+from jaxpretrain.train.checkpoint import CheckpointError
+from jaxpretrain.train.experiment import build_experiment
+
+
+@pytest.fixture(scope="module")
+def hf_dir(tmp_path_factory):
+    """A random tiny HF GPT-2 with a 300-id byte-level BPE in GPT-2's file format."""
+    directory = tmp_path_factory.mktemp("hf_gpt2")
+    tokenizer = Tokenizer.train(kjv_text()[:200_000], vocab_size=300)
+    tokenizer.tokenizer.model.save(str(directory))  # vocab.json + merges.txt
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=300, n_positions=64, n_embd=32, n_layer=2, n_head=2, bos_token_id=0,
+        eos_token_id=0,
+    )  # fmt: skip
+    GPT2LMHeadModel(config).save_pretrained(str(directory))
+    return str(directory)
+
+
+def test_init_from_hf_starts_from_the_imported_weights(hf_dir):
+    config = load_config("gpt2_finetune_kjv", f"smoke,{hf_dir}")
+    assert config.data.vocab_size == 300 and config.model.max_length == 64
+    experiment = build_experiment(config, parallel.make_mesh(), init_from=config.init_from)
+    _, imported = load_hf_gpt2(hf_dir)
+    got = jax.tree.map(np.asarray, experiment.state.params)
+    jax.tree.map(np.testing.assert_array_equal, got, jax.tree.map(np.asarray, imported))
+
+
+def test_init_from_hf_that_does_not_fit_lists_the_mismatches(hf_dir):
+    config = load_config("gpt2_finetune_kjv", f"smoke,{hf_dir}")
+    config.model.width = 64
+    with pytest.raises(
+        CheckpointError, match=r"(?s)does not fit the model .*wte/embedding: model \(300, 64\)"
+    ):
+        build_experiment(config, parallel.make_mesh(), init_from=config.init_from)
+
+
+def test_bad_config_argument_names_the_fix():
+    with pytest.raises(ValueError, match="give a Hugging Face GPT-2 directory"):
+        load_config("gpt2_finetune_kjv", "smoke")
+    with pytest.raises(FileNotFoundError, match="must be a Hugging Face GPT-2 directory"):
+        load_config("gpt2_finetune_kjv", "/nonexistent")
+
+
+@pytest.mark.slow
+def test_fine_tune_then_sample_from_the_workdir_and_from_hf(hf_dir, tmp_path):
+    workdir = str(tmp_path / "ft")
+    run = subprocess.run(
+        train_command(workdir, config="gpt2_finetune_kjv", arg=f"smoke,{hf_dir}"),
+        env=subprocess_env(1),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert os.path.exists(os.path.join(workdir, "tokenizer.json"))
+    for model in (workdir, f"hf:{hf_dir}"):
+        out = tmp_path / "samples.json"
+        command = [
+            sys.executable,
+            os.path.join(ROOT, "scripts", "sample.py"),
+            f"--model={model}",
+            "--prompt=And God said",
+            "--num_samples=3",
+            "--max_new_tokens=12",
+            "--top_k=20",
+            "--stop=\\n",
+            f"--json={out}",
+        ]
+        sample = subprocess.run(
+            command, env=subprocess_env(1), capture_output=True, text=True, timeout=300
+        )
+        assert sample.returncode == 0, sample.stderr[-3000:]
+        assert sample.stdout.count("--- sample") == 3 and "And God said" in sample.stdout
+        rows = json.loads(out.read_text())["samples"]
+        assert all("\n" not in row["text"] and 0 < row["tokens"] <= 12 for row in rows)
