@@ -27,6 +27,7 @@ setup(
         "tensorboardX>=2.6,<3",
         "matplotlib>=3.8,<4",
         "tokenizers>=0.20,<1",
+        "sacrebleu>=2.4,<3",
     ],
     extras_require={
         "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4"],

@@ -22,7 +22,7 @@ def optimizer_config(name: str = "sgd", *, base_lr: float = 0.1) -> ml_collectio
         "linear"  # "linear": lr = base_lr * batch_size / 256 (Goyal et al. 2017); "none".
     )
     c.warmup_steps = 0  # Linear warm-up from 0 (Goyal et al.'s gradual warm-up).
-    c.decay = "cosine"  # After warm-up: "cosine", "linear" or "constant".
+    c.decay = "cosine"  # After warm-up: "cosine", "linear", "constant" or "rsqrt" (1/√step).
     c.end_lr_fraction = 0.0  # Final lr as a fraction of the peak lr.
     c.momentum = 0.9  # sgd only.
     c.nesterov = False  # sgd only.

@@ -18,6 +18,7 @@ import time
 
 from absl import app, flags, logging
 
+from jaxpretrain.data.translation import read_tsv
 from jaxpretrain.evaluate import best_of, complete, few_shot_prompt, load_language_model
 
 _MODEL = flags.DEFINE_string("model", None, "A gpt2 training workdir, or hf:<dir>.")
@@ -37,21 +38,6 @@ _JSON = flags.DEFINE_string("json", "", "Also write the samples to this JSON fil
 flags.mark_flag_as_required("model")
 
 
-def _read_pairs(path: str) -> list[tuple[str, str]]:
-    pairs = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) != 2:
-                raise app.UsageError(
-                    f"{path}:{number}: expected 'source<TAB>target', got {len(fields)} field(s)"
-                )
-            pairs.append((fields[0], fields[1]))
-    return pairs
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -61,7 +47,7 @@ def main(argv):
     if _FEW_SHOT.value:
         if prompt or not _QUERY.value:
             raise app.UsageError("--few_shot needs --query and no --prompt")
-        prompt = few_shot_prompt(_read_pairs(_FEW_SHOT.value), _QUERY.value)
+        prompt = few_shot_prompt(read_tsv(_FEW_SHOT.value).items, _QUERY.value)
         stops = stops or ["\n"]
     model, params, tokenizer = load_language_model(_MODEL.value)
     start = time.perf_counter()

@@ -75,3 +75,33 @@ def overfit_one_batch(config, *, steps: int = 150, lr: float = 3e-3):
     for _ in range(steps):
         state, metrics = experiment.step(state, batch)
     return jax.device_get((first, metrics))
+
+
+@pytest.fixture(scope="session")
+def hf_gpt2_dir(tmp_path_factory):
+    """A random tiny Hugging Face GPT-2 directory (config.json, model.safetensors) with a 300-id
+    byte-level BPE trained on the KJV in GPT-2's file format (vocab.json, merges.txt)."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from jaxpretrain.data import Tokenizer, kjv_text
+
+    directory = tmp_path_factory.mktemp("hf_gpt2")
+    tokenizer = Tokenizer.train(kjv_text()[:200_000], vocab_size=300)
+    tokenizer.tokenizer.model.save(str(directory))
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=300, n_positions=64, n_embd=32, n_layer=2, n_head=2, bos_token_id=0,
+        eos_token_id=0,
+    )  # fmt: skip
+    GPT2LMHeadModel(config).save_pretrained(str(directory))
+    return str(directory)
+
+
+# Configs whose argument is more than "smoke": (smoke argument, full argument) from fixtures.
+CONFIG_ARGUMENTS = {
+    "gpt2_finetune_kjv.py": lambda request: (
+        f"smoke,{request.getfixturevalue('hf_gpt2_dir')}",
+        request.getfixturevalue("hf_gpt2_dir"),
+    ),
+}

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CONFIGS, ROOT, load_config, subprocess_env
+from conftest import CONFIG_ARGUMENTS, CONFIGS, ROOT, load_config, subprocess_env
 
 from jaxpretrain import config as config_lib
 from jaxpretrain.methods import get_method
@@ -63,15 +63,16 @@ def test_bad_config_argument_exits_nonzero_naming_it(tmp_path):
 
 
 @pytest.mark.parametrize("filename", CONFIGS)
-def test_config_builds_with_smoke(filename):
-    config = load_config(filename[:-3], "smoke")
+def test_config_builds_with_smoke(filename, request):
+    smoke, full = CONFIG_ARGUMENTS.get(filename, lambda _: ("smoke", None))(request)
+    config = load_config(filename[:-3], smoke)
     for key in SHARED_KEYS:
         assert key in config, f"{filename} lacks the shared key {key!r}"
     assert config.batch_size % 8 == 0, f"{filename}: smoke batch_size {config.batch_size} % 8 != 0"
     config_lib.validate(config, num_devices=8)
     get_method(config.method).make_model(config)  # Model construction is lazy and cheap.
     # Every config is also a valid full-size config.
-    full = load_config(filename[:-3], None)
+    full = load_config(filename[:-3], full)
     config_lib.validate(full, num_devices=1)
     assert set(full.keys()) == set(config.keys()), "smoke must shrink fields, not add or drop them"
 

@@ -30,6 +30,7 @@ from jaxpretrain.data.sources import (
 )
 from jaxpretrain.data.text import TokenWindows, bits_per_byte, split_tokens
 from jaxpretrain.data.tokenization import Tokenizer, load_gpt2_tokenizer, train_bpe
+from jaxpretrain.data.translation import TokenizerPair, TranslationSource, translation_sources
 
 __all__ = [
     "ArraySource",
@@ -44,6 +45,8 @@ __all__ = [
     "IMAGENET_STD",
     "TokenWindows",
     "Tokenizer",
+    "TokenizerPair",
+    "TranslationSource",
     "bits_per_byte",
     "build_source",
     "center_crop",
@@ -62,4 +65,5 @@ __all__ = [
     "split_tokens",
     "tfds_source",
     "train_bpe",
+    "translation_sources",
 ]

@@ -247,7 +247,10 @@ def build_source(data_config: Any, split: str) -> Any:
       `data_dir`, `train_split` (default "train") and `eval_split` (default "validation" for
       imagenet2012, else "test");
     - "text": windows of a tokenized text corpus (`lm.lm_sources`), with fields `corpus`,
-      `vocab_size`, `context`, `eval_fraction`, `tokenizer`; "eval" is the held-out tail.
+      `vocab_size`, `context`, `eval_fraction`, `tokenizer`; "eval" is the held-out tail;
+    - "translation": padded sentence pairs (`translation.translation_sources`), with fields
+      `pairs` ("reverse", "tsv:<path>" or "tfds:<name>"), `vocab_size`, `max_source_length`,
+      `max_target_length` and more.
     For the built-ins, "train" and "eval" are their "train" and "test" splits.
 
     Args:
@@ -275,6 +278,13 @@ def build_source(data_config: Any, split: str) -> Any:
 
         sources = lm_sources(data_config)  # Cached: "train" and "eval" tokenize once.
         return sources.train if split == "train" else sources.eval
+    if name == "translation":
+        from jaxpretrain.data.translation import (  # pylint: disable=import-outside-toplevel
+            translation_sources,
+        )
+
+        pairs = translation_sources(data_config)  # Cached, like lm_sources.
+        return pairs.train if split == "train" else pairs.eval
     if isinstance(name, str) and name.startswith("tfds:") and len(name) > len("tfds:"):
         tfds_name = name[len("tfds:") :]
         if split == "train":
@@ -284,8 +294,8 @@ def build_source(data_config: Any, split: str) -> Any:
             tfds_split = _get(data_config, "eval_split", _TFDS_EVAL_SPLITS.get(base, "test"))
         return tfds_source(tfds_name, tfds_split, data_dir=_get(data_config, "data_dir") or None)
     raise ValueError(
-        f"Unknown data set name {name!r}; expected 'digits', 'digits_hashtags', 'text' or"
-        " 'tfds:<name>'"
+        f"Unknown data set name {name!r}; expected 'digits', 'digits_hashtags', 'text',"
+        " 'translation' or 'tfds:<name>'"
         " (e.g. 'tfds:cifar10', 'tfds:imagenet2012')."
     )
 
@@ -293,6 +303,7 @@ def build_source(data_config: Any, split: str) -> Any:
 def data_tokenizer(data_config: Any) -> Any:
     """The `tokenization.Tokenizer` a data config's examples are encoded with, or None (images).
 
+    Translation data gives a `translation.TokenizerPair` (source and target), saved as one file.
     Training saves it into the workdir, so that sampling and evaluation decode with exactly the
     ids the model was trained on.
     """
@@ -300,4 +311,10 @@ def data_tokenizer(data_config: Any) -> Any:
         from jaxpretrain.data.lm import lm_sources  # pylint: disable=import-outside-toplevel
 
         return lm_sources(data_config).tokenizer
+    if _get(data_config, "name") == "translation":
+        from jaxpretrain.data.translation import (  # pylint: disable=import-outside-toplevel
+            translation_sources,
+        )
+
+        return translation_sources(data_config).tokenizers
     return None

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from jaxpretrain.methods import finetune, gpt2, hashtag, supervised
+from jaxpretrain.methods import finetune, gpt2, hashtag, supervised, translation
 
 METHODS: dict[str, ModuleType] = {
     "supervised": supervised,
     "hashtag": hashtag,
     "finetune": finetune,
     "gpt2": gpt2,
+    "translation": translation,
 }
 
 

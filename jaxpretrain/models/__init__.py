@@ -16,6 +16,12 @@ from jaxpretrain.models.positions import (
     sinusoidal_positions,
 )
 from jaxpretrain.models.resnet import BasicBlock, BottleneckBlock, Classifier, ResNet, resnet
+from jaxpretrain.models.transformer import (
+    Transformer,
+    init_decode_cache,
+    init_transformer,
+    transformer,
+)
 
 __all__ = [
     "BasicBlock",
@@ -25,15 +31,19 @@ __all__ = [
     "LearnedPositions",
     "MultiHeadAttention",
     "ResNet",
+    "Transformer",
     "causal_mask",
     "combine_masks",
     "dial_features",
     "dial_positions",
     "gpt2",
     "init_cache",
+    "init_decode_cache",
     "init_gpt",
+    "init_transformer",
     "num_params",
     "padding_mask",
     "resnet",
     "sinusoidal_positions",
+    "transformer",
 ]

@@ -24,6 +24,7 @@ Parameter layout (names chosen to mirror Hugging Face's ``transformer.*``):
 ``init`` returns ``nn.LogicallyPartitioned`` boxes; ``init_gpt`` returns plain arrays.
 """
 
+import functools
 import math
 from typing import Any
 
@@ -38,61 +39,12 @@ from jaxpretrain.models.attention import (
     combine_masks,
     padding_mask,
 )
+from jaxpretrain.models.layers import MLP, layer_norm, partitioned
 from jaxpretrain.models.positions import LearnedPositions
 
 Array = Any
 
 _STDDEV = 0.02  # GPT-2's init scale for every weight.
-
-
-def _partitioned(init, axes):
-    return nn.with_logical_partitioning(init, axes)
-
-
-class MLP(nn.Module):
-    """The position-wise feed-forward network: [B, T, D] -> GELU(x W_1 + b_1) W_2 + b_2.
-
-    Params: ``fc`` kernel [D, F], bias [F]; ``proj`` kernel [F, D], bias [D] (F = hidden).
-
-    Attributes:
-      hidden: F, 4D in GPT-2.
-      out_stddev: stddev of the ``proj`` kernel init (0.02/√(2L) in GPT-2).
-      dtype: compute dtype; params stay float32.
-    """
-
-    hidden: int
-    out_stddev: float = _STDDEV
-    dtype: Any = jnp.float32
-
-    @nn.compact
-    def __call__(self, x: Array) -> Array:
-        d = x.shape[-1]
-        zeros = nn.initializers.zeros
-        y = nn.Dense(
-            self.hidden,
-            dtype=self.dtype,
-            kernel_init=_partitioned(nn.initializers.normal(_STDDEV), ("embed", "mlp")),
-            bias_init=_partitioned(zeros, ("mlp",)),
-            name="fc",
-        )(x)  # [B, T, F]
-        y = nn.gelu(y, approximate=True)
-        return nn.Dense(
-            d,
-            dtype=self.dtype,
-            kernel_init=_partitioned(nn.initializers.normal(self.out_stddev), ("mlp", "embed")),
-            bias_init=_partitioned(zeros, ("embed",)),
-            name="proj",
-        )(y)  # [B, T, D]
-
-
-def _layer_norm(epsilon: float, dtype: Any, name: str) -> nn.LayerNorm:
-    return nn.LayerNorm(
-        epsilon=epsilon,
-        dtype=dtype,
-        scale_init=_partitioned(nn.initializers.ones, ("embed",)),
-        bias_init=_partitioned(nn.initializers.zeros, ("embed",)),
-        name=name,
-    )
 
 
 class Block(nn.Module):
@@ -125,7 +77,7 @@ class Block(nn.Module):
         """
         d = x.shape[-1]
         out_stddev = _STDDEV / math.sqrt(2 * self.num_layers)
-        y = _layer_norm(self.layer_norm_epsilon, self.dtype, "ln_1")(x)
+        y = layer_norm(self.layer_norm_epsilon, self.dtype, "ln_1")(x)
         y = MultiHeadAttention(
             num_heads=self.num_heads,
             head_dim=d // self.num_heads,
@@ -135,8 +87,15 @@ class Block(nn.Module):
             name="attn",
         )(y, mask=mask, decode=decode)  # [B, T, D]
         x = x + nn.Dropout(self.dropout_rate)(y, deterministic=deterministic)
-        y = _layer_norm(self.layer_norm_epsilon, self.dtype, "ln_2")(x)
-        y = MLP(self.mlp_ratio * d, out_stddev=out_stddev, dtype=self.dtype, name="mlp")(y)
+        y = layer_norm(self.layer_norm_epsilon, self.dtype, "ln_2")(x)
+        y = MLP(
+            self.mlp_ratio * d,
+            activation=functools.partial(nn.gelu, approximate=True),
+            kernel_init=nn.initializers.normal(_STDDEV),
+            out_kernel_init=nn.initializers.normal(out_stddev),
+            dtype=self.dtype,
+            name="mlp",
+        )(y)
         return x + nn.Dropout(self.dropout_rate)(y, deterministic=deterministic)
 
 
@@ -242,7 +201,7 @@ class GPT(nn.Module):
             self.vocab_size,
             self.width,
             dtype=self.dtype,
-            embedding_init=_partitioned(nn.initializers.normal(_STDDEV), ("vocab", "embed")),
+            embedding_init=partitioned(nn.initializers.normal(_STDDEV), ("vocab", "embed")),
             name="wte",
         )
         x = wte(tokens)  # [B, T, D]
@@ -270,7 +229,7 @@ class GPT(nn.Module):
                 dtype=self.dtype,
                 name=f"h_{i}",
             )(x, mask=mask, deterministic=deterministic, decode=decode)
-        x = _layer_norm(self.layer_norm_epsilon, self.dtype, "ln_f")(x)
+        x = layer_norm(self.layer_norm_epsilon, self.dtype, "ln_f")(x)
         # Tied head: logits[b,t,v] = Σ_j x[b,t,j] W_e[v,j].
         return wte.attend(x).astype(jnp.float32)  # [B, T, V]
 

@@ -2,7 +2,8 @@
 
 - Linear scaling rule (Goyal et al. 2017, "Accurate, Large Minibatch SGD"): lr = base_lr * B / 256
   for a global batch B, with a linear warm-up from 0 over ``warmup_steps``; then cosine
-  (Loshchilov & Hutter 2017) or linear decay.
+  (Loshchilov & Hutter 2017) or linear decay, or the inverse square root of Vaswani et al. 2017
+  (Eq. 3): with warm-up W, lr = peak · min(s / W, √(W / s)), peak = d_model^-½ · W^-½ there.
 - SGD with heavy-ball or Nesterov momentum, or AdamW (Loshchilov & Hutter 2019).
 - Weight decay only on kernels: biases and normalisation scales (1-D parameters) are exempt.
 - Optional global-norm gradient clipping and frozen top-level subtrees (a linear probe).
@@ -41,9 +42,18 @@ def learning_rate_schedule(
         after = optax.linear_schedule(peak, end, decay_steps)
     elif opt.decay == "constant":
         after = optax.constant_schedule(peak)
+    elif opt.decay == "rsqrt":
+        if warmup == 0:
+            raise ValueError(
+                "config.optimizer.decay='rsqrt' decays as √(warmup_steps / step): set "
+                "config.optimizer.warmup_steps > 0 (Vaswani et al. used 4000)"
+            )
+        # join_schedules counts the decay's steps from the end of the warm-up: s = warmup + i.
+        after = lambda i: peak * jax.lax.rsqrt(1.0 + i / warmup)  # noqa: E731
     else:
         raise ValueError(
-            f"config.optimizer.decay must be 'cosine', 'linear' or 'constant', got {opt.decay!r}"
+            "config.optimizer.decay must be 'cosine', 'linear', 'constant' or 'rsqrt', got "
+            f"{opt.decay!r}"
         )
     if warmup == 0:
         return after

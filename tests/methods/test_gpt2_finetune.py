@@ -8,30 +8,17 @@ import sys
 import jax
 import numpy as np
 import pytest
-import torch
 from conftest import ROOT, load_config, subprocess_env, train_command
-from transformers import GPT2Config, GPT2LMHeadModel
 
 from jaxpretrain import parallel
-from jaxpretrain.data import Tokenizer, kjv_text
 from jaxpretrain.interop import load_hf_gpt2
 from jaxpretrain.train.checkpoint import CheckpointError
 from jaxpretrain.train.experiment import build_experiment
 
 
 @pytest.fixture(scope="module")
-def hf_dir(tmp_path_factory):
-    """A random tiny HF GPT-2 with a 300-id byte-level BPE in GPT-2's file format."""
-    directory = tmp_path_factory.mktemp("hf_gpt2")
-    tokenizer = Tokenizer.train(kjv_text()[:200_000], vocab_size=300)
-    tokenizer.tokenizer.model.save(str(directory))  # vocab.json + merges.txt
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=300, n_positions=64, n_embd=32, n_layer=2, n_head=2, bos_token_id=0,
-        eos_token_id=0,
-    )  # fmt: skip
-    GPT2LMHeadModel(config).save_pretrained(str(directory))
-    return str(directory)
+def hf_dir(hf_gpt2_dir):
+    return hf_gpt2_dir
 
 
 def test_init_from_hf_starts_from_the_imported_weights(hf_dir):

@@ -80,6 +80,19 @@ def test_linear_decay():
         assert float(schedule(s)) == pytest.approx(lr, rel=1e-5)
 
 
+def test_rsqrt_is_vaswani_eq_3():
+    """lr = d^-½ · min(s^-½, s · W^-3/2) with peak = d^-½ · W^-½ (Vaswani et al. 2017, Eq. 3)."""
+    d, w = 512, 4000
+    opt = _opt(base_lr=d**-0.5 * w**-0.5, lr_scaling="none", warmup_steps=w, decay="rsqrt")
+    schedule = optim.learning_rate_schedule(opt, batch_size=256, total_steps=100_000)
+    for s in (1, 100, 3999, 4000, 4001, 10_000, 100_000):
+        expected = d**-0.5 * min(s**-0.5, s * w**-1.5)
+        # optax's float32 warm-up computes peak - peak·(1 - s/W): ~W·eps relative error.
+        assert float(schedule(s)) == pytest.approx(expected, rel=1e-5 if s >= w else 1e-3)
+    with pytest.raises(ValueError, match="warmup_steps > 0"):
+        optim.learning_rate_schedule(_opt(decay="rsqrt"), batch_size=256, total_steps=10)
+
+
 def test_constant_after_warmup():
     opt = _opt(
         base_lr=0.1, lr_scaling="none", warmup_steps=4, decay="constant", end_lr_fraction=0.5
