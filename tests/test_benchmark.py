@@ -1,11 +1,31 @@
-"""scripts/benchmark.py runs a registered entry and reports throughput and a plausible MFU."""
+"""scripts/benchmark.py runs a registered entry and reports throughput and a plausible MFU;
+the GPT FLOP count matches a hand count and XLA's; the eager-PyTorch GPT peer trains."""
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 
+import jax
+import jax.numpy as jnp
 from conftest import ROOT, subprocess_env
+
+from jaxpretrain import models
+
+
+def _script_module(relative: str):
+    """A module under scripts/, loaded by path: scripts/ is not a package, and putting it on
+    sys.path would let train.py, evaluate.py... shadow other modules for the whole session."""
+    name = "scripts_" + relative.removesuffix(".py").replace("/", "_")
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "scripts", relative))
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+benchmark = _script_module("benchmark.py")
+torch_gpt = _script_module("peers/torch_gpt.py")
 
 
 def test_benchmark_reports_throughput_and_mfu(tmp_path):
@@ -42,3 +62,73 @@ def test_unknown_benchmark_is_an_error():
         timeout=120,
     )
     assert result.returncode != 0 and "unknown benchmark" in result.stderr
+
+
+def test_gpt_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "benchmark.py"),
+        "--only=gpt2_kjv,gpt2_peer_config",
+        "--smoke",
+        "--peers",
+        "--repeats=3",
+        "--steps=2",
+        "--batch_size=2",
+        f"--json={out}",
+    ]
+    result = subprocess.run(
+        command, cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "jaxpretrain / torch = " in result.stdout
+    kjv, peer_config = json.loads(out.read_text())
+    for entry in (kjv, peer_config):
+        assert entry["tokens_per_sec"] > 0 and 0 < entry["model_mfu"] < 1 and 0 < entry["mfu"] < 1
+        assert entry["step_memory_mib"] > 0
+    # gpt2_kjv:smoke is L 2, D 32, V 512, T 32: N = 2(12·32² + 13·32) + 2·32 + 512·32.
+    assert kjv["flop_params"] == 41_856
+    assert kjv["model_flops_per_token"] == 6 * 41_856 + 12 * 2 * 32 * 32
+    # The overrides win over the smoke config: the peer's L 4, D 256, V 257, T 256.
+    assert peer_config["flop_params"] == 4 * (12 * 256**2 + 13 * 256) + 2 * 256 + 257 * 256
+    # The peer's repeats alternate with ours: as many, and the ratio is of the two medians.
+    assert len(peer_config["torch_examples_per_sec_runs"]) == 3
+    assert peer_config["torch_tokens_per_sec"] > 0 and 0 < peer_config["torch_model_mfu"] < 1
+    ratio = peer_config["examples_per_sec"] / peer_config["torch_examples_per_sec"]
+    assert abs(peer_config["ours_over_torch"] - ratio) < 1e-9
+
+
+def test_gpt_flops_per_token_matches_a_hand_count_and_xla():
+    model = models.gpt2("gpt2-tiny")  # L 2, H 2, D 32, V 101, 64 learned positions.
+    num_layers, width, vocab, context = 2, 32, 101, 16
+    d = width
+    # q, k, v kernels and biases; out; ln_1 and ln_2; fc [D, 4D] and bias; proj [4D, D] and bias.
+    block = 3 * (d * d + d) + (d * d + d) + 2 * 2 * d + (d * 4 * d + 4 * d) + (4 * d * d + d)
+    n = num_layers * block + 2 * d + vocab * d  # + ln_f + the tied head; wpe is not counted.
+    params = models.init_gpt(model, jax.random.PRNGKey(0))
+    assert benchmark.gpt_flop_params(params) == n
+    # Forward: 2 FLOPs per parameter, QKᵀ and αV 2·T·D each per layer; training is 3 forwards.
+    forward = 2 * n + num_layers * (2 * context * d + 2 * context * d)
+    per_token = benchmark.gpt_flops_per_token(
+        n, num_layers=num_layers, width=width, context=context
+    )
+    assert per_token == 3 * forward
+    # XLA's count of a wider model's forward pass is the analytic one plus the O(D) rest.
+    model = models.gpt2("gpt2", num_layers=1, num_heads=4, width=256, vocab_size=256, max_length=64)
+    params = models.init_gpt(model, jax.random.PRNGKey(0))
+    tokens = jnp.zeros((2, 64), jnp.int32)
+    apply = jax.jit(lambda p, t: model.apply({"params": p}, t))
+    xla = apply.lower(params, tokens).compile().cost_analysis()["flops"] / tokens.size
+    analytic = benchmark.gpt_flops_per_token(
+        benchmark.gpt_flop_params(params), num_layers=1, width=256, context=64
+    )
+    assert 1.0 <= xla / (analytic / 3) < 1.05
+
+
+def test_torch_gpt_peer_trains_a_tiny_gpt():
+    trainer = torch_gpt.torch_gpt_trainer(
+        num_layers=1, num_heads=2, width=32, context=16, vocab_size=256, batch_size=2
+    )
+    assert trainer.time_steps(2) > 0
+    # L 1, D 32, V 256: 12·32² + 13·32 per block, 2·32 for ln_f, 256·32 for the tied head.
+    assert trainer.flop_params == 12 * 32**2 + 13 * 32 + 2 * 32 + 256 * 32

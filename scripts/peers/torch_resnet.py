@@ -7,21 +7,15 @@ its images/s is the number ours is compared with. Optional: needs ``torch`` and 
 
 from __future__ import annotations
 
-import statistics
 import time
+from typing import Callable
 
 
-def torch_resnet_examples_per_sec(
-    variant: str,
-    *,
-    batch_size: int,
-    image_size: int,
-    num_classes: int,
-    dtype: str,
-    steps: int,
-    repeats: int,
-) -> float:
-    """Median images/s of SGD-with-momentum training steps on one fixed batch."""
+def torch_resnet_trainer(
+    variant: str, *, batch_size: int, image_size: int, num_classes: int, dtype: str
+) -> Callable[[int], float]:
+    """A warmed-up training loop: ``time_steps(n)`` runs n SGD-with-momentum steps on one fixed
+    batch and returns images/s."""
     import torch
     import torchvision
 
@@ -50,11 +44,12 @@ def torch_resnet_examples_per_sec(
     for _ in range(3):
         step()
     sync()
-    rates = []
-    for _ in range(repeats):
+
+    def time_steps(steps: int) -> float:
         start = time.perf_counter()
         for _ in range(steps):
             step()
         sync()
-        rates.append(steps * batch_size / (time.perf_counter() - start))
-    return statistics.median(rates)
+        return steps * batch_size / (time.perf_counter() - start)
+
+    return time_steps
