@@ -4,6 +4,7 @@
   python scripts/benchmark.py --only=supervised_digits --repeats=5 --steps=20
   python scripts/benchmark.py --only=supervised_imagenet2012 --mock_data   # no data set needed
   python scripts/benchmark.py --only=gpt2_kjv,gpt2_peer_config,gpt2_124m --peers --steps=5
+  python scripts/benchmark.py --only=gpt2_kjv_generation --repeats=3     # KV cache vs none
 
 For each entry: build the experiment from its config exactly as training does, compile, warm up,
 then time ``--steps`` steps ``--repeats`` times on one fixed batch already on the devices (so the
@@ -13,27 +14,35 @@ XLA's cost analysis) / step time / (peak FLOP/s of a large matmul in the same dt
 the same run), for GPT entries also the analytic ``model_mfu`` (``gpt_flops_per_token``), and the
 memory of one step (``step_memory``). ``--peers`` also times each entry's PyTorch peer, one of
 its repeats after each of ours (so both see the same load), and prints ours / peer of the medians.
+Generation entries (``GenerationEntry``) time sampling with and without the key/value cache.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import json
-import math
 import os
 import statistics
 import time
 from typing import Callable
 
 import jax
+import numpy as np
 from absl import app, flags
 
 from jaxpretrain import config as config_lib
-from jaxpretrain import parallel
+from jaxpretrain import models, parallel
+from jaxpretrain.evaluate import Sampler, generate
 from jaxpretrain.methods import get_method
 from jaxpretrain.train.experiment import build_experiment
+from jaxpretrain.train.flops import (
+    gpt_flop_params,
+    gpt_flops_per_token,
+    peak_matmul_flops,
+    step_flops,
+    step_memory,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +54,19 @@ class Entry:
     overrides: tuple[tuple[str, object], ...] = ()
     mfu: bool = True  # Whether model-FLOP utilisation is meaningful (matmul/conv-heavy).
     torch_peer: str | None = None  # The eager-PyTorch peer in PEERS ("resnet", "gpt"), if any.
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationEntry:
+    """Sampling speed of a config's (randomly initialised) GPT, with and without the KV cache:
+    ``num_samples`` rows continue a ``prompt_tokens`` prompt by ``new_tokens`` top-k tokens."""
+
+    config: str
+    arg: str | None = None
+    overrides: tuple[tuple[str, object], ...] = ()
+    prompt_tokens: int = 16
+    new_tokens: int = 256
+    num_samples: int = 4
 
 
 BENCHMARKS = {
@@ -82,6 +104,10 @@ BENCHMARKS = {
         ),
         torch_peer="gpt",
     ),
+    # The gpt2_kjv model with 512 learned positions, so 16 + 256 tokens fit.
+    "gpt2_kjv_generation": GenerationEntry(
+        "configs/gpt2_kjv.py", overrides=(("model.max_length", 512),)
+    ),
     "supervised_imagenet2012_bf16": Entry(
         "configs/supervised_imagenet2012.py",
         overrides=(("model.dtype", "bfloat16"),),
@@ -96,34 +122,10 @@ _BATCH = flags.DEFINE_integer("batch_size", 0, "Override the configs' global bat
 _MOCK = flags.DEFINE_bool("mock_data", False, "Serve TFDS data sets from tfds.testing.mock_data.")
 _PEERS = flags.DEFINE_bool("peers", False, "Also time each entry's PyTorch peer, if it has one.")
 _SMOKE = flags.DEFINE_bool("smoke", False, "Load each config with arg 'smoke' (overrides apply).")
+_NEW_TOKENS = flags.DEFINE_integer("new_tokens", 0, "Generation: new tokens (0 keeps the entry's).")
 _JSON = flags.DEFINE_string("json", "", "Also write the results to this JSON file.")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@functools.cache
-def peak_matmul_flops(dtype: str = "float32", repeats: int = 5, chain: int = 10) -> float:
-    """Measured FLOP/s of square matmuls in ``dtype`` on the first device.
-
-    Big matrices (8192 on accelerators, 2048 on CPU) and ``chain`` products per timing, so that
-    dispatch overhead does not hide the arithmetic rate; the median of ``repeats`` timings.
-    """
-    size = 2048 if jax.devices()[0].platform == "cpu" else 8192
-    a = jax.random.normal(jax.random.PRNGKey(0), (size, size), dtype) / size**0.5
-
-    @jax.jit
-    def products(x):
-        for _ in range(chain):
-            x = x @ a
-        return x
-
-    products(a).block_until_ready()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        products(a).block_until_ready()
-        times.append(time.perf_counter() - start)
-    return chain * 2 * size**3 / statistics.median(times)
 
 
 def _set(config, dotted: str, value) -> None:
@@ -133,90 +135,13 @@ def _set(config, dotted: str, value) -> None:
     config[leaf] = value
 
 
-def gpt_flop_params(params) -> int:
-    """N of the 6N FLOP count of a ``models.GPT``: every parameter but the position table ``wpe``.
-
-    That is Kaplan et al.'s non-embedding N (each block's kernels, biases and LayerNorms,
-    L·(12D² + 13D), and the final LayerNorm, 2D) plus the tied W_e [V, D]: its input lookup is a
-    gather (no FLOPs), but as the output head it takes V·D multiply-adds per token.
-    """
-    return sum(
-        math.prod(leaf.shape)
-        for key, subtree in params.items()
-        if key != "wpe"
-        for leaf in jax.tree.leaves(subtree)
-    )
-
-
-def gpt_flops_per_token(flop_params: int, *, num_layers: int, width: int, context: int) -> int:
-    """Training FLOPs per token of a GPT: 6N + 12·L·T·D (Kaplan et al. 2020, Sec. 2.1; PaLM,
-    Chowdhery et al. 2022, App. B), with N from ``gpt_flop_params``, T the context, D the width.
-
-    Forward: 2N (a multiply-add per parameter; biases and LayerNorms are counted alike, < 0.5% of
-    N for D ≥ 256) plus, per layer, 2·T·D for the scores QKᵀ and 2·T·D for α·V. The backward pass
-    costs twice the forward, so training is 3 × (2N + 4·L·T·D). The causal mask is not discounted
-    (the step computes all T² scores, about half of them masked); softmax, GELU, normalisation
-    statistics, the loss and the optimizer (O(D) per token, not O(D²)) are left out.
-    """
-    return 6 * flop_params + 12 * num_layers * context * width
-
-
-def _step_flops(experiment, batch) -> float | None:
-    """FLOPs of one train step, from XLA's cost analysis of the step compiled for the CPU.
-
-    The arithmetic of the model is the same on every platform, but only the CPU compiler counts
-    all of it: on GPU, convolutions handed to cuDNN count as (almost) zero and the lowered step
-    has no analysis (jax 0.11.2), so we compile the same step for one CPU device to count.
-    """
-    cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
-
-    def on_cpu(x):
-        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=cpu)
-
-    step = experiment.train_step.__wrapped__  # The step function before jit bound its shardings.
-    try:
-        compiled = jax.jit(step).lower(*jax.tree.map(on_cpu, (experiment.state, batch))).compile()
-        analysis = compiled.cost_analysis()
-    except Exception as error:  # Counting FLOPs must never stop the timing.
-        print(f"no FLOP count ({type(error).__name__}: {error}); MFU not reported")
-        return None
-    if isinstance(analysis, (list, tuple)):
-        analysis = analysis[0]
-    return float(analysis.get("flops", 0.0)) if analysis else None
-
-
-def _step_memory(compiled) -> dict:
-    """Memory of one train step on one device, in MiB.
-
-    ``step_memory_mib``: XLA's buffer assignment of the compiled step, arguments + outputs -
-    aliased (the donated state is updated in place) + temporaries, i.e. parameters, optimizer
-    state, batch and the activations kept for the backward pass; on every platform.
-    ``device_peak_mib``: the allocator's peak on device 0 since the process started, where the
-    platform keeps one (GPU, TPU; not the CPU): this entry's if it is the run's first or largest.
-    """
-    stats = compiled.memory_analysis()
-    result = {}
-    if stats is not None:
-        live = (
-            stats.argument_size_in_bytes
-            + stats.output_size_in_bytes
-            - stats.alias_size_in_bytes
-            + stats.temp_size_in_bytes
-        )
-        result["step_memory_mib"] = live / 2**20
-    device = jax.devices()[0].memory_stats() or {}
-    if "peak_bytes_in_use" in device:
-        result["device_peak_mib"] = device["peak_bytes_in_use"] / 2**20
-    return result
-
-
 def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool, peer=None) -> dict:
     """Times ``config``'s train step. ``peer(n)`` (optional) times n steps of the PyTorch peer and
     returns its examples/s; it runs after each of our repeats, so both see the same machine load."""
     mesh = parallel.make_mesh()
     experiment = build_experiment(config, mesh)
     batch = experiment.global_batch(0)
-    flops = _step_flops(experiment, batch) if with_mfu else None
+    flops = step_flops(experiment, batch) if with_mfu else None
     # Compiling ahead of time for the memory analysis; the calls below reuse this compilation.
     compiled = experiment.train_step.lower(experiment.state, batch).compile()
     gpt_params = gpt_flop_params(experiment.state.params) if config.method == "gpt2" else None
@@ -249,7 +174,7 @@ def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool, pe
         "examples_per_sec_runs": rates,
         "input_examples_per_sec": input_rate,
         **({"tokens_per_sec": median * context} if context else {}),
-        **_step_memory(compiled),
+        **step_memory(compiled),
     }
     if with_mfu:
         dtype = config.model.get("dtype", "float32")
@@ -290,6 +215,49 @@ def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool, pe
     return result
 
 
+def run_generation(name: str, config, entry: GenerationEntry, *, repeats: int, new_tokens: int):
+    """Times ``evaluate.generate`` with the KV cache and without (rerunning the whole fixed-size
+    buffer per token), alternating the two in each repeat; compilation is excluded."""
+    model = get_method(config.method).make_model(config)
+    params = models.init_gpt(model, jax.random.PRNGKey(config.seed))
+    prompt = np.arange(entry.prompt_tokens) % model.vocab_size
+    tokens = entry.num_samples * new_tokens
+
+    def tokens_per_sec(use_cache: bool) -> float:
+        start = time.perf_counter()
+        generate(
+            model,
+            params,
+            prompt,
+            max_new_tokens=new_tokens,
+            num_samples=entry.num_samples,
+            sampler=Sampler(top_k=40),
+            use_cache=use_cache,
+            chunk=new_tokens,  # One jitted call: no host check between chunks.
+        )
+        return tokens / (time.perf_counter() - start)
+
+    rates = {True: [], False: []}
+    for use_cache in rates:  # Compile both.
+        tokens_per_sec(use_cache)
+    for _ in range(repeats):
+        for use_cache in rates:
+            rates[use_cache].append(tokens_per_sec(use_cache))
+    cached, uncached = (statistics.median(rates[c]) for c in (True, False))
+    return {
+        "name": name,
+        "device": jax.devices()[0].device_kind,
+        "num_samples": entry.num_samples,
+        "prompt_tokens": entry.prompt_tokens,
+        "new_tokens": new_tokens,
+        "generated_tokens_per_sec": cached,
+        "generated_tokens_per_sec_runs": rates[True],
+        "generated_tokens_per_sec_no_cache": uncached,
+        "generated_tokens_per_sec_no_cache_runs": rates[False],
+        "cache_speedup": cached / uncached,
+    }
+
+
 def _resnet_peer(config) -> Callable[[int], float]:
     """torchvision's ResNet (GroupNorm) in eager PyTorch on this entry's images: examples/s."""
     from peers.torch_resnet import torch_resnet_trainer
@@ -323,6 +291,14 @@ PEERS = {"resnet": _resnet_peer, "gpt": _gpt_peer}
 
 
 def _describe(result: dict) -> str:
+    if "cache_speedup" in result:
+        return (
+            f"{result['name']:28s} {result['num_samples']} samples x {result['new_tokens']} new "
+            f"tokens: {result['generated_tokens_per_sec']:.0f} tokens/s with the KV cache, "
+            f"{result['generated_tokens_per_sec_no_cache']:.0f} without; cache "
+            f"{result['cache_speedup']:.1f}x (medians of "
+            f"{len(result['generated_tokens_per_sec_runs'])}, alternated)"
+        )
     mfu = f"{100 * result['mfu']:5.1f}% of {result['dtype']}" if "mfu" in result else "n/a"
     line = (
         f"{result['name']:28s} batch {result['batch_size']:5d}  {result['examples_per_sec']:10.1f} ex/s "
@@ -375,6 +351,14 @@ def main(argv):
             config = config_lib.load(os.path.join(ROOT, entry.config), arg)
             for key, value in entry.overrides:
                 _set(config, key, value)
+            if isinstance(entry, GenerationEntry):
+                new_tokens = _NEW_TOKENS.value or entry.new_tokens
+                result = run_generation(
+                    name, config, entry, repeats=_REPEATS.value, new_tokens=new_tokens
+                )
+                results.append(result)
+                print(_describe(result), flush=True)
+                continue
             if _BATCH.value:
                 config.batch_size = _BATCH.value
             peer = PEERS[entry.torch_peer](config) if _PEERS.value and entry.torch_peer else None

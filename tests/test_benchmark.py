@@ -7,11 +7,7 @@ import os
 import subprocess
 import sys
 
-import jax
-import jax.numpy as jnp
 from conftest import ROOT, subprocess_env
-
-from jaxpretrain import models
 
 
 def _script_module(relative: str):
@@ -98,33 +94,6 @@ def test_gpt_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
     assert abs(peer_config["ours_over_torch"] - ratio) < 1e-9
 
 
-def test_gpt_flops_per_token_matches_a_hand_count_and_xla():
-    model = models.gpt2("gpt2-tiny")  # L 2, H 2, D 32, V 101, 64 learned positions.
-    num_layers, width, vocab, context = 2, 32, 101, 16
-    d = width
-    # q, k, v kernels and biases; out; ln_1 and ln_2; fc [D, 4D] and bias; proj [4D, D] and bias.
-    block = 3 * (d * d + d) + (d * d + d) + 2 * 2 * d + (d * 4 * d + 4 * d) + (4 * d * d + d)
-    n = num_layers * block + 2 * d + vocab * d  # + ln_f + the tied head; wpe is not counted.
-    params = models.init_gpt(model, jax.random.PRNGKey(0))
-    assert benchmark.gpt_flop_params(params) == n
-    # Forward: 2 FLOPs per parameter, QKᵀ and αV 2·T·D each per layer; training is 3 forwards.
-    forward = 2 * n + num_layers * (2 * context * d + 2 * context * d)
-    per_token = benchmark.gpt_flops_per_token(
-        n, num_layers=num_layers, width=width, context=context
-    )
-    assert per_token == 3 * forward
-    # XLA's count of a wider model's forward pass is the analytic one plus the O(D) rest.
-    model = models.gpt2("gpt2", num_layers=1, num_heads=4, width=256, vocab_size=256, max_length=64)
-    params = models.init_gpt(model, jax.random.PRNGKey(0))
-    tokens = jnp.zeros((2, 64), jnp.int32)
-    apply = jax.jit(lambda p, t: model.apply({"params": p}, t))
-    xla = apply.lower(params, tokens).compile().cost_analysis()["flops"] / tokens.size
-    analytic = benchmark.gpt_flops_per_token(
-        benchmark.gpt_flop_params(params), num_layers=1, width=256, context=64
-    )
-    assert 1.0 <= xla / (analytic / 3) < 1.05
-
-
 def test_torch_gpt_peer_trains_a_tiny_gpt():
     trainer = torch_gpt.torch_gpt_trainer(
         num_layers=1, num_heads=2, width=32, context=16, vocab_size=256, batch_size=2
@@ -132,3 +101,26 @@ def test_torch_gpt_peer_trains_a_tiny_gpt():
     assert trainer.time_steps(2) > 0
     # L 1, D 32, V 256: 12·32² + 13·32 per block, 2·32 for ln_f, 256·32 for the tied head.
     assert trainer.flop_params == 12 * 32**2 + 13 * 32 + 2 * 32 + 256 * 32
+
+
+def test_generation_benchmark_times_cache_and_no_cache(tmp_path):
+    out = tmp_path / "generation.json"
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "benchmark.py"),
+        "--only=gpt2_kjv_generation",
+        "--smoke",
+        "--repeats=3",
+        "--new_tokens=8",
+        f"--json={out}",
+    ]
+    result = subprocess.run(
+        command, cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "with the KV cache" in result.stdout
+    (entry,) = json.loads(out.read_text())
+    assert entry["new_tokens"] == 8 and len(entry["generated_tokens_per_sec_runs"]) == 3
+    assert entry["generated_tokens_per_sec"] == sorted(entry["generated_tokens_per_sec_runs"])[1]
+    ratio = entry["generated_tokens_per_sec"] / entry["generated_tokens_per_sec_no_cache"]
+    assert entry["cache_speedup"] == ratio > 0

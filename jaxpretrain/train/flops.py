@@ -1,0 +1,118 @@
+"""FLOP counts, measured peak FLOP/s and step memory: the terms of model-FLOP utilisation.
+
+MFU = (model FLOPs per example × examples/s) / (peak FLOP/s of the devices), with the peak
+measured on the same devices in the same run (``peak_matmul_flops``) rather than taken from a
+data sheet, and the model FLOPs either counted by XLA (``step_flops``) or, for GPT, by the
+analytic 6N + 12·L·T·D rule (``gpt_flops_per_token``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+import time
+
+import jax
+
+
+@functools.cache
+def peak_matmul_flops(dtype: str = "float32", repeats: int = 5, chain: int = 10) -> float:
+    """Measured FLOP/s of square matmuls in ``dtype`` on the first device.
+
+    Big matrices (8192 on accelerators, 2048 on CPU) and ``chain`` products per timing, so that
+    dispatch overhead does not hide the arithmetic rate; the median of ``repeats`` timings.
+    """
+    size = 2048 if jax.devices()[0].platform == "cpu" else 8192
+    a = jax.random.normal(jax.random.PRNGKey(0), (size, size), dtype) / size**0.5
+
+    @jax.jit
+    def products(x):
+        for _ in range(chain):
+            x = x @ a
+        return x
+
+    products(a).block_until_ready()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        products(a).block_until_ready()
+        times.append(time.perf_counter() - start)
+    return chain * 2 * size**3 / statistics.median(times)
+
+
+def gpt_flop_params(params) -> int:
+    """N of the 6N FLOP count of a ``models.GPT``: every parameter but the position table ``wpe``.
+
+    That is Kaplan et al.'s non-embedding N (each block's kernels, biases and LayerNorms,
+    L·(12D² + 13D), and the final LayerNorm, 2D) plus the tied W_e [V, D]: its input lookup is a
+    gather (no FLOPs), but as the output head it takes V·D multiply-adds per token.
+    """
+    return sum(
+        math.prod(leaf.shape)
+        for key, subtree in params.items()
+        if key != "wpe"
+        for leaf in jax.tree.leaves(subtree)
+    )
+
+
+def gpt_flops_per_token(flop_params: int, *, num_layers: int, width: int, context: int) -> int:
+    """Training FLOPs per token of a GPT: 6N + 12·L·T·D (Kaplan et al. 2020, Sec. 2.1; PaLM,
+    Chowdhery et al. 2022, App. B), with N from ``gpt_flop_params``, T the context, D the width.
+
+    Forward: 2N (a multiply-add per parameter; biases and LayerNorms are counted alike, < 0.5% of
+    N for D ≥ 256) plus, per layer, 2·T·D for the scores QKᵀ and 2·T·D for α·V. The backward pass
+    costs twice the forward, so training is 3 × (2N + 4·L·T·D). The causal mask is not discounted
+    (the step computes all T² scores, about half of them masked); softmax, GELU, normalisation
+    statistics, the loss and the optimizer (O(D) per token, not O(D²)) are left out.
+    """
+    return 6 * flop_params + 12 * num_layers * context * width
+
+
+def step_flops(experiment, batch) -> float | None:
+    """FLOPs of one train step, from XLA's cost analysis of the step compiled for the CPU.
+
+    The arithmetic of the model is the same on every platform, but only the CPU compiler counts
+    all of it: on GPU, convolutions handed to cuDNN count as (almost) zero and the lowered step
+    has no analysis (jax 0.11.2), so we compile the same step for one CPU device to count.
+    """
+    cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
+
+    def on_cpu(x):
+        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=cpu)
+
+    step = experiment.train_step.__wrapped__  # The step function before jit bound its shardings.
+    try:
+        compiled = jax.jit(step).lower(*jax.tree.map(on_cpu, (experiment.state, batch))).compile()
+        analysis = compiled.cost_analysis()
+    except Exception as error:  # Counting FLOPs must never stop the timing.
+        print(f"no FLOP count ({type(error).__name__}: {error}); MFU not reported")
+        return None
+    if isinstance(analysis, (list, tuple)):
+        analysis = analysis[0]
+    return float(analysis.get("flops", 0.0)) if analysis else None
+
+
+def step_memory(compiled) -> dict:
+    """Memory of one train step on one device, in MiB.
+
+    ``step_memory_mib``: XLA's buffer assignment of the compiled step, arguments + outputs -
+    aliased (the donated state is updated in place) + temporaries, i.e. parameters, optimizer
+    state, batch and the activations kept for the backward pass; on every platform.
+    ``device_peak_mib``: the allocator's peak on device 0 since the process started, where the
+    platform keeps one (GPU, TPU; not the CPU): this entry's if it is the run's first or largest.
+    """
+    stats = compiled.memory_analysis()
+    result = {}
+    if stats is not None:
+        live = (
+            stats.argument_size_in_bytes
+            + stats.output_size_in_bytes
+            - stats.alias_size_in_bytes
+            + stats.temp_size_in_bytes
+        )
+        result["step_memory_mib"] = live / 2**20
+    device = jax.devices()[0].memory_stats() or {}
+    if "peak_bytes_in_use" in device:
+        result["device_peak_mib"] = device["peak_bytes_in_use"] / 2**20
+    return result
