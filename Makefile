@@ -10,7 +10,7 @@ $(VENV)/.installed: setup.py
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU build of torch (a range could pull a multi-GB CUDA build) for the interop tests.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,interop]'
+	$(BIN)/pip install --quiet -e '.[test,interop,words]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -36,6 +36,9 @@ setup(
         # tf.data and building TFDS image data sets (tfds build cifar10 / imagenet2012) need TensorFlow.
         "data": ["tensorflow-cpu>=2.16"],
         # scripts/benchmark.py --peers: the same ResNet in eager PyTorch, timed in the same run.
-        "peers": ["torch>=2.4", "torchvision>=0.19"],
+        # scripts/peers/word_vectors.py: gensim's and fastText's cbow, timed in the same run.
+        "peers": ["torch>=2.4", "torchvision>=0.19", "gensim>=4.3,<5", "fasttext-wheel>=0.9.2"],
+        # Word-vector evaluation: the similarity and analogy sets gensim ships, Spearman ρ.
+        "words": ["gensim>=4.3,<5", "scipy>=1.11"],
     },
 )

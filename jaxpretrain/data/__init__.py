@@ -31,24 +31,39 @@ from jaxpretrain.data.sources import (
 from jaxpretrain.data.text import TokenWindows, bits_per_byte, split_tokens
 from jaxpretrain.data.tokenization import Tokenizer, load_gpt2_tokenizer, train_bpe
 from jaxpretrain.data.translation import TokenizerPair, TranslationSource, translation_sources
+from jaxpretrain.data.word_subwords import Subwords, build_subwords
+from jaxpretrain.data.word_vectors import (
+    CbowTransform,
+    Vocabulary,
+    WordData,
+    cbow_transform,
+    word_data,
+    words_of,
+)
 
 __all__ = [
     "ArraySource",
     "BatchStream",
     "CIFAR10_MEAN",
     "CIFAR10_STD",
+    "CbowTransform",
     "CorpusNotFoundError",
     "DatasetNotFoundError",
     "HASHTAGS",
     "HASHTAG_DIGITS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "Subwords",
     "TokenWindows",
     "Tokenizer",
     "TokenizerPair",
     "TranslationSource",
+    "Vocabulary",
+    "WordData",
     "bits_per_byte",
     "build_source",
+    "build_subwords",
+    "cbow_transform",
     "center_crop",
     "corpus_text",
     "data_tokenizer",
@@ -66,4 +81,6 @@ __all__ = [
     "tfds_source",
     "train_bpe",
     "translation_sources",
+    "word_data",
+    "words_of",
 ]

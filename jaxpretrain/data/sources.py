@@ -250,7 +250,10 @@ def build_source(data_config: Any, split: str) -> Any:
       `vocab_size`, `context`, `eval_fraction`, `tokenizer`; "eval" is the held-out tail;
     - "translation": padded sentence pairs (`translation.translation_sources`), with fields
       `pairs` ("reverse", "tsv:<path>" or "tfds:<name>"), `vocab_size`, `max_source_length`,
-      `max_target_length` and more.
+      `max_target_length` and more;
+    - "words": chunks of a corpus's word ids for word vectors (`word_vectors.word_source`), with
+      fields `corpus`, `min_count`, `chunk`, `window`, `negatives`, `sample`, `subwords`...;
+      "eval" is the first `eval_chunks` chunks.
     For the built-ins, "train" and "eval" are their "train" and "test" splits.
 
     Args:
@@ -285,6 +288,10 @@ def build_source(data_config: Any, split: str) -> Any:
 
         pairs = translation_sources(data_config)  # Cached, like lm_sources.
         return pairs.train if split == "train" else pairs.eval
+    if name == "words":
+        from jaxpretrain.data.word_vectors import word_source  # pylint: disable=import-outside-toplevel
+
+        return word_source(data_config, split)  # Cached, like lm_sources.
     if isinstance(name, str) and name.startswith("tfds:") and len(name) > len("tfds:"):
         tfds_name = name[len("tfds:") :]
         if split == "train":
@@ -295,7 +302,7 @@ def build_source(data_config: Any, split: str) -> Any:
         return tfds_source(tfds_name, tfds_split, data_dir=_get(data_config, "data_dir") or None)
     raise ValueError(
         f"Unknown data set name {name!r}; expected 'digits', 'digits_hashtags', 'text',"
-        " 'translation' or 'tfds:<name>'"
+        " 'translation', 'words' or 'tfds:<name>'"
         " (e.g. 'tfds:cifar10', 'tfds:imagenet2012')."
     )
 
@@ -303,7 +310,8 @@ def build_source(data_config: Any, split: str) -> Any:
 def data_tokenizer(data_config: Any) -> Any:
     """The `tokenization.Tokenizer` a data config's examples are encoded with, or None (images).
 
-    Translation data gives a `translation.TokenizerPair` (source and target), saved as one file.
+    Translation data gives a `translation.TokenizerPair` (source and target), saved as one file;
+    word data a `word_vectors.WordData`, whose vocabulary is saved as vocab.txt.
     Training saves it into the workdir, so that sampling and evaluation decode with exactly the
     ids the model was trained on.
     """
@@ -317,4 +325,8 @@ def data_tokenizer(data_config: Any) -> Any:
         )
 
         return translation_sources(data_config).tokenizers
+    if _get(data_config, "name") == "words":  # Its save() writes <workdir>/vocab.txt.
+        from jaxpretrain.data.word_vectors import word_data  # pylint: disable=import-outside-toplevel
+
+        return word_data(data_config)
     return None

@@ -1,5 +1,6 @@
 """Evaluation of trained models: text generation (a KV-cached sampler, best-of-n, stop strings,
-few-shot prompts), and sequence decoding for translation."""
+few-shot prompts), sequence decoding for translation, and word vectors (similarity, analogies,
+nearest neighbours)."""
 
 from jaxpretrain.evaluate.generation import (
     Completion,
@@ -10,13 +11,25 @@ from jaxpretrain.evaluate.generation import (
 )
 from jaxpretrain.evaluate.prompts import few_shot_prompt
 from jaxpretrain.evaluate.sampling import Sampler
+from jaxpretrain.evaluate.word_vectors import (
+    WordVectors,
+    analogies,
+    gensim_data,
+    load_word_vectors,
+    word_similarity,
+)
 
 __all__ = [
     "Completion",
     "Sampler",
+    "WordVectors",
+    "analogies",
     "best_of",
     "complete",
     "few_shot_prompt",
     "generate",
+    "gensim_data",
     "load_language_model",
+    "load_word_vectors",
+    "word_similarity",
 ]

@@ -7,8 +7,10 @@ from jaxpretrain.losses.classification import (
     softmax_cross_entropy,
 )
 from jaxpretrain.losses.language import next_token
+from jaxpretrain.losses.word_vectors import cbow_negative_sampling
 
 __all__ = [
+    "cbow_negative_sampling",
     "khot_softmax_cross_entropy",
     "multilabel_sigmoid",
     "next_token",

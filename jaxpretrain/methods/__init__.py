@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from jaxpretrain.methods import finetune, gpt2, hashtag, supervised, translation
+from jaxpretrain.methods import cbow, finetune, gpt2, hashtag, supervised, translation
 
 METHODS: dict[str, ModuleType] = {
     "supervised": supervised,
@@ -22,6 +22,7 @@ METHODS: dict[str, ModuleType] = {
     "finetune": finetune,
     "gpt2": gpt2,
     "translation": translation,
+    "cbow": cbow,
 }
 
 

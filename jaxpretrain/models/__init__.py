@@ -22,10 +22,12 @@ from jaxpretrain.models.transformer import (
     init_transformer,
     transformer,
 )
+from jaxpretrain.models.word_vectors import CBOW
 
 __all__ = [
     "BasicBlock",
     "BottleneckBlock",
+    "CBOW",
     "Classifier",
     "GPT",
     "LearnedPositions",

@@ -1,0 +1,145 @@
+"""Word-vector data: vocabulary, subsampling, unigram^0.75 negatives, windows, subword bags."""
+
+import numpy as np
+import pytest
+
+from jaxpretrain.data import BatchStream, build_source, data_tokenizer, word_data
+from jaxpretrain.data.word_subwords import build_subwords, char_ngrams, fnv1a
+from jaxpretrain.data.word_vectors import (
+    CbowTransform,
+    Vocabulary,
+    keep_probabilities,
+    negative_cdf,
+    words_of,
+)
+
+TEXT = "The cat sat. The cat ran!\nA dog sat; the dog's bone.\n" * 3
+
+
+def _files(tmp_path, text=TEXT, **fields):
+    path = tmp_path / "corpus.txt"
+    path.write_text(text)
+    return dict(name="words", corpus=f"files:{path}", min_count=2, chunk=8, **fields)
+
+
+def test_words_and_vocabulary():
+    assert words_of("The LORD's house, and earth.") == ["the", "lord's", "house", "and", "earth"]
+    vocab = Vocabulary.build(words_of(TEXT), min_count=6)
+    assert vocab.words == ("the", "cat", "sat")  # by count, ties alphabetical; dog: 3
+    np.testing.assert_array_equal(vocab.counts, [9, 6, 6])
+    np.testing.assert_array_equal(vocab.encode(["sat", "dog", "the"]), [2, -1, 0])
+
+
+def test_vocabulary_save_load(tmp_path):
+    vocab = Vocabulary.build(words_of(TEXT), min_count=1)
+    loaded = Vocabulary.load(vocab.save(str(tmp_path)))
+    assert loaded.words == vocab.words and (loaded.counts == vocab.counts).all()
+    (tmp_path / "bad.txt").write_text("word\n")
+    with pytest.raises(ValueError, match="bad.txt:1: expected 'word count'"):
+        Vocabulary.load(str(tmp_path / "bad.txt"))
+
+
+def test_keep_probability_is_word2vec_formula():
+    counts = np.array([1000, 10, 1])
+    t = 1e-2
+    f = counts / counts.sum()
+    expected = np.minimum(1, np.sqrt(t / f) + t / f)
+    np.testing.assert_allclose(keep_probabilities(counts, t), expected)
+    assert keep_probabilities(counts, 0).tolist() == [1, 1, 1]
+
+
+def test_negatives_follow_unigram_to_the_three_quarters():
+    counts = np.array([81, 16, 1])
+    transform = CbowTransform(counts, window=2, negatives=50, sample=0)
+    out = transform({"ids": np.zeros(2000, np.int32)}, np.random.default_rng(0))
+    freq = np.bincount(out["negatives"].ravel(), minlength=3) / out["negatives"].size
+    np.testing.assert_allclose(freq, counts**0.75 / (counts**0.75).sum(), atol=0.005)
+    assert negative_cdf(counts)[-1] == 1.0
+
+
+def test_transform_packs_kept_words_and_draws_windows():
+    counts = np.array([10**8, 1, 1, 1, 1])  # Word 0 is kept w.p. ~1e-4, the others always.
+    transform = CbowTransform(counts, window=3, negatives=2, sample=1e-8)
+    ids = np.array([1, 0, 2, 0, 3, 4, -1, -1], np.int32)
+    out = transform({"ids": ids}, np.random.default_rng(0))
+    np.testing.assert_array_equal(out["words"], [1, 2, 3, 4, -1, -1, -1, -1])
+    assert out["reach"].min() >= 1 and out["reach"].max() <= 3
+    assert out["negatives"].shape == (8, 2)
+    reach = np.stack(
+        [transform({"ids": ids}, np.random.default_rng(s))["reach"] for s in range(200)]
+    )
+    assert set(np.unique(reach)) == {1, 2, 3}
+
+
+def test_source_batches_are_a_pure_function_of_seed_and_step(tmp_path):
+    config = _files(tmp_path, window=2, negatives=3)
+    from jaxpretrain.data.word_vectors import cbow_transform
+
+    def stream(seed):
+        return BatchStream(
+            build_source(config, "train"),
+            global_batch_size=2,
+            seed=seed,
+            transform=cbow_transform(config),
+        )
+
+    a, b = stream(0).local_batch(3), stream(0).local_batch(3)
+    for key in ("words", "reach", "negatives"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert a["words"].shape == (2, 8) and a["negatives"].shape == (2, 8, 3)
+    assert any((stream(1).local_batch(3)[k] != a[k]).any() for k in a)
+    assert len(build_source(dict(config, eval_chunks=1), "eval")) == 1
+
+
+def test_data_tokenizer_saves_the_vocabulary(tmp_path):
+    config = _files(tmp_path)
+    path = data_tokenizer(config).save(str(tmp_path))
+    assert path == str(tmp_path / "vocab.txt")
+    assert Vocabulary.load(str(tmp_path)).words == word_data(config).vocabulary.words
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        (dict(min_count=100), "min_count=100 leaves no vocabulary"),
+        (dict(window=0), "data.window must be a positive int"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(tmp_path, fields, message):
+    from jaxpretrain.data.word_vectors import cbow_transform
+
+    config = _files(tmp_path, **{k: v for k, v in fields.items() if k != "min_count"})
+    config.update({k: v for k, v in fields.items() if k == "min_count"})
+    with pytest.raises(ValueError, match=message):
+        build_source(config, "train")
+        cbow_transform(config)
+
+
+def test_empty_corpus_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="the corpus has no words"):
+        build_source(_files(tmp_path, text=" ,.\n"), "train")
+
+
+def test_fasttext_ngrams_and_hash():
+    # Reference values of fastText's Dictionary::hash (FNV-1a, 32 bit) for ASCII strings.
+    assert fnv1a("") == 2166136261
+    assert fnv1a("a") == 0xE40C292C
+    assert char_ngrams("cat", 3, 4) == ["<ca", "<cat", "cat", "cat>", "at>"]
+    assert "<cat>" in char_ngrams("cat", 3, 6)
+
+
+def test_subword_bags(tmp_path):
+    vocab = Vocabulary.build(words_of(TEXT), min_count=2)
+    grams = build_subwords(vocab, dict(subwords="ngrams", minn=3, maxn=3, buckets=50))
+    assert grams.num_rows == len(vocab) + 50
+    cat = grams.table[vocab.index["cat"]]
+    assert cat[0] == vocab.index["cat"] and (cat[1:4] >= len(vocab)).all() and (cat[4:] == -1).all()
+    assert len(grams.bag("cats")) == 4 and grams.bag("cats").min() >= len(vocab)  # OOV
+    bpe = build_subwords(vocab, dict(subwords="bpe", bpe_vocab=270))
+    dog = bpe.table[vocab.index["dog"]]
+    assert dog[0] == vocab.index["dog"] and (dog[1:][dog[1:] >= 0] >= len(vocab)).all()
+    assert bpe.num_rows == len(vocab) + 270
+    plain = build_subwords(vocab, {})
+    np.testing.assert_array_equal(plain.table[:, 0], np.arange(len(vocab)))
+    with pytest.raises(ValueError, match="data.subwords must be"):
+        build_subwords(vocab, dict(subwords="chars"))

@@ -1,0 +1,99 @@
+"""The cbow method: shapes and masks, overfitting one batch, and training end to end."""
+
+import json
+import os
+import subprocess
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from conftest import ROOT, load_config, overfit_one_batch, subprocess_env, train_command
+
+from jaxpretrain.methods import cbow
+
+
+def _batch(config, rng=0):
+    from jaxpretrain.data import build_source, cbow_transform
+
+    source, transform = build_source(config.data, "train"), cbow_transform(config.data)
+    items = [transform(source[i], np.random.default_rng(rng + i)) for i in range(2)]
+    return {k: jnp.asarray(np.stack([it[k] for it in items])) for k in items[0]}
+
+
+def test_initial_loss_is_k_plus_one_log_two_and_padding_is_masked():
+    config = load_config("cbow_kjv")
+    model = cbow.make_model(config)
+    batch = _batch(config)
+    params = cbow.init_params(jax.random.PRNGKey(0), batch, model=model, config=config)
+    assert params["target"].shape == (model.vocab_size, config.model.features)
+    loss_fn = jax.jit(lambda p, b: cbow.loss_fn(p, b, None, model=model, config=config))
+    loss, metrics = loss_fn(params, batch)
+    K = config.data.negatives
+    np.testing.assert_allclose(metrics["loss_per_word"], (K + 1) * np.log(2), rtol=1e-6)
+    real = int(((batch["words"] >= 0).sum()))
+    assert 0 < metrics["words"] <= real
+    np.testing.assert_allclose(loss, metrics["words"] * (K + 1) * np.log(2), rtol=1e-5)
+    # A padding chunk (mask False) contributes nothing.
+    padded = {k: jnp.concatenate([v, v[:1]]) for k, v in batch.items()}
+    padded["mask"] = jnp.array([True, True, False])
+    got = jax.jit(lambda p, b: cbow.eval_metrics(p, b, model=model, config=config))(params, padded)
+    np.testing.assert_allclose(got["loss_per_word"], metrics["loss_per_word"], rtol=1e-6)
+
+
+def test_overfits_one_batch():
+    config = load_config("cbow_kjv")
+    first, last = overfit_one_batch(config, steps=60, lr=0.05)
+    assert last["loss_per_word"] < 0.5 * first["loss_per_word"], (first, last)
+
+
+def test_training_is_deterministic_for_a_seed_on_8_devices():
+    from jaxpretrain import parallel
+    from jaxpretrain.train.experiment import build_experiment
+
+    def run(seed):
+        config = load_config("cbow_kjv")
+        config.seed = seed
+        experiment = build_experiment(config, parallel.make_mesh())
+        state = experiment.state
+        for step in range(3):
+            state, _ = experiment.step(state, experiment.global_batch(step))
+        return jax.device_get(state.params)
+
+    assert jax.device_count() == 8
+    first, again, other = run(0), run(0), run(1)
+    for name in ("context", "target"):
+        np.testing.assert_array_equal(first[name], again[name])
+        assert not np.array_equal(first[name], other[name])
+
+
+def test_smoke_trains_then_evaluates_and_exports(tmp_path):
+    workdir = tmp_path / "run"
+    result = subprocess.run(
+        train_command(workdir, config="cbow_kjv"), env=subprocess_env(), capture_output=True
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    with open(workdir / "metrics.jsonl") as f:
+        rows = [json.loads(line) for line in f]
+    assert np.isfinite(rows[-1]["eval/loss_per_word"]), rows[-1]
+    assert (workdir / "vocab.txt").exists()
+    vec = tmp_path / "kjv.vec"
+    (tmp_path / "pairs.tsv").write_text("god lord 9\nking queen 8\nwater bread 3\nday night 5\n")
+    (tmp_path / "questions.txt").write_text(": family\nfather son mother daughter\n")
+    evaluate = [  # Our own small files: gensim's sets are an optional extra.
+        os.path.join(ROOT, "scripts", "evaluate.py"),
+        f"--workdir={workdir}",
+        f"--similarity={tmp_path / 'pairs.tsv'}",
+        f"--analogies={tmp_path / 'questions.txt'}",
+        "--neighbours=god",
+        f"--export={vec}",
+        f"--json={tmp_path / 'eval.json'}",
+    ]
+    result = subprocess.run(
+        [train_command(workdir)[0], *evaluate], env=subprocess_env(), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pairs.tsv: Spearman" in result.stdout and "god: " in result.stdout
+    results = json.loads((tmp_path / "eval.json").read_text())
+    assert results[str(tmp_path / "pairs.tsv")]["pairs"] == 4
+    assert results["analogies"]["answered"] == 1
+    assert vec.read_text().split("\n", 1)[0] == f"5332 {load_config('cbow_kjv').model.features}"

@@ -1,0 +1,70 @@
+"""models.CBOW: initialisation, window means and scores against a per-word NumPy loop."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpretrain.models import CBOW
+from jaxpretrain.models.word_vectors import window_mean
+
+
+def _reference_h(vectors, words, reach):
+    """h[b, i]: mean of vectors[b, j] over real j with 1 <= |i - j| <= reach[b, i]."""
+    B, L, D = vectors.shape
+    h, count = np.zeros((B, L, D)), np.zeros((B, L))
+    for b in range(B):
+        for i in range(L):
+            js = [j for j in range(L) if 1 <= abs(i - j) <= reach[b, i] and words[b, j] >= 0]
+            count[b, i] = len(js)
+            if js:
+                h[b, i] = vectors[b, js].mean(0)
+    return h, count
+
+
+def test_window_mean_matches_a_loop():
+    rng = np.random.default_rng(0)
+    B, L, D, W = 2, 9, 3, 3
+    words = rng.integers(0, 5, (B, L))
+    words[1, 6:] = -1
+    reach = rng.integers(1, W + 1, (B, L))
+    vectors = rng.normal(size=(B, L, D)).astype(np.float32)
+    h, count = window_mean(jnp.asarray(vectors), jnp.asarray(words), jnp.asarray(reach), W)
+    want_h, want_count = _reference_h(vectors, words, reach)
+    np.testing.assert_allclose(h, want_h, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(count, want_count)
+
+
+def test_init_and_scores():
+    V, D, W, K = 7, 4, 2, 3
+    model = CBOW(vocab_size=V, features=D, window=W)
+    words = jnp.array([[1, 2, 3, 4, -1]])
+    reach = jnp.array([[1, 2, 2, 1, 1]])
+    negatives = jnp.zeros((1, 5, K), jnp.int32)
+    params = model.init(jax.random.PRNGKey(0), words, reach, negatives)["params"]
+    assert params["context"].shape == (V, D) and params["target"].shape == (V, D)
+    assert np.abs(params["context"]).max() <= 0.5 / D and not np.asarray(params["target"]).any()
+    params = {
+        "context": params["context"],
+        "target": jax.random.normal(jax.random.PRNGKey(1), (V, D)),
+    }
+    ts, ns, has = model.apply({"params": params}, words, reach, negatives)
+    e, o = np.asarray(params["context"]), np.asarray(params["target"])
+    h1 = (e[1] + e[3] + e[4]) / 3  # position 1 (word 2), reach 2: positions 0, 2 and 3
+    np.testing.assert_allclose(ts[0, 1], o[2] @ h1, rtol=1e-5)
+    np.testing.assert_allclose(ns[0, 1], np.full(K, o[0] @ h1), rtol=1e-5)
+    np.testing.assert_array_equal(has, [[True, True, True, True, False]])
+
+
+def test_subword_bags_average_rows():
+    V, D = 3, 2
+    bags = np.array([[0, 3, -1], [1, -1, -1], [2, 3, 4]])
+    model = CBOW(vocab_size=V, features=D, window=1, bags=bags, num_rows=5)
+    words = jnp.array([[0, 1, 2]])
+    params = model.init(
+        jax.random.PRNGKey(0), words, jnp.ones((1, 3), jnp.int32), jnp.zeros((1, 3, 1), jnp.int32)
+    )["params"]
+    assert params["context"].shape == (5, D)
+    rows = np.asarray(params["context"])
+    got = model.apply({"params": params}, method=CBOW.word_vectors)
+    want = np.stack([rows[[0, 3]].mean(0), rows[1], rows[[2, 3, 4]].mean(0)])
+    np.testing.assert_allclose(got, want, rtol=1e-6)
