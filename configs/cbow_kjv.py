@@ -7,13 +7,13 @@
 The issue's benchmark settings: vector size 100, window 5, 5 negatives, min_count 5, 5 epochs,
 subsampling 1e-3, plain SGD decaying linearly to 0. The KJV has 790k words, 776k of them in the
 5,332-word vocabulary: 6,213 chunks of 125 words per epoch, 8 chunks per step.
-Measured (2 shared CPU cores; `python scripts/peers/word_vectors.py --repeats=3`, medians, same
-run): 21.3 s wall for the whole run, 0.185M corpus words/s (steady state ~0.16-0.2M/s), against
-gensim Word2Vec(sg=0, workers=2) 2.70M (1.75M effective) and fastText cbow 0.73M words/s.
+Measured (2 CPU cores; `python scripts/peers/word_vectors.py --repeats=3`, medians, same run):
+13.9 s wall for the whole run, 0.284M corpus words/s (steady state ~0.33M/s), against gensim
+Word2Vec(sg=0, workers=2) 2.70M (1.75M effective) and fastText cbow 0.71M words/s.
 Loss/word 4.16 -> 1.84, eval/loss_per_word 2.06; WordSim-353 Spearman 0.214 on the 48
-in-vocabulary pairs (OOV ratio 86%; gensim 0.275, fastText 0.388), SimLex-999 -0.04 on 256 pairs
+in-vocabulary pairs (OOV ratio 86%; gensim 0.294, fastText 0.391), SimLex-999 -0.04 on 256 pairs
 (gensim 0.05, fastText -0.01), Google analogies 3CosAdd 5.3% of the 906 covered questions (4.6%;
-gensim 5.4%, fastText 7.1%); neighbours of "king": governor, nebuchadnezzar, hezekiah, zedekiah.
+gensim 5.2%, fastText 7.4%); neighbours of "king": governor, nebuchadnezzar, hezekiah, zedekiah.
 """
 
 import ml_collections

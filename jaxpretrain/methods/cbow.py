@@ -35,7 +35,6 @@ def make_model(config) -> models.CBOW:
     return models.CBOW(
         vocab_size=len(data.vocabulary),
         features=config.model.features,
-        window=config.data.window,
         bags=None if plain else data.subwords.table,
         num_rows=data.subwords.num_rows,
     )

@@ -12,9 +12,9 @@ first scores are exactly 0 and the first loss is (K + 1) ln 2.
 
 CBOW scores a target w against the mean of its context words' vectors:
     h(c) = (1/|c|) Σ_{w′∈c} e′(w′),   s(w, c) = e(w)ᵀ h(c).
-The model reads whole chunks: the context of position i is positions i ± 1..b_i, so h is a sum of
-2·window shifted copies of the chunk's vectors rather than a gather of 2·window ids per word
-(10× less memory traffic at window 5, which is what CPU training speed is bound by).
+The model reads whole chunks: the context of position i is positions i ± 1..b_i, so h is a banded
+matrix product over the chunk's vectors (``window_mean``) rather than a gather of 2·window ids per
+word (10× less memory traffic at window 5, which is what CPU training speed is bound by).
 """
 
 from __future__ import annotations
@@ -34,33 +34,30 @@ def _uniform(scale: float):
     return init
 
 
-def window_mean(vectors, words, reach, window: int):
+def window_mean(vectors, words, reach):
     """h[b, i] = mean of vectors[b, j] over context positions j of word i: 1 ≤ |i − j| ≤ reach[b, i]
     and words[b, j] ≥ 0 (j inside the chunk).
 
-    A sum of 2·window shifted copies of `vectors` (contiguous slices, no gather).
+    As a banded matrix product h = (M x) / (M 1) with M[b, i, j] = [1 ≤ |i − j| ≤ reach[b, i]] ·
+    [words[b, j] ≥ 0]: one batched matmul instead of 2·window shifted copies or a gather of the
+    context ids (5× faster on CPU at L = 125, including the backward pass; the cost grows as L²·D,
+    so keep chunks short).
 
     Args:
       vectors: float [B, L, D], the input vector of each position's word.
       words: int [B, L], word ids, -1 for padding.
       reach: int [B, L], each position's dynamic window b in [1, window].
-      window: the largest b.
 
     Returns:
       (h float [B, L, D], count float [B, L], the number of context words; h = 0 where it is 0).
     """
     length = words.shape[1]
-    present = (words >= 0).astype(vectors.dtype)  # [B, L]
-    summed = jnp.zeros_like(vectors)
-    count = jnp.zeros_like(present)
-    for offset in [*range(-window, 0), *range(1, window + 1)]:
-        # shifted[:, i] = x[:, i + offset], zero where i + offset falls outside [0, L).
-        pad = [(0, 0), (max(-offset, 0), max(offset, 0))]
-        start = max(offset, 0)
-        shift = lambda x: jnp.pad(x, pad + [(0, 0)] * (x.ndim - 2))[:, start : start + length]  # noqa: E731
-        weight = shift(present) * (abs(offset) <= reach).astype(vectors.dtype)  # [B, L]
-        summed = summed + shift(vectors) * weight[..., None]
-        count = count + weight
+    distance = jnp.abs(jnp.arange(length)[:, None] - jnp.arange(length)[None, :])  # [L, L]
+    band = (
+        (distance[None] >= 1) & (distance[None] <= reach[:, :, None]) & (words >= 0)[:, None, :]
+    ).astype(vectors.dtype)  # M [B, L, L]
+    count = band.sum(-1)  # [B, L]
+    summed = jnp.einsum("bij,bjd->bid", band, vectors)
     return summed / jnp.maximum(count, 1.0)[..., None], count
 
 
@@ -70,7 +67,6 @@ class CBOW(nn.Module):
     Attributes:
       vocab_size: V, rows of the target table (and the first V rows of the context table).
       features: D, the vector size.
-      window: the largest dynamic window b.
       bags: optional int [V, S] rows of each word's bag, -1 padded (``data.Subwords.table``);
         None for plain word vectors (bag = the word's own row).
       num_rows: R, rows of the context table (V + subword rows); ignored when bags is None.
@@ -78,7 +74,6 @@ class CBOW(nn.Module):
 
     vocab_size: int
     features: int
-    window: int
     bags: Any = None
     num_rows: int = 0
 
@@ -110,7 +105,7 @@ class CBOW(nn.Module):
           [B, L]: a real word with at least one context word (word2vec trains only those).
         """
         safe = jnp.maximum(words, 0)
-        h, count = window_mean(self.word_vectors()[safe], words, reach, self.window)
+        h, count = window_mean(self.word_vectors()[safe], words, reach)
         target_scores = jnp.einsum("bld,bld->bl", self.target[safe], h)
         negative_scores = jnp.einsum("blkd,bld->blk", self.target[negatives], h)
         return target_scores, negative_scores, (words >= 0) & (count > 0)

@@ -28,15 +28,15 @@ def test_window_mean_matches_a_loop():
     words[1, 6:] = -1
     reach = rng.integers(1, W + 1, (B, L))
     vectors = rng.normal(size=(B, L, D)).astype(np.float32)
-    h, count = window_mean(jnp.asarray(vectors), jnp.asarray(words), jnp.asarray(reach), W)
+    h, count = window_mean(jnp.asarray(vectors), jnp.asarray(words), jnp.asarray(reach))
     want_h, want_count = _reference_h(vectors, words, reach)
     np.testing.assert_allclose(h, want_h, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(count, want_count)
 
 
 def test_init_and_scores():
-    V, D, W, K = 7, 4, 2, 3
-    model = CBOW(vocab_size=V, features=D, window=W)
+    V, D, K = 7, 4, 3
+    model = CBOW(vocab_size=V, features=D)
     words = jnp.array([[1, 2, 3, 4, -1]])
     reach = jnp.array([[1, 2, 2, 1, 1]])
     negatives = jnp.zeros((1, 5, K), jnp.int32)
@@ -58,7 +58,7 @@ def test_init_and_scores():
 def test_subword_bags_average_rows():
     V, D = 3, 2
     bags = np.array([[0, 3, -1], [1, -1, -1], [2, 3, 4]])
-    model = CBOW(vocab_size=V, features=D, window=1, bags=bags, num_rows=5)
+    model = CBOW(vocab_size=V, features=D, bags=bags, num_rows=5)
     words = jnp.array([[0, 1, 2]])
     params = model.init(
         jax.random.PRNGKey(0), words, jnp.ones((1, 3), jnp.int32), jnp.zeros((1, 3, 1), jnp.int32)
