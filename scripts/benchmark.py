@@ -5,6 +5,7 @@
   python scripts/benchmark.py --only=supervised_imagenet2012 --mock_data   # no data set needed
   python scripts/benchmark.py --only=gpt2_kjv,gpt2_peer_config,gpt2_124m --peers --steps=5
   python scripts/benchmark.py --only=gpt2_kjv_generation --repeats=3     # KV cache vs none
+  python scripts/benchmark.py --only=cbow_kjv --peers --repeats=3        # vs gensim, fastText
 
 For each entry: build the experiment from its config exactly as training does, compile, warm up,
 then time ``--steps`` steps ``--repeats`` times on one fixed batch already on the devices (so the
@@ -14,7 +15,8 @@ XLA's cost analysis) / step time / (peak FLOP/s of a large matmul in the same dt
 the same run), for GPT entries also the analytic ``model_mfu`` (``gpt_flops_per_token``), and the
 memory of one step (``step_memory``). ``--peers`` also times each entry's PyTorch peer, one of
 its repeats after each of ours (so both see the same load), and prints ours / peer of the medians.
-Generation entries (``GenerationEntry``) time sampling with and without the key/value cache.
+Generation entries (``GenerationEntry``) time sampling with and without the key/value cache;
+``cbow_kjv`` times whole word-vector runs (and gensim's and fastText's with ``--peers``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import resource
 import statistics
 import time
 from typing import Callable
@@ -69,6 +72,13 @@ class GenerationEntry:
     num_samples: int = 4
 
 
+@dataclasses.dataclass(frozen=True)
+class WordVectorsEntry:
+    """A whole word-vector training run (``scripts/peers/word_vectors.py``: configs/cbow_kjv.py,
+    5 epochs of the KJV) in corpus words/s with its similarity scores; with ``--peers`` also
+    gensim's and fastText's cbow at the same settings, runs alternated."""
+
+
 BENCHMARKS = {
     "supervised_digits": Entry("configs/supervised_digits.py"),
     "hashtag_digits": Entry("configs/hashtag_digits.py"),
@@ -108,6 +118,7 @@ BENCHMARKS = {
     "gpt2_kjv_generation": GenerationEntry(
         "configs/gpt2_kjv.py", overrides=(("model.max_length", 512),)
     ),
+    "cbow_kjv": WordVectorsEntry(),
     "supervised_imagenet2012_bf16": Entry(
         "configs/supervised_imagenet2012.py",
         overrides=(("model.dtype", "bfloat16"),),
@@ -258,6 +269,24 @@ def run_generation(name: str, config, entry: GenerationEntry, *, repeats: int, n
     }
 
 
+def run_word_vectors(name: str, *, repeats: int, peers: bool) -> dict:
+    """Medians of ``repeats`` runs per system (``peers.word_vectors.compare``), and the process's
+    peak resident memory: the corpus is streamed, so it stays bounded."""
+    from peers.word_vectors import compare
+
+    systems = ("ours", "gensim", "fasttext") if peers else ("ours",)
+    rows = compare(systems, repeats=repeats)
+    peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    result = {"name": name, "device": jax.devices()[0].device_kind, "peak_rss_mib": peak_rss_mib}
+    for system, row in rows.items():
+        result.update({f"{system}/{key}": value for key, value in row.items()})
+    for system in rows.keys() - {"ours"}:
+        result[f"ours_over_{system}"] = (
+            result["ours/words_per_sec"] / result[f"{system}/words_per_sec"]
+        )
+    return result
+
+
 def _resnet_peer(config) -> Callable[[int], float]:
     """torchvision's ResNet (GroupNorm) in eager PyTorch on this entry's images: examples/s."""
     from peers.torch_resnet import torch_resnet_trainer
@@ -291,6 +320,18 @@ PEERS = {"resnet": _resnet_peer, "gpt": _gpt_peer}
 
 
 def _describe(result: dict) -> str:
+    if "ours/words_per_sec" in result:
+        systems = [k.split("/")[0] for k in result if k.endswith("/words_per_sec")]
+        lines = [
+            f"{result['name']:28s} {system:8s} {result[system + '/words_per_sec'] / 1e6:.3f}M "
+            f"words/s  WordSim-353 ρ {result[system + '/wordsim353/spearman']:.3f}  "
+            f"SimLex-999 ρ {result[system + '/simlex999/spearman']:.3f}"
+            for system in systems
+        ]
+        ratios = [f"ours / {k[len('ours_over_') :]} = {v:.2f}x" for k, v in result.items()
+                  if k.startswith("ours_over_")]  # fmt: skip
+        lines.append(f"{'':28s} peak RSS {result['peak_rss_mib']:.0f} MiB  " + "  ".join(ratios))
+        return "\n".join(lines)
     if "cache_speedup" in result:
         return (
             f"{result['name']:28s} {result['num_samples']} samples x {result['new_tokens']} new "
@@ -347,6 +388,11 @@ def main(argv):
     with mock:
         for name in names:
             entry = BENCHMARKS[name]
+            if isinstance(entry, WordVectorsEntry):
+                result = run_word_vectors(name, repeats=_REPEATS.value, peers=_PEERS.value)
+                results.append(result)
+                print(_describe(result), flush=True)
+                continue
             arg = "smoke" if _SMOKE.value else entry.arg
             config = config_lib.load(os.path.join(ROOT, entry.config), arg)
             for key, value in entry.overrides:

@@ -124,3 +124,23 @@ def test_generation_benchmark_times_cache_and_no_cache(tmp_path):
     assert entry["generated_tokens_per_sec"] == sorted(entry["generated_tokens_per_sec_runs"])[1]
     ratio = entry["generated_tokens_per_sec"] / entry["generated_tokens_per_sec_no_cache"]
     assert entry["cache_speedup"] == ratio > 0
+
+
+def test_word_vector_benchmark_entry_is_registered_and_described():
+    result = {
+        "name": "cbow_kjv",
+        "peak_rss_mib": 100.0,
+        "ours_over_gensim": 0.5,
+        **{
+            f"{system}/{key}": value
+            for system, rate in (("ours", 1e5), ("gensim", 2e5))
+            for key, value in (
+                ("words_per_sec", rate),
+                ("wordsim353/spearman", 0.2),
+                ("simlex999/spearman", 0.1),
+            )
+        },
+    }
+    text = benchmark._describe(result)
+    assert "ours     0.100M words/s" in text and "ours / gensim = 0.50x" in text
+    assert isinstance(benchmark.BENCHMARKS["cbow_kjv"], benchmark.WordVectorsEntry)

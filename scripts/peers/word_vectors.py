@@ -147,14 +147,10 @@ def compare(only=("ours", "gensim", "fasttext"), repeats: int = 1) -> dict[str, 
     }
 
 
-_ONLY = flags.DEFINE_list("only", ["ours", "gensim", "fasttext"], "Systems to run.")
-_REPEATS = flags.DEFINE_integer("repeats", 1, "Runs per system; medians are reported.")
-
-
 def main(argv):
     del argv
     logging.getLogger("gensim").setLevel(logging.WARNING)  # Its per-epoch INFO lines.
-    for name, row in compare(_ONLY.value, _REPEATS.value).items():
+    for name, row in compare(flags.FLAGS.only, flags.FLAGS.repeats).items():
         print(
             f"{name:9s} {row['words_per_sec'] / 1e6:.3f}M words/s ({row['seconds']:.1f} s)"
             f"  WordSim-353 ρ {row['wordsim353/spearman']:.3f}"
@@ -170,5 +166,7 @@ def main(argv):
         )
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # Flags only when run: benchmark.py imports compare().
+    flags.DEFINE_list("only", ["ours", "gensim", "fasttext"], "Systems to run.")
+    flags.DEFINE_integer("repeats", 1, "Runs per system; medians are reported.")
     app.run(main)
