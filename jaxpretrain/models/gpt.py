@@ -31,7 +31,6 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxpretrain.models.attention import (
     MultiHeadAttention,
@@ -39,7 +38,7 @@ from jaxpretrain.models.attention import (
     combine_masks,
     padding_mask,
 )
-from jaxpretrain.models.layers import MLP, layer_norm, partitioned
+from jaxpretrain.models.layers import MLP, check_tokens, layer_norm, partitioned
 from jaxpretrain.models.positions import LearnedPositions
 
 Array = Any
@@ -126,7 +125,7 @@ class GPT(nn.Module):
     layer_norm_epsilon: float = 1e-5
     dtype: Any = jnp.float32
 
-    def _validate(self, tokens: Array, valid: Array | None, concrete: Any) -> None:
+    def _validate(self) -> None:
         for name in ("vocab_size", "max_length", "width", "num_layers", "num_heads", "mlp_ratio"):
             if getattr(self, name) < 1:
                 raise ValueError(f"GPT {name} must be positive, got {getattr(self, name)}.")
@@ -137,27 +136,6 @@ class GPT(nn.Module):
             )
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}.")
-        if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
-            raise ValueError(
-                f"GPT expects int tokens of shape [B, T], got shape {tokens.shape} and dtype "
-                f"{tokens.dtype}."
-            )
-        if tokens.shape[1] > self.max_length:
-            raise ValueError(
-                f"Sequence length T={tokens.shape[1]} exceeds max_length={self.max_length}; "
-                "truncate the input or build the model with a larger max_length."
-            )
-        if concrete is not None and concrete.size:
-            low, high = int(concrete.min()), int(concrete.max())
-            if low < 0 or high >= self.vocab_size:
-                raise ValueError(
-                    f"Token ids span [{low}, {high}], outside the vocabulary [0, "
-                    f"{self.vocab_size}); check the tokenizer matches vocab_size."
-                )
-        if valid is not None and (valid.shape != tokens.shape or valid.dtype != jnp.bool_):
-            raise ValueError(
-                f"valid must be bool [B, T] = {tokens.shape}, got {valid.dtype} {valid.shape}."
-            )
 
     @nn.compact
     def __call__(
@@ -187,12 +165,10 @@ class GPT(nn.Module):
           float32 [B, T, V]; logits[b, t] depends on tokens[b, :t+1] (and, with ``decode``, on
           the cached positions) only.
         """
-        # Ids can be range-checked only when they are concrete (not traced under jit).
-        concrete = None if isinstance(tokens, jax.core.Tracer) else np.asarray(tokens)
-        tokens = jnp.asarray(tokens)
-        if valid is not None:
-            valid = jnp.asarray(valid)
-        self._validate(tokens, valid, concrete)
+        self._validate()
+        tokens, valid = check_tokens(
+            tokens, valid, vocab_size=self.vocab_size, max_length=self.max_length, model="GPT"
+        )
         if decode and valid is not None:
             raise ValueError("decode=True does not take valid: decode unpadded prompts.")
         t = tokens.shape[1]

@@ -4,7 +4,9 @@ axis names on their parameters (``parallel/`` maps them to mesh axes)."""
 from typing import Any, Callable
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 Array = Any
 Initializer = Callable[..., Array]
@@ -65,3 +67,55 @@ def layer_norm(epsilon: float, dtype: Any, name: str) -> nn.LayerNorm:
         bias_init=partitioned(nn.initializers.zeros, ("embed",)),
         name=name,
     )
+
+
+def check_tokens(
+    tokens: Array,
+    valid: Array | None = None,
+    *,
+    vocab_size: int,
+    max_length: int,
+    model: str,
+    name: str = "tokens",
+) -> tuple[Array, Array | None]:
+    """Checks a Transformer's int [B, T] input before it meets a shape error deep inside jit.
+
+    T (static) is checked always; the ids against [0, vocab_size) only when concrete (outside
+    ``jit``; traced out-of-range ids are clipped by the embedding lookup, not reported).
+
+    Args:
+      tokens: int [B, T] token ids.
+      valid: optional bool [B, T], False at padding.
+      vocab_size, max_length: the model's V and longest T.
+      model, name: the model's and the input's names, for the messages.
+
+    Returns:
+      (tokens, valid) as jax arrays.
+    """
+    concrete = None if isinstance(tokens, jax.core.Tracer) else np.asarray(tokens)
+    tokens = jnp.asarray(tokens)
+    if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
+        raise ValueError(
+            f"{model} expects int {name} of shape [B, T], got shape {tokens.shape} and dtype "
+            f"{tokens.dtype}."
+        )
+    if tokens.shape[1] > max_length:
+        raise ValueError(
+            f"{name} length {tokens.shape[1]} exceeds max_length={max_length}; truncate the "
+            "input or build the model with a larger max_length."
+        )
+    if concrete is not None and concrete.size:
+        low, high = int(concrete.min()), int(concrete.max())
+        if low < 0 or high >= vocab_size:
+            raise ValueError(
+                f"{name} ids span [{low}, {high}], outside the vocabulary [0, {vocab_size}); "
+                "check the tokenizer matches the model's vocab size."
+            )
+    if valid is not None:
+        valid = jnp.asarray(valid)
+        if valid.shape != tokens.shape or valid.dtype != jnp.bool_:
+            raise ValueError(
+                f"the padding mask of {name} must be bool [B, T] = {tokens.shape}, got "
+                f"{valid.dtype} {valid.shape}."
+            )
+    return tokens, valid

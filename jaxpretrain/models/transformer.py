@@ -40,10 +40,9 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxpretrain.models.attention import MultiHeadAttention, causal_mask, padding_mask
-from jaxpretrain.models.layers import MLP, layer_norm, partitioned
+from jaxpretrain.models.layers import MLP, check_tokens, layer_norm, partitioned
 from jaxpretrain.models.positions import sinusoidal_positions
 
 Array = Any
@@ -240,35 +239,11 @@ class Transformer(nn.Module):
                 "use a shared tokenizer or set share_embeddings=False."
             )
 
-    def _check_tokens(self, name: str, tokens: Array, vocab_size: int, valid=None) -> Array:
-        # Ids can be range-checked only when they are concrete (not traced under jit).
-        concrete = None if isinstance(tokens, jax.core.Tracer) else np.asarray(tokens)
-        tokens = jnp.asarray(tokens)
-        if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
-            raise ValueError(
-                f"Transformer expects int {name} of shape [B, T], got shape {tokens.shape} and "
-                f"dtype {tokens.dtype}."
-            )
-        if tokens.shape[1] > self.max_length:
-            raise ValueError(
-                f"{name} length {tokens.shape[1]} exceeds max_length={self.max_length}; truncate "
-                "the input (data.max_*_length) or build the model with a larger max_length."
-            )
-        if concrete is not None and concrete.size:
-            low, high = int(concrete.min()), int(concrete.max())
-            if low < 0 or high >= vocab_size:
-                raise ValueError(
-                    f"{name} ids span [{low}, {high}], outside the vocabulary [0, {vocab_size}); "
-                    "check the tokenizer matches the model's vocab size."
-                )
-        if valid is not None:
-            valid = jnp.asarray(valid)
-            if valid.shape != tokens.shape or valid.dtype != jnp.bool_:
-                raise ValueError(
-                    f"{name}_valid must be bool [B, T] = {tokens.shape}, got {valid.dtype} "
-                    f"{valid.shape}."
-                )
-        return tokens
+    def _check_tokens(self, name: str, tokens: Array, vocab_size: int, valid=None):
+        return check_tokens(
+            tokens, valid, vocab_size=vocab_size, max_length=self.max_length, model="Transformer",
+            name=name,
+        )  # fmt: skip
 
     def _embed(self, table: nn.Embed, tokens: Array) -> Array:
         return table(tokens) * math.sqrt(self.width)  # §3.4: embeddings are multiplied by √D.
@@ -286,7 +261,9 @@ class Transformer(nn.Module):
         Returns:
           [B, S, D] in ``dtype``; rows at padded positions are meaningless.
         """
-        source = self._check_tokens("source", source, self.source_vocab_size, source_valid)
+        source, source_valid = self._check_tokens(
+            "source", source, self.source_vocab_size, source_valid
+        )
         valid = jnp.ones(source.shape, jnp.bool_) if source_valid is None else source_valid
         x = self._embed(self.source_embed, source)
         return self.encoder(x, valid, deterministic=deterministic)
@@ -316,7 +293,7 @@ class Transformer(nn.Module):
           float32 [B, T, V_tgt]; logits[b, t] depends on target_inputs[b, :t+1] and the real
           source positions only.
         """
-        target_inputs = self._check_tokens("target", target_inputs, self.target_vocab_size)
+        target_inputs, _ = self._check_tokens("target", target_inputs, self.target_vocab_size)
         b = target_inputs.shape[0]
         if encoded.ndim != 3 or encoded.shape[0] != b or encoded.shape[2] != self.width:
             raise ValueError(
