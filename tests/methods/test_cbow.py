@@ -46,23 +46,26 @@ def test_overfits_one_batch():
     assert last["loss_per_word"] < 0.5 * first["loss_per_word"], (first, last)
 
 
-def test_training_is_deterministic_for_a_seed_on_8_devices():
+def test_training_is_deterministic_and_8_devices_match_one():
     from jaxpretrain import parallel
     from jaxpretrain.train.experiment import build_experiment
 
-    def run(seed):
+    def run(seed, devices):
         config = load_config("cbow_kjv")
         config.seed = seed
-        experiment = build_experiment(config, parallel.make_mesh())
+        experiment = build_experiment(config, parallel.make_mesh(devices))
         state = experiment.state
         for step in range(3):
             state, _ = experiment.step(state, experiment.global_batch(step))
         return jax.device_get(state.params)
 
     assert jax.device_count() == 8
-    first, again, other = run(0), run(0), run(1)
+    eight = jax.devices()
+    first, again, other = run(0, eight), run(0, eight), run(1, eight)
+    one = run(0, jax.devices()[:1])
     for name in ("context", "target"):
         np.testing.assert_array_equal(first[name], again[name])
+        np.testing.assert_allclose(one[name], first[name], rtol=1e-5, atol=1e-7)
         assert not np.array_equal(first[name], other[name])
 
 
