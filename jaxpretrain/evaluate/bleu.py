@@ -49,19 +49,13 @@ def load_translation_model(workdir: str) -> tuple[Any, Any, TokenizerPair, Any]:
     from jaxpretrain.methods import get_method  # pylint: disable=import-outside-toplevel
     from jaxpretrain.train import checkpoint  # pylint: disable=import-outside-toplevel
 
-    config = checkpoint.source_config(workdir)
-    if config is None:
-        raise FileNotFoundError(f"{workdir!r} holds no config.json: give a training workdir.")
-    if config.get("method") != "translation":
-        raise ValueError(
-            f"{workdir!r} was trained with method {config.get('method')!r}, not 'translation'."
-        )
+    config, params = checkpoint.load_run(workdir, "translation", use="translation")
     config = ml_collections.ConfigDict(config)
     tokenizer_file = os.path.join(workdir, TOKENIZER_FILE)
     tokenizers = TokenizerPair.load(tokenizer_file)
     config.data.tokenizer = tokenizer_file  # Rebuilding a source reuses it, never retrains.
     model = get_method("translation").make_model(config)
-    return model, checkpoint.restore_params(workdir), tokenizers, config
+    return model, params, tokenizers, config
 
 
 @functools.lru_cache(maxsize=8)

@@ -210,18 +210,8 @@ def load_language_model(path: str) -> tuple[Any, Any, Tokenizer]:
         directory = path[len("hf:") :]
         model, params = load_hf_gpt2(directory)
         return model, params, Tokenizer.load(directory)
-    config = checkpoint.source_config(path)
-    if config is None:
-        raise FileNotFoundError(
-            f"{path!r} holds no config.json: give a gpt2 training workdir, or hf:<dir> for "
-            "Hugging Face GPT-2 weights."
-        )
-    if config.get("method") != "gpt2":
-        raise ValueError(
-            f"{path!r} was trained with method {config.get('method')!r}; sampling needs a gpt2 run."
-        )
+    config, params = checkpoint.load_run(path, "gpt2", use="sampling")
     model = get_method("gpt2").make_model(ml_collections.ConfigDict(config))
-    params = checkpoint.restore_params(path)
     tokenizer_file = os.path.join(path, "tokenizer.json")  # Written by training.
     if not os.path.isfile(tokenizer_file):
         raise FileNotFoundError(

@@ -230,12 +230,7 @@ def load_word_vectors(workdir: str) -> TrainedWords:
     """The word vectors of a cbow training workdir (config.json, vocab.txt, latest checkpoint)."""
     from jaxpretrain.train import checkpoint  # pylint: disable=import-outside-toplevel
 
-    config = checkpoint.source_config(workdir)
-    if config is None or config.get("method") != "cbow":
-        raise ValueError(
-            f"{workdir!r} is not a cbow training workdir (no config.json of a cbow run)."
-        )
+    config, params = checkpoint.load_run(workdir, "cbow", use="word-vector evaluation")
     vocabulary = Vocabulary.load(workdir)
-    params = checkpoint.restore_params(workdir)
     subwords = build_subwords(vocabulary, config["data"])
     return TrainedWords(WordVectors.from_params(params, vocabulary, subwords), config, params)

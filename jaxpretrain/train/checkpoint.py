@@ -139,6 +139,32 @@ def source_config(path: str) -> dict[str, Any] | None:
     return json.loads(config_file.read_text()) if config_file.exists() else None
 
 
+def load_run(workdir: str, method: str, *, use: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config, params) of a finished ``method`` run: its config.json and latest checkpoint.
+
+    Args:
+      workdir: the run's workdir.
+      method: the method the run must have trained.
+      use: what the run is loaded for, e.g. "sampling", named in the error for another method.
+
+    Raises:
+      FileNotFoundError: ``workdir`` holds no config.json.
+      ValueError: the run trained another method.
+      CheckpointError: no readable checkpoint.
+    """
+    config = source_config(workdir)
+    if config is None:
+        raise FileNotFoundError(
+            f"{workdir!r} holds no config.json: give a {method} training workdir."
+        )
+    if config.get("method") != method:
+        raise ValueError(
+            f"{workdir!r} was trained with method {config.get('method')!r}; {use} needs a "
+            f"{method} run."
+        )
+    return config, restore_params(workdir)
+
+
 def _subtree(tree: Any, path: str, where: str) -> Any:
     for key in path.split("/") if path else ():
         if not isinstance(tree, dict) or key not in tree:
