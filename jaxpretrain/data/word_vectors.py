@@ -168,25 +168,43 @@ class CbowTransform:
       "reach": int32 [L], b per position, uniform in [1, window]: word i's context is the kept
         words at positions i ± 1..b inside the chunk (`models.CBOW` gathers them on device;
         shipping the [L, 2·window] context ids would cost 2·window times the transfer);
-      "negatives": int32 [L, K], draws from unigram^0.75.
+      "negatives": int32 [L / shared_by, K], draws from unigram^0.75, one draw of K per group
+        of `shared_by` consecutive positions (1: word2vec's draw per word; `models.cbow_scores`).
     """
 
-    def __init__(self, counts: np.ndarray, *, window: int, negatives: int, sample: float):
+    def __init__(
+        self,
+        counts: np.ndarray,
+        *,
+        window: int,
+        negatives: int,
+        sample: float,
+        shared_by: int = 1,
+    ):
         if window < 1:
             raise ValueError(f"data.window must be a positive int, got {window}.")
         if negatives < 1:
             raise ValueError(f"data.negatives must be a positive int, got {negatives}.")
-        self.window, self.negatives = window, negatives
+        if shared_by < 1:
+            raise ValueError(f"data.negatives_shared_by must be a positive int, got {shared_by}.")
+        self.window, self.negatives, self.shared_by = window, negatives, shared_by
         self.keep = keep_probabilities(counts, sample)
         self.cdf = negative_cdf(counts)
 
     def __call__(self, example: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
         ids = np.asarray(example["ids"])
         length = len(ids)
+        if length % self.shared_by:
+            raise ValueError(
+                f"data.chunk ({length}) must be a multiple of data.negatives_shared_by"
+                f" ({self.shared_by}): each group of positions shares one draw of negatives."
+            )
         kept = ids[(ids >= 0) & (rng.random(length) < self.keep[np.maximum(ids, 0)])]
         words = np.full(length, -1, np.int32)
         words[: len(kept)] = kept
-        negatives = np.searchsorted(self.cdf, rng.random((length, self.negatives)), side="right")
+        negatives = np.searchsorted(
+            self.cdf, rng.random((length // self.shared_by, self.negatives)), side="right"
+        )
         return {
             "words": words,
             "reach": rng.integers(1, self.window + 1, size=length, dtype=np.int32),
@@ -251,7 +269,7 @@ def word_source(data_config: Any, split: str) -> ChunkSource:
 
 def cbow_transform(data_config: Any) -> CbowTransform:
     """The `CbowTransform` of a "words" data config: fields `window` (default 5), `negatives`
-    (default 5), `sample` (default 1e-3)."""
+    (default 5), `sample` (default 1e-3), `negatives_shared_by` (default 1)."""
     window = _get(data_config, "window", 5)
     if window < 1:  # Checked before the corpus is read, so the error comes at once.
         raise ValueError(f"data.window must be a positive int, got {window}.")
@@ -260,4 +278,5 @@ def cbow_transform(data_config: Any) -> CbowTransform:
         window=int(window),
         negatives=int(_get(data_config, "negatives", 5)),
         sample=float(_get(data_config, "sample", 1e-3)),
+        shared_by=int(_get(data_config, "negatives_shared_by", 1)),
     )

@@ -8,6 +8,9 @@ A method module exports:
   preprocess(config, *, train) -> per-example host transform ``(example, np_rng) -> example``
   encoder_params(params) -> the subtree a downstream fine-tune inherits; ENCODER names its path
   eval_metrics(params, batch, *, model, config) -> {name: scalar}   (optional)
+  sparse_rows(batch, *, model, config) -> {table: int ids} and
+    rows_loss_fn(rows, batch, rng, *, model, config)   (optional, embedding tables: with plain
+    SGD the train step updates only the rows read; see ``train.step``)
 """
 
 from __future__ import annotations

@@ -12,8 +12,13 @@ Metrics: ``loss_per_word`` (starts at (K + 1) ln 2) and ``words``, the triples i
 
 Batches come from a "words" data config (``data.word_vectors``): ``words`` int [B, L] (the kept
 words of B chunks, -1 padded), ``reach`` int [B, L] (dynamic windows) and ``negatives`` int
-[B, L, K]; the model builds each word's context from its chunk. With ``data.subwords`` "ngrams" (Bojanowski et al. 2017) or "bpe", a word's input
+[B, G, K] (shared by groups of L/G words; G = L by default); the model builds each word's context
+from its chunk. With ``data.subwords`` "ngrams" (Bojanowski et al. 2017) or "bpe", a word's input
 vector is the mean of its subword bag.
+
+The method exports ``sparse_rows`` and ``rows_loss_fn``: with plain SGD the train step updates
+only the table rows a batch reads (``train.step``), so a step costs the same with a 2M-row
+fastText bucket table as with a 5k-word vocabulary.
 
 A fine-tune inherits both tables (``ENCODER`` = ""); the word vectors are ``params["context"]``.
 """
@@ -42,16 +47,34 @@ def make_model(config) -> models.CBOW:
 
 def _inputs(batch):
     words, reach, negatives = batch["words"], batch["reach"], batch["negatives"]
-    if words.ndim != 2 or reach.shape != words.shape or negatives.shape[:2] != words.shape:
+    B, L = words.shape if words.ndim == 2 else (None, None)
+    if reach.shape != words.shape or negatives.ndim != 3 or negatives.shape[0] != B:
         raise ValueError(
-            "cbow expects words [B, L], reach [B, L] and negatives [B, L, K], got shapes"
+            "cbow expects words [B, L], reach [B, L] and negatives [B, G, K], got shapes"
             f" {words.shape}, {reach.shape}, {negatives.shape}."
+        )
+    if L % negatives.shape[1]:
+        raise ValueError(
+            f"cbow: the {L} positions of a chunk must split into the {negatives.shape[1]} groups"
+            " of negatives evenly (data.chunk must be a multiple of data.negatives_shared_by)."
         )
     return words, reach, negatives
 
 
-def _losses(params, batch, model):
-    target_scores, negative_scores, where = model.apply({"params": params}, *_inputs(batch))
+def sparse_rows(batch, *, model, config):
+    """The rows of the "context" and "target" tables this batch reads (``models.row_ids``): the
+    train step differentiates ``rows_loss_fn`` with respect to them and, with plain SGD, updates
+    only those rows, as word2vec does."""
+    del config
+    words, _, negatives = _inputs(batch)
+    return models.row_ids(words, negatives, model.bags)
+
+
+def _losses(rows, batch, model):
+    words, reach, negatives = _inputs(batch)
+    target_scores, negative_scores, where = models.cbow_scores(
+        rows, words, reach, negatives, model.bags
+    )
     if "mask" in batch:  # bool [B]: False marks eval padding chunks.
         where = where & batch["mask"][:, None]
     B, L, K = negative_scores.shape
@@ -66,18 +89,24 @@ def init_params(rng, batch, *, model, config):
     return model.init(rng, *_inputs(batch))["params"]
 
 
+def rows_loss_fn(rows, batch, rng, *, model, config):
+    """``loss_fn`` on the gathered rows of ``sparse_rows`` (see the module docstring)."""
+    del rng, config  # Every draw (subsampling, windows, negatives) happened on the host.
+    total, words = _losses(rows, batch, model)
+    return total, {"loss_per_word": total / jnp.maximum(words, 1.0), "words": words}
+
+
 def loss_fn(params, batch, rng, *, model, config):
     """Summed negative-sampling loss of the batch's triples (see the module docstring)."""
-    del rng, config  # Every draw (subsampling, windows, negatives) happened on the host.
-    total, words = _losses(params, batch, model)
-    return total, {"loss_per_word": total / jnp.maximum(words, 1.0), "words": words}
+    rows = models.gather_rows(params, sparse_rows(batch, model=model, config=config))
+    return rows_loss_fn(rows, batch, rng, model=model, config=config)
 
 
 def eval_metrics(params, batch, *, model, config):
     """Mean loss per word of each batch (the loop averages batches weighted by chunks; chunks
     hold nearly equal numbers of words)."""
-    del config
-    total, words = _losses(params, batch, model)
+    rows = models.gather_rows(params, sparse_rows(batch, model=model, config=config))
+    total, words = _losses(rows, batch, model)
     return {"loss_per_word": total / jnp.maximum(words, 1.0)}
 
 

@@ -22,7 +22,7 @@ from jaxpretrain.models.transformer import (
     init_transformer,
     transformer,
 )
-from jaxpretrain.models.word_vectors import CBOW
+from jaxpretrain.models.word_vectors import CBOW, cbow_scores, gather_rows, row_ids
 
 __all__ = [
     "BasicBlock",
@@ -35,9 +35,11 @@ __all__ = [
     "ResNet",
     "Transformer",
     "causal_mask",
+    "cbow_scores",
     "combine_masks",
     "dial_features",
     "dial_positions",
+    "gather_rows",
     "gpt2",
     "init_cache",
     "init_decode_cache",
@@ -46,6 +48,7 @@ __all__ = [
     "num_params",
     "padding_mask",
     "resnet",
+    "row_ids",
     "sinusoidal_positions",
     "transformer",
 ]

@@ -15,6 +15,15 @@ CBOW scores a target w against the mean of its context words' vectors:
 The model reads whole chunks: the context of position i is positions i ± 1..b_i, so h is a banded
 matrix product over the chunk's vectors (``window_mean``) rather than a gather of 2·window ids per
 word (10× less memory traffic at window 5, which is what CPU training speed is bound by).
+
+Negatives may be shared by G consecutive words of a chunk (Ji et al. 2016, "Parallelizing Word2Vec
+in Shared and Distributed Memory"): each word still meets K draws from unigram^0.75, but the G words'
+scores against them are one [G, D] × [D, K] product instead of G gathers of K rows, and the sparse
+update touches K rows per group instead of G·K. G = 1 is word2vec's own draw per word.
+
+Scoring is written on *rows*: ``row_ids`` names the table rows a batch uses and ``cbow_scores``
+computes from the gathered rows alone, so a trainer can differentiate with respect to those rows
+and update only them (the sparse SGD of word2vec.c; ``train.step``).
 """
 
 from __future__ import annotations
@@ -61,6 +70,53 @@ def window_mean(vectors, words, reach):
     return summed / jnp.maximum(count, 1.0)[..., None], count
 
 
+def row_ids(words, negatives, bags=None) -> dict[str, jax.Array]:
+    """The table rows a batch reads: {"context": int [B, L] (or [B, L, S] bag rows), "target":
+    int [B, L + G·K]} (each position's word, then the negatives). Padding (-1) reads row 0; its
+    rows get zero weight in ``cbow_scores``, hence zero gradient."""
+    safe = jnp.maximum(words, 0)
+    context = safe if bags is None else jnp.maximum(jnp.asarray(bags)[safe], 0)
+    target = jnp.concatenate([safe, negatives.reshape(negatives.shape[0], -1)], axis=1)
+    return {"context": context, "target": target}
+
+
+def cbow_scores(rows, words, reach, negatives, bags=None):
+    """Scores of each position's word (the target) and of its negatives against its context.
+
+    Args:
+      rows: the gathered rows of ``row_ids``: "context" float [B, L, D] (or [B, L, S, D] bag
+        rows), "target" float [B, L + G·K, D].
+      words: int [B, L] word ids of a chunk, -1 for padding.
+      reach: int [B, L] dynamic window b of each position, in [1, window].
+      negatives: int [B, G, K] negative word ids; the L positions form G groups of L/G
+        consecutive words, each group sharing its K negatives (G = L: one draw per word).
+      bags: the model's subword bags (int [V, S], -1 padded), or None.
+
+    Returns:
+      target_scores float [B, L], negative_scores float [B, L, K], and has_context bool
+      [B, L]: a real word with at least one context word (word2vec trains only those).
+    """
+    B, L = words.shape
+    G, K = negatives.shape[1:]
+    context = rows["context"]
+    if bags is not None:  # e′(w) = (1/|B(w)|) Σ_{r∈B(w)} context[r]
+        in_bag = (jnp.asarray(bags)[jnp.maximum(words, 0)] >= 0).astype(context.dtype)  # [B,L,S]
+        summed = jnp.einsum("blsd,bls->bld", context, in_bag)
+        context = summed / jnp.maximum(in_bag.sum(-1), 1.0)[..., None]
+    h, count = window_mean(context, words, reach)
+    targets, negative_rows = jnp.split(rows["target"], [L], axis=1)
+    target_scores = jnp.einsum("bld,bld->bl", targets, h)
+    groups = h.reshape(B, G, L // G, -1)  # [B, G, L/G, D]
+    negative_rows = negative_rows.reshape(B, G, K, -1)  # [B, G, K, D]
+    negative_scores = jnp.einsum("bgid,bgkd->bgik", groups, negative_rows).reshape(B, L, K)
+    return target_scores, negative_scores, (words >= 0) & (count > 0)
+
+
+def gather_rows(tables, ids):
+    """{name: tables[name][ids[name]]}: the rows ``ids`` names, from a params-like dict."""
+    return {name: tables[name][index] for name, index in ids.items()}
+
+
 class CBOW(nn.Module):
     """CBOW scorer.
 
@@ -93,19 +149,7 @@ class CBOW(nn.Module):
         return sums / np.maximum((bags >= 0).sum(1), 1)[:, None].astype(np.float32)
 
     def __call__(self, words, reach, negatives):
-        """Scores of each position's word (the target) and its negatives against its context.
-
-        Args:
-          words: int [B, L] word ids of a chunk, -1 for padding.
-          reach: int [B, L] dynamic window b of each position, in [1, window].
-          negatives: int [B, L, K] negative word ids.
-
-        Returns:
-          target_scores float [B, L], negative_scores float [B, L, K], and has_context bool
-          [B, L]: a real word with at least one context word (word2vec trains only those).
-        """
-        safe = jnp.maximum(words, 0)
-        h, count = window_mean(self.word_vectors()[safe], words, reach)
-        target_scores = jnp.einsum("bld,bld->bl", self.target[safe], h)
-        negative_scores = jnp.einsum("blkd,bld->blk", self.target[negatives], h)
-        return target_scores, negative_scores, (words >= 0) & (count > 0)
+        """``cbow_scores`` of a batch (words [B, L], reach [B, L], negatives [B, G, K])."""
+        tables = {"context": self.context, "target": self.target}
+        rows = gather_rows(tables, row_ids(words, negatives, self.bags))
+        return cbow_scores(rows, words, reach, negatives, self.bags)

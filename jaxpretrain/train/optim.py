@@ -60,6 +60,18 @@ def learning_rate_schedule(
     return optax.join_schedules([optax.linear_schedule(0.0, peak, warmup), after], [warmup])
 
 
+def is_plain_sgd(opt: ml_collections.ConfigDict) -> bool:
+    """True for θ ← θ − lr·∇θ L exactly: SGD without momentum, weight decay, clipping or frozen
+    subtrees. Only then may a step update just the rows a sparse gradient touches."""
+    return (
+        opt.name == "sgd"
+        and not opt.momentum
+        and not opt.weight_decay
+        and not opt.grad_clip_norm
+        and not opt.freeze.strip()
+    )
+
+
 def decay_mask(params):
     """True for parameters that get weight decay: everything but biases and norm scales."""
     return jax.tree.map(lambda p: p.ndim > 1, params)

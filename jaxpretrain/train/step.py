@@ -6,6 +6,13 @@ the players are updated in the order of ``loss_fns``, each on its own loss and o
 one jitted step; a later player sees the earlier players' *updated* parameters, which is the
 alternating update of GAN training (Goodfellow et al. 2014, Algorithm 1 with k = 1).
 
+Sparse updates: a method whose parameters are embedding tables read a few rows at a time (word
+vectors) may also export ``sparse_rows(batch, *, model, config) -> {table: int ids}`` and
+``rows_loss_fn(rows, batch, rng, *, model, config)``, its loss on the gathered rows. With plain
+SGD (``optim.is_plain_sgd``) the step then differentiates with respect to the rows and scatter-adds
+−lr·∂L/∂row into each table: the same update as the dense gradient (repeated ids add up, as the
+gather's transpose does), at a cost independent of the table sizes (word2vec.c's update).
+
 The randomness of step ``s`` is ``fold_in(state.rng, s)`` (player ``i`` folds in ``i`` once more),
 so a resumed run draws exactly what an uninterrupted one would.
 """
@@ -20,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxpretrain.models import gather_rows
+from jaxpretrain.train.optim import is_plain_sgd
 from jaxpretrain.train.state import TrainState
 
 LossFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
@@ -37,6 +46,20 @@ def _update(loss_fn, params, opt_state, tx, batch, rng):
     return optax.apply_updates(params, updates), opt_state, loss, metrics
 
 
+def _sparse_update(method, model, config, params, batch, rng, lr):
+    """θ[ids] −= lr·∂L/∂θ[ids] for each table the method's ``sparse_rows`` names."""
+    ids = method.sparse_rows(batch, model=model, config=config)
+    loss_fn = functools.partial(method.rows_loss_fn, model=model, config=config)
+    rows = gather_rows(params, ids)
+    (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows, batch, rng)
+    params = dict(params)
+    for name, index in ids.items():
+        params[name] = params[name].at[index].add(-lr * grads[name])
+    # The norm of the rows' gradients: a repeated row counts once per use, not summed.
+    metrics = {**metrics, "loss": loss, "row_grad_norm": optax.global_norm(grads), "lr": lr}
+    return params, loss, metrics
+
+
 def make_train_step(
     method: ModuleType,
     model: Any,
@@ -47,13 +70,24 @@ def make_train_step(
     """``step(state, batch) -> (state, metrics)``: one optimizer update of every player.
 
     Metrics are scalars: the method's own, plus ``loss`` (the sum over players), ``grad_norm`` and
-    ``lr`` (per player, prefixed ``<player>/``, for multi-player methods).
+    ``lr`` (per player, prefixed ``<player>/``, for multi-player methods); a sparse update reports
+    ``row_grad_norm`` instead of ``grad_norm``.
     """
     fns = players(method)
+    sparse = hasattr(method, "sparse_rows") and is_plain_sgd(config.optimizer)
 
     def step(state: TrainState, batch: dict[str, jax.Array]):
         rng = jax.random.fold_in(state.rng, state.step)
-        if fns is None:
+        if sparse:
+            lr = schedule(state.step)
+            params, loss, metrics = _sparse_update(
+                method, model, config, state.params, batch, rng, lr
+            )
+            opt_state = state.opt_state  # Plain SGD keeps no state to update.
+            # The touched rows are finite if the old tables and these updates are: checking the
+            # updates keeps the step's cost independent of the table sizes.
+            finite = jnp.isfinite(loss) & jnp.isfinite(metrics["row_grad_norm"])
+        elif fns is None:
             loss_fn = functools.partial(method.loss_fn, model=model, config=config)
             params, opt_state, loss, metrics = _update(
                 loss_fn, state.params, state.opt_state, tx, batch, rng
@@ -79,9 +113,10 @@ def make_train_step(
                 metrics.update({f"{player}/{k}": v for k, v in player_metrics.items()})
                 metrics[f"{player}/lr"] = schedule[player](state.step)
             metrics["loss"] = loss
-        # The loss is computed on the parameters before the update, so check the updated
-        # parameters too: a checkpoint of this state must never hold a diverged model.
-        finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(params))
+        if not sparse:
+            # The loss is computed on the parameters before the update, so check the updated
+            # parameters too: a checkpoint of this state must never hold a diverged model.
+            finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(params))
         new_state = state.replace(
             step=state.step + 1,
             params=params,

@@ -71,6 +71,17 @@ def test_transform_packs_kept_words_and_draws_windows():
     assert set(np.unique(reach)) == {1, 2, 3}
 
 
+def test_negatives_shared_by_groups_of_positions():
+    counts = np.array([5, 3, 2])
+    ids = np.zeros(12, np.int32)
+    shared = CbowTransform(counts, window=2, negatives=3, sample=0, shared_by=4)
+    assert shared({"ids": ids}, np.random.default_rng(0))["negatives"].shape == (3, 3)
+    with pytest.raises(ValueError, match="multiple of data.negatives_shared_by"):
+        CbowTransform(counts, window=2, negatives=3, sample=0, shared_by=5)({"ids": ids}, None)
+    with pytest.raises(ValueError, match="negatives_shared_by must be a positive int"):
+        CbowTransform(counts, window=2, negatives=3, sample=0, shared_by=0)
+
+
 def test_source_batches_are_a_pure_function_of_seed_and_step(tmp_path):
     config = _files(tmp_path, window=2, negatives=3)
     from jaxpretrain.data.word_vectors import cbow_transform

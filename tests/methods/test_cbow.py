@@ -46,6 +46,39 @@ def test_overfits_one_batch():
     assert last["loss_per_word"] < 0.5 * first["loss_per_word"], (first, last)
 
 
+def test_sparse_row_update_equals_the_dense_sgd_step():
+    """With plain SGD the step scatter-adds −lr·∂L/∂row into the rows read; it must give the
+    parameters of the dense gradient's SGD step (repeated rows summed), for plain and subword
+    (bag) tables alike."""
+    from types import SimpleNamespace
+
+    from jaxpretrain import parallel
+    from jaxpretrain.train.experiment import build_experiment
+    from jaxpretrain.train.optim import make_optimizer
+    from jaxpretrain.train.step import make_train_step
+
+    for name in ("cbow_kjv", "fasttext_kjv"):
+        config = load_config(name)
+        config.data.negatives_shared_by = 5
+        experiment = build_experiment(config, parallel.make_mesh(jax.devices()[:1]))
+        tx, schedule = make_optimizer(
+            config.optimizer, batch_size=config.batch_size, total_steps=config.total_steps
+        )
+        dense_method = SimpleNamespace(loss_fn=cbow.loss_fn)  # No sparse_rows: dense gradients.
+        model = experiment.model
+        sparse = jax.jit(make_train_step(cbow, model, config, tx, schedule))
+        dense = jax.jit(make_train_step(dense_method, model, config, tx, schedule))
+        a = b = experiment.state
+        for step in range(3):
+            batch = experiment.global_batch(step)
+            a, metrics = sparse(a, batch)
+            b, _ = dense(b, batch)
+        assert "row_grad_norm" in metrics and "grad_norm" not in metrics
+        for table in ("context", "target"):
+            np.testing.assert_allclose(a.params[table], b.params[table], rtol=1e-5, atol=1e-7)
+        assert not np.array_equal(a.params["target"], experiment.state.params["target"])
+
+
 def test_training_is_deterministic_and_8_devices_match_one():
     from jaxpretrain import parallel
     from jaxpretrain.train.experiment import build_experiment

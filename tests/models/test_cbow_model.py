@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpretrain.models import CBOW
-from jaxpretrain.models.word_vectors import window_mean
+from jaxpretrain.models.word_vectors import row_ids, window_mean
 
 
 def _reference_h(vectors, words, reach):
@@ -68,3 +68,24 @@ def test_subword_bags_average_rows():
     got = model.apply({"params": params}, method=CBOW.word_vectors)
     want = np.stack([rows[[0, 3]].mean(0), rows[1], rows[[2, 3, 4]].mean(0)])
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_shared_negatives_score_like_repeated_per_word_negatives():
+    """G groups sharing K negatives score exactly as each word drawing its group's K."""
+    V, D, K, L, G = 11, 4, 3, 6, 2
+    rng = np.random.default_rng(1)
+    model = CBOW(vocab_size=V, features=D)
+    words = jnp.asarray(rng.integers(0, V, (2, L)))
+    reach = jnp.asarray(rng.integers(1, 3, (2, L)))
+    shared = jnp.asarray(rng.integers(0, V, (2, G, K)))
+    per_word = jnp.repeat(shared, L // G, axis=1)  # [2, L, K]
+    params = {
+        "context": jnp.asarray(rng.normal(size=(V, D)), jnp.float32),
+        "target": jnp.asarray(rng.normal(size=(V, D)), jnp.float32),
+    }
+    got = model.apply({"params": params}, words, reach, shared)
+    want = model.apply({"params": params}, words, reach, per_word)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    # The target table's rows read: each word, then one K per group (not per word).
+    assert row_ids(words, shared)["target"].shape == (2, L + G * K)
