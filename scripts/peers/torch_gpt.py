@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from typing import Callable, NamedTuple
+
+from jaxpretrain.train.timing import steps_timer
 
 
 class TorchGPT(NamedTuple):
@@ -129,19 +130,8 @@ def torch_gpt_trainer(
         if device == "cuda":
             torch.cuda.synchronize()
 
-    for _ in range(3):
-        step()
-    sync()
-
-    def time_steps(steps: int) -> float:
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        sync()
-        return steps * batch_size * context / (time.perf_counter() - start)
-
     flop_params = sum(p.numel() for p in model.parameters()) - model.wpe.weight.numel()
-    return TorchGPT(time_steps, flop_params)
+    return TorchGPT(steps_timer(step, items_per_step=batch_size * context, sync=sync), flop_params)
 
 
 if __name__ == "__main__":

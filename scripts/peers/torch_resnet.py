@@ -7,8 +7,9 @@ its images/s is the number ours is compared with. Optional: needs ``torch`` and 
 
 from __future__ import annotations
 
-import time
 from typing import Callable
+
+from jaxpretrain.train.timing import steps_timer
 
 
 def torch_resnet_trainer(
@@ -41,15 +42,4 @@ def torch_resnet_trainer(
         if device == "cuda":
             torch.cuda.synchronize()
 
-    for _ in range(3):
-        step()
-    sync()
-
-    def time_steps(steps: int) -> float:
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        sync()
-        return steps * batch_size / (time.perf_counter() - start)
-
-    return time_steps
+    return steps_timer(step, items_per_step=batch_size, sync=sync)
