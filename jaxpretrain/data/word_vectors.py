@@ -267,6 +267,16 @@ def word_source(data_config: Any, split: str) -> ChunkSource:
     return ChunkSource(data.ids[: eval_chunks * source.chunk], source.chunk)
 
 
+def bag_budget(data_config: Any) -> int:
+    """P of `models.word_vectors.bag_layout`: the most bag rows Σ|B(w)| of any chunk of the
+    corpus (subsampling only removes words, so every training and eval chunk fits)."""
+    data = word_data(data_config)
+    source = word_source(data_config, "train")
+    sizes = (data.subwords.table >= 0).sum(1)[data.ids]  # [N], the bag size of each word
+    sizes = np.pad(sizes, (0, len(source) * source.chunk - len(sizes)))
+    return int(sizes.reshape(len(source), source.chunk).sum(1).max())
+
+
 def cbow_transform(data_config: Any) -> CbowTransform:
     """The `CbowTransform` of a "words" data config: fields `window` (default 5), `negatives`
     (default 5), `sample` (default 1e-3), `negatives_shared_by` (default 1)."""

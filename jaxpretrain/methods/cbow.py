@@ -28,7 +28,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from jaxpretrain import losses, models
-from jaxpretrain.data.word_vectors import cbow_transform, word_data
+from jaxpretrain.data.word_vectors import bag_budget, cbow_transform, word_data
 
 ENCODER = ""  # The whole params tree.
 
@@ -42,6 +42,7 @@ def make_model(config) -> models.CBOW:
         features=config.model.features,
         bags=None if plain else data.subwords.table,
         num_rows=data.subwords.num_rows,
+        bag_budget=0 if plain else bag_budget(config.data),
     )
 
 
@@ -67,13 +68,13 @@ def sparse_rows(batch, *, model, config):
     only those rows, as word2vec does."""
     del config
     words, _, negatives = _inputs(batch)
-    return models.row_ids(words, negatives, model.bags)
+    return models.row_ids(words, negatives, model.bags, model.bag_budget)
 
 
 def _losses(rows, batch, model):
     words, reach, negatives = _inputs(batch)
     target_scores, negative_scores, where = models.cbow_scores(
-        rows, words, reach, negatives, model.bags
+        rows, words, reach, negatives, model.bags, model.bag_budget
     )
     if "mask" in batch:  # bool [B]: False marks eval padding chunks.
         where = where & batch["mask"][:, None]

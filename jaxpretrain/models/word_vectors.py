@@ -70,27 +70,65 @@ def window_mean(vectors, words, reach):
     return summed / jnp.maximum(count, 1.0)[..., None], count
 
 
-def row_ids(words, negatives, bags=None) -> dict[str, jax.Array]:
-    """The table rows a batch reads: {"context": int [B, L] (or [B, L, S] bag rows), "target":
-    int [B, L + G·K]} (each position's word, then the negatives). Padding (-1) reads row 0; its
-    rows get zero weight in ``cbow_scores``, hence zero gradient."""
+def bag_layout(words, bags, budget: int):
+    """The bag rows of a batch's words, flattened: position i's |B(w_i)| rows are consecutive.
+
+    Padded [B, L, S] bags would read S rows per word (S = the longest bag, 59 for fastText's
+    3..6-grams on the KJV) where the average word has 11; the flat layout reads each chunk's
+    real rows and ``budget`` − Σ|B| padding rows.
+
+    Args:
+      words: int [B, L] word ids, -1 for padding.
+      bags: int [V, S] rows of each word's bag, -1 padded.
+      budget: P ≥ Σ_i |B(w_i)| of every chunk: ``data.word_vectors.bag_budget`` takes the
+        largest over the corpus's chunks (a chunk with more bag rows would lose its last ones).
+
+    Returns:
+      rows int [B, P] (padding slots read row 0) and positions int [B, P], the position i each
+      slot belongs to (L for padding slots).
+    """
+    bags = jnp.asarray(bags)
+    length = words.shape[1]
     safe = jnp.maximum(words, 0)
-    context = safe if bags is None else jnp.maximum(jnp.asarray(bags)[safe], 0)
+    sizes = jnp.where(words >= 0, (bags >= 0).sum(1)[safe], 0)  # [B, L]
+
+    def one_chunk(chunk_words, chunk_sizes):  # [L], [L] -> [P], [P]
+        spare = budget - chunk_sizes.sum()
+        positions = jnp.repeat(
+            jnp.arange(length + 1),
+            jnp.append(chunk_sizes, spare),
+            total_repeat_length=budget,
+        )
+        starts = jnp.append(jnp.cumsum(chunk_sizes) - chunk_sizes, 0)  # [L + 1]
+        slots = jnp.arange(budget) - starts[positions]
+        owner = jnp.append(chunk_words, 0)[positions]
+        rows = jnp.where(positions < length, bags[owner, jnp.minimum(slots, bags.shape[1] - 1)], 0)
+        return rows, positions
+
+    return jax.vmap(one_chunk)(safe, sizes)
+
+
+def row_ids(words, negatives, bags=None, budget: int = 0) -> dict[str, jax.Array]:
+    """The table rows a batch reads: {"context": int [B, L] (or [B, P], ``bag_layout``),
+    "target": int [B, L + G·K]} (each position's word, then the negatives). Padding (-1) reads
+    row 0; its rows get zero weight in ``cbow_scores``, hence zero gradient."""
+    safe = jnp.maximum(words, 0)
+    context = safe if bags is None else bag_layout(words, bags, budget)[0]
     target = jnp.concatenate([safe, negatives.reshape(negatives.shape[0], -1)], axis=1)
     return {"context": context, "target": target}
 
 
-def cbow_scores(rows, words, reach, negatives, bags=None):
+def cbow_scores(rows, words, reach, negatives, bags=None, budget: int = 0):
     """Scores of each position's word (the target) and of its negatives against its context.
 
     Args:
-      rows: the gathered rows of ``row_ids``: "context" float [B, L, D] (or [B, L, S, D] bag
+      rows: the gathered rows of ``row_ids``: "context" float [B, L, D] (or [B, P, D] bag
         rows), "target" float [B, L + G·K, D].
       words: int [B, L] word ids of a chunk, -1 for padding.
       reach: int [B, L] dynamic window b of each position, in [1, window].
       negatives: int [B, G, K] negative word ids; the L positions form G groups of L/G
         consecutive words, each group sharing its K negatives (G = L: one draw per word).
-      bags: the model's subword bags (int [V, S], -1 padded), or None.
+      bags, budget: the model's subword bags (int [V, S], -1 padded) and bag budget P, or None.
 
     Returns:
       target_scores float [B, L], negative_scores float [B, L, K], and has_context bool
@@ -100,9 +138,12 @@ def cbow_scores(rows, words, reach, negatives, bags=None):
     G, K = negatives.shape[1:]
     context = rows["context"]
     if bags is not None:  # e′(w) = (1/|B(w)|) Σ_{r∈B(w)} context[r]
-        in_bag = (jnp.asarray(bags)[jnp.maximum(words, 0)] >= 0).astype(context.dtype)  # [B,L,S]
-        summed = jnp.einsum("blsd,bls->bld", context, in_bag)
-        context = summed / jnp.maximum(in_bag.sum(-1), 1.0)[..., None]
+        _, positions = bag_layout(words, bags, budget)
+        bag_sum = jax.vmap(lambda r, p: jax.ops.segment_sum(r, p, L + 1, indices_are_sorted=True))(
+            context, positions
+        )  # [B, L + 1, D], the last segment collects the padding slots
+        sizes = jax.vmap(lambda p: jnp.bincount(p, length=L + 1))(positions)  # [B, L + 1]
+        context = bag_sum[:, :L] / jnp.maximum(sizes[:, :L], 1)[..., None].astype(context.dtype)
     h, count = window_mean(context, words, reach)
     targets, negative_rows = jnp.split(rows["target"], [L], axis=1)
     target_scores = jnp.einsum("bld,bld->bl", targets, h)
@@ -126,12 +167,14 @@ class CBOW(nn.Module):
       bags: optional int [V, S] rows of each word's bag, -1 padded (``data.Subwords.table``);
         None for plain word vectors (bag = the word's own row).
       num_rows: R, rows of the context table (V + subword rows); ignored when bags is None.
+      bag_budget: P, bag rows per chunk (``bag_layout``); ignored when bags is None.
     """
 
     vocab_size: int
     features: int
     bags: Any = None
     num_rows: int = 0
+    bag_budget: int = 0
 
     def setup(self):
         rows = self.vocab_size if self.bags is None else self.num_rows
@@ -151,5 +194,5 @@ class CBOW(nn.Module):
     def __call__(self, words, reach, negatives):
         """``cbow_scores`` of a batch (words [B, L], reach [B, L], negatives [B, G, K])."""
         tables = {"context": self.context, "target": self.target}
-        rows = gather_rows(tables, row_ids(words, negatives, self.bags))
-        return cbow_scores(rows, words, reach, negatives, self.bags)
+        rows = gather_rows(tables, row_ids(words, negatives, self.bags, self.bag_budget))
+        return cbow_scores(rows, words, reach, negatives, self.bags, self.bag_budget)

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpretrain.models import CBOW
-from jaxpretrain.models.word_vectors import row_ids, window_mean
+from jaxpretrain.models.word_vectors import bag_layout, row_ids, window_mean
 
 
 def _reference_h(vectors, words, reach):
@@ -58,7 +58,7 @@ def test_init_and_scores():
 def test_subword_bags_average_rows():
     V, D = 3, 2
     bags = np.array([[0, 3, -1], [1, -1, -1], [2, 3, 4]])
-    model = CBOW(vocab_size=V, features=D, bags=bags, num_rows=5)
+    model = CBOW(vocab_size=V, features=D, bags=bags, num_rows=5, bag_budget=6)
     words = jnp.array([[0, 1, 2]])
     params = model.init(
         jax.random.PRNGKey(0), words, jnp.ones((1, 3), jnp.int32), jnp.zeros((1, 3, 1), jnp.int32)
@@ -89,3 +89,43 @@ def test_shared_negatives_score_like_repeated_per_word_negatives():
         np.testing.assert_allclose(a, b, rtol=1e-6)
     # The target table's rows read: each word, then one K per group (not per word).
     assert row_ids(words, shared)["target"].shape == (2, L + G * K)
+
+
+def test_bag_layout_flattens_each_chunks_bags_in_order():
+    bags = np.array([[0, 3, -1], [1, -1, -1], [2, 3, 4]])
+    words = jnp.array([[2, -1, 0, 1], [1, 1, -1, -1]])
+    rows, positions = bag_layout(words, bags, budget=7)
+    np.testing.assert_array_equal(rows, [[2, 3, 4, 0, 3, 1, 0], [1, 1, 0, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(positions, [[0, 0, 0, 2, 2, 3, 4], [0, 1, 4, 4, 4, 4, 4]])
+
+
+def test_subword_scores_use_the_mean_of_each_bag():
+    """Scores from the flat bag layout equal a NumPy evaluation of e′(w) = mean of its bag rows."""
+    rng = np.random.default_rng(2)
+    V, R, D, K, L = 6, 14, 3, 2, 8
+    sizes = rng.integers(1, 5, V)
+    bags = np.full((V, 4), -1)
+    for w in range(V):
+        bags[w, : sizes[w]] = [w, *rng.choice(np.arange(V, R), sizes[w] - 1, replace=False)]
+    words = rng.integers(0, V, (2, L))
+    words[1, 5:] = -1
+    reach = rng.integers(1, 3, (2, L))
+    negatives = rng.integers(0, V, (2, L, K))
+    budget = int(sizes[np.maximum(words, 0)].sum(1).max())
+    model = CBOW(vocab_size=V, features=D, bags=bags, num_rows=R, bag_budget=budget)
+    params = {
+        "context": jnp.asarray(rng.normal(size=(R, D)), jnp.float32),
+        "target": jnp.asarray(rng.normal(size=(V, D)), jnp.float32),
+    }
+    ts, ns, _ = model.apply({"params": params}, jnp.asarray(words), reach, negatives)
+    e = np.asarray(params["context"])
+    word_vectors = np.stack([e[b[b >= 0]].mean(0) for b in bags])
+    h, _ = _reference_h(word_vectors[np.maximum(words, 0)], words, reach)
+    o = np.asarray(params["target"])
+    real = words >= 0
+    np.testing.assert_allclose(
+        np.asarray(ts)[real], np.einsum("bld,bld->bl", o[words.clip(0)], h)[real], rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        np.asarray(ns)[real], np.einsum("blkd,bld->blk", o[negatives], h)[real], rtol=1e-4
+    )
