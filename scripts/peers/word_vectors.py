@@ -17,6 +17,11 @@ settings). fastText: `train_unsupervised(model="cbow", thread=2)` with its defau
 
   python scripts/peers/word_vectors.py               # all three, 1 repeat
   python scripts/peers/word_vectors.py --repeats=3 --only=ours,gensim
+  python scripts/peers/word_vectors.py --only=ours_fasttext,fasttext   # both with n-grams
+
+"ours" is `configs/cbow_kjv.py`, "ours_fasttext" `configs/fasttext_kjv.py` (character n-grams,
+fastText's peer). ρ is printed over the pairs of vocabulary words, the pairs every system scores
+(n-gram vectors of out-of-vocabulary words are in the JSON's "spearman").
 """
 
 from __future__ import annotations
@@ -130,9 +135,13 @@ def compare(only=("ours", "gensim", "fasttext"), repeats: int = 1) -> dict[str, 
     sentences = kjv_sentences()
     runners = {
         "ours": run_ours,
+        "ours_fasttext": lambda: run_ours("fasttext_kjv"),
         "gensim": lambda: run_gensim(sentences),
         "fasttext": lambda: run_fasttext(sentences),
     }
+    unknown = set(only) - set(runners)
+    if unknown:
+        raise ValueError(f"unknown systems {sorted(unknown)}; choose from {sorted(runners)}")
     rows: dict[str, list[dict]] = {name: [] for name in only}
     for _ in range(repeats):
         for name in only:
@@ -153,10 +162,10 @@ def main(argv):
     for name, row in compare(flags.FLAGS.only, flags.FLAGS.repeats).items():
         print(
             f"{name:9s} {row['words_per_sec'] / 1e6:.3f}M words/s ({row['seconds']:.1f} s)"
-            f"  WordSim-353 ρ {row['wordsim353/spearman']:.3f}"
-            f" ({int(row['wordsim353/pairs'])} pairs, OOV {row['wordsim353/oov_ratio']:.0%})"
-            f"  SimLex-999 ρ {row['simlex999/spearman']:.3f}"
-            f" ({int(row['simlex999/pairs'])} pairs, OOV {row['simlex999/oov_ratio']:.0%})"
+            f"  WordSim-353 ρ {row['wordsim353/spearman_in_vocabulary']:.3f}"
+            f" (OOV {row['wordsim353/oov_ratio']:.0%})"
+            f"  SimLex-999 ρ {row['simlex999/spearman_in_vocabulary']:.3f}"
+            f" (OOV {row['simlex999/oov_ratio']:.0%})"
             f"  analogies {row['analogy_accuracy']:.3f}"
             + (
                 f"  effective {row['effective_words_per_sec'] / 1e6:.3f}M/s"
