@@ -30,7 +30,9 @@ untied. ``init`` returns ``nn.LogicallyPartitioned`` boxes.
 
 Incremental decoding: ``decode(..., decode=True)`` runs the decoder on the next target positions
 only, with the self-attention keys/values of earlier positions in the "cache" collection
-(``init_decode_cache``); cross-attention reads the encoder output again at every step.
+(``init_decode_cache``); cross-attention reads the encoder output again at every step, but
+inside the jitted decoding loops (``evaluate.decoding``) XLA hoists its loop-invariant Key/Value
+projection out of the loop: caching it measured no faster (0.93x, beam search, 6 layers, D 512).
 """
 
 import functools
