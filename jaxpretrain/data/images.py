@@ -188,6 +188,29 @@ def _as_float(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return normalize(image)
 
 
+def _resized_float(image: np.ndarray, rng: np.random.Generator, *, size: int) -> np.ndarray:
+    """Digits upsampled (bilinear) to size x size for networks that halve the resolution often."""
+    del rng
+    return _resize(normalize(image), size, size)
+
+
+def _photo_crop(
+    image: np.ndarray, rng: np.random.Generator, *, augment: bool, size: int
+) -> np.ndarray:
+    """A size x size crop of a photo tile: random position and flip for training, else central."""
+    image = _check_image(image, "photos")
+    h, w = image.shape[:2]
+    if size > min(h, w):
+        raise ValueError(f"photos: image_size {size} exceeds the {h}x{w} tiles; lower it.")
+    top, left = ((h - size) // 2, (w - size) // 2)
+    if augment:
+        top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+    image = image[top : top + size, left : left + size]
+    if augment and rng.random() < 0.5:
+        image = image[:, ::-1]
+    return normalize(image)
+
+
 def _cifar(image: np.ndarray, rng: np.random.Generator, *, augment: bool) -> np.ndarray:
     if augment:
         image = random_crop_flip(image, rng, pad=4)
@@ -195,7 +218,12 @@ def _cifar(image: np.ndarray, rng: np.random.Generator, *, augment: bool) -> np.
 
 
 def _imagenet(
-    image: np.ndarray, rng: np.random.Generator, *, augment: bool, size: int
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    augment: bool,
+    size: int,
+    standardize: bool = True,
 ) -> np.ndarray:
     if augment:
         image = random_resized_crop(image, rng, size=size)
@@ -203,16 +231,23 @@ def _imagenet(
             image = image[:, ::-1]
     else:
         image = center_crop(image, size=size)
+    if not standardize:  # Colorization converts [0, 1] RGB to Lab itself.
+        return normalize(image)
     return normalize(image, IMAGENET_MEAN, IMAGENET_STD)
 
 
-def _apply(example: dict, rng: np.random.Generator, *, image_fn: Callable) -> dict[str, Any]:
-    out = {
-        "image": np.ascontiguousarray(image_fn(np.asarray(example["image"]), rng), np.float32),
-        "label": np.asarray(example["label"], np.int32),
-    }
+def _apply(
+    example: dict, rng: np.random.Generator, *, image_fn: Callable, num_tags: int = 0
+) -> dict[str, Any]:
+    out = {"image": np.ascontiguousarray(image_fn(np.asarray(example["image"]), rng), np.float32)}
+    if "label" in example:
+        out["label"] = np.asarray(example["label"], np.int32)
     if "tags" in example:
         out["tags"] = np.asarray(example["tags"], np.float32)
+    elif "labels" in example:  # A set of class ids per image (voc): k-hot tags [num_tags].
+        tags = np.zeros(num_tags, np.float32)
+        tags[np.asarray(example["labels"], np.int64)] = 1.0
+        out["tags"] = tags
     return out
 
 
@@ -220,11 +255,17 @@ def make_image_transform(data_config: Any, *, train: bool) -> Transform:
     """The per-example transform for a data config (see `sources.build_source` for names).
 
     - "digits", "digits_hashtags": images are already float32 in [0, 1]; nothing random.
+      With `data_config.image_size` other than 8, digits are bilinearly upsampled to that size.
+    - "photos": uint8 tiles of the bundled photos; train: a random `image_size` crop (default 32)
+      and a random flip; eval: the central crop; then scaled to [0, 1].
     - "tfds:cifar10": train: `random_crop_flip(pad=4)`; then CIFAR-10 mean/std normalisation.
     - "tfds:imagenet2012": train: `random_resized_crop(size=image_size)` and a random flip;
       eval: `center_crop(size=image_size)`; then ImageNet mean/std normalisation.
       `data_config.image_size` defaults to 224.
+    - "tfds:voc/2007": as imagenet2012 (photos of any size); its per-image class sets
+      ("labels") become k-hot "tags" [num_classes] for multi-label classification.
     - any other "tfds:<name>": images scaled to [0, 1] only.
+    `data_config.standardize=False` (default True) leaves ImageNet pixels in [0, 1].
     `data_config.augment=False` (default True) turns the random training augmentation off (ImageNet
     training images are then center-cropped).
 
@@ -234,20 +275,30 @@ def make_image_transform(data_config: Any, *, train: bool) -> Transform:
         train: whether this is the training transform.
 
     Returns:
-        `transform(example, rng) -> example`: keeps "image" (float32 [H, W, C]), "label" (int32 [])
-        and "tags" (float32 [T], when present) and drops every other field.
+        `transform(example, rng) -> example`: keeps "image" (float32 [H, W, C]), "label" (int32 [],
+        when present) and "tags" (float32 [T], when present, or made from "labels") and drops
+        every other field.
     """
     name = _get(data_config, "name")
     augment = train and bool(_get(data_config, "augment", True))
     is_tfds = isinstance(name, str) and name.startswith("tfds:") and len(name) > len("tfds:")
     base = name[len("tfds:") :].split(":")[0].split("/")[0] if is_tfds else None
-    if name in ("digits", "digits_hashtags"):
+    if name == "digits" and _get(data_config, "image_size", 8) != 8:
+        image_fn = functools.partial(_resized_float, size=int(_get(data_config, "image_size")))
+    elif name == "photos":
+        image_fn = functools.partial(
+            _photo_crop, augment=augment, size=int(_get(data_config, "image_size", 32))
+        )
+    elif name in ("digits", "digits_hashtags"):
         image_fn = _as_float
     elif base == "cifar10":
         image_fn = functools.partial(_cifar, augment=augment)
-    elif base == "imagenet2012":
+    elif base in ("imagenet2012", "voc"):
         image_fn = functools.partial(
-            _imagenet, augment=augment, size=int(_get(data_config, "image_size", 224))
+            _imagenet,
+            augment=augment,
+            size=int(_get(data_config, "image_size", 224)),
+            standardize=bool(_get(data_config, "standardize", True)),
         )
     elif is_tfds:
         image_fn = _as_float
@@ -256,4 +307,6 @@ def make_image_transform(data_config: Any, *, train: bool) -> Transform:
             f"Unknown data set name {name!r}; expected 'digits', 'digits_hashtags' or"
             " 'tfds:<name>'."
         )
-    return functools.partial(_apply, image_fn=image_fn)
+    return functools.partial(
+        _apply, image_fn=image_fn, num_tags=int(_get(data_config, "num_classes", 0))
+    )

@@ -6,12 +6,14 @@ Shared by the training loop and the benchmark so that what we time is what we tr
 from __future__ import annotations
 
 import dataclasses
+import functools
 from types import ModuleType
 from typing import Any, Callable, Iterator
 
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 from jax.sharding import Mesh
 
 from jaxpretrain import parallel
@@ -38,6 +40,15 @@ class Experiment:
     stream: BatchStream
     eval_source: Any
     eval_transform: Callable | None
+    pictures_step: Callable[[Any, dict], dict] | None = None
+
+    def pictures(self, params, *, count: int = 8) -> dict[str, np.ndarray]:
+        """The method's pictures of the first ``count`` eval examples: {name: float [R, N, H, W,
+        C] in [0, 1]} (rows R of N images, e.g. input / prediction / truth); {} if it has none."""
+        if self.pictures_step is None:
+            return {}
+        out = jax.device_get(self.pictures_step(params, next(self.eval_batches())))
+        return {name: np.asarray(rows)[:, :count] for name, rows in out.items()}
 
     def step(self, state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         """One training step (waiting for it where the platform needs that, see ``parallel``)."""
@@ -173,6 +184,14 @@ def build_experiment(
     def eval_step(params, batch):
         return eval_metrics(params, batch), jnp.sum(batch["mask"].astype(jnp.float32))
 
+    pictures_step = None
+    if hasattr(method, "pictures"):  # Replicated output: every host can read it.
+        pictures_step = jax.jit(
+            functools.partial(method.pictures, model=model, config=config),
+            in_shardings=(param_sh, batch_sh),
+            out_shardings=replicated,
+        )
+
     return Experiment(
         config=config,
         method=method,
@@ -184,4 +203,5 @@ def build_experiment(
         stream=stream,
         eval_source=build_source(config.data, "eval"),
         eval_transform=method.preprocess(config, train=False),
+        pictures_step=pictures_step,
     )

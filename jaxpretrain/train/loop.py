@@ -39,7 +39,9 @@ def _check_finite(
         )
         raise NonFiniteLossError(
             f"the loss became NaN/inf between steps {last_checked} and {step}; {kept}. Lower "
-            "config.optimizer.base_lr, set config.optimizer.grad_clip_norm, or add warm-up steps."
+            "config.optimizer.base_lr (config.optimizers.<player>.base_lr for a player of a "
+            "multi-player method such as a GAN discriminator), set grad_clip_norm, or add warm-up "
+            "steps."
         )
 
 
@@ -93,6 +95,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
                     row.update(
                         {f"eval/{k}": v for k, v in experiment.evaluate(state.params).items()}
                     )
+                    writer.write_pictures(done, experiment.pictures(state.params))
                     throughput.restart(done)  # Evaluation time is not training throughput.
                 writer.write(done, row)
             if done % config.checkpoint_every == 0 or is_last:

@@ -1,5 +1,6 @@
 """Where a run reports: ``<workdir>/metrics.jsonl``, TensorBoard event files, a progress bar,
-and the curves of every metric in ``<workdir>/curves.png``.
+the curves of every metric in ``<workdir>/curves.png``, and a method's pictures at every evaluation
+(``<workdir>/pictures/<name>_<step>.png`` and TensorBoard images).
 
 Only the main process writes; the others get a writer that does nothing, so callers never branch.
 """
@@ -47,6 +48,21 @@ def plot_curves(workdir: str, filename: str = "curves.png") -> str:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def image_grid(rows: np.ndarray, *, pad: int = 2) -> np.ndarray:
+    """Tile pictures into one RGB image: float [R, N, H, W, C] in [0, 1] (C = 1 or 3) ->
+    uint8 [R·(H + pad) + pad, N·(W + pad) + pad, 3], row r of the grid holding rows[r]."""
+    rows = np.asarray(rows, np.float32)
+    if rows.ndim != 5 or rows.shape[-1] not in (1, 3):
+        raise ValueError(f"image_grid expects [R, N, H, W, 1 or 3] pictures, got {rows.shape}.")
+    r, n, h, w, _ = rows.shape
+    grid = np.ones((r * (h + pad) + pad, n * (w + pad) + pad, 3), np.float32)
+    for i in range(r):
+        for j in range(n):
+            top, left = pad + i * (h + pad), pad + j * (w + pad)
+            grid[top : top + h, left : left + w] = rows[i, j]  # C = 1 broadcasts to grey.
+    return (np.clip(grid, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 class Throughput:
@@ -98,6 +114,21 @@ class MetricsWriter:
             if k in ("loss", "examples_per_sec") or k.startswith("eval/")
         }
         self._bar.set_postfix(shown, refresh=False)
+
+    def write_pictures(self, step: int, pictures: Mapping[str, np.ndarray]) -> None:
+        """Each ``{name: [R, N, H, W, C] in [0, 1]}`` as ``<workdir>/pictures/<name>_<step>.png``
+        and as a TensorBoard image."""
+        if not self._enabled or not pictures:
+            return
+        from PIL import Image
+
+        directory = os.path.join(os.path.dirname(self._jsonl.name), "pictures")
+        os.makedirs(directory, exist_ok=True)
+        for name, rows in pictures.items():
+            grid = image_grid(rows)
+            Image.fromarray(grid).save(os.path.join(directory, f"{name}_{step:07d}.png"))
+            self._tensorboard.add_image(name, grid, step, dataformats="HWC")
+        self._tensorboard.flush()
 
     def advance(self, step: int) -> None:
         if self._enabled:

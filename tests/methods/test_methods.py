@@ -91,5 +91,7 @@ def test_method_interface(name):
         assert hasattr(method, attribute), f"{name} lacks {attribute}"
     assert hasattr(method, "loss_fn") != hasattr(method, "loss_fns")
     params = {"backbone": {"w": 1}, "head": {"w": 2}}
-    expected = params if method.ENCODER == "" else params[method.ENCODER]  # "": every param.
+    expected = params  # ENCODER "": every param; else the subtree at its '/'-separated path.
+    for key in reversed(method.ENCODER.split("/") if method.ENCODER else []):
+        params = {key: params, "other": {"w": 3}}
     assert method.encoder_params(params) == expected
