@@ -119,6 +119,19 @@ BENCHMARKS = {
         "configs/gpt2_kjv.py", overrides=(("model.max_length", 512),)
     ),
     "cbow_kjv": WordVectorsEntry(),
+    # Two players (discriminator, then generator) per step; images/s of the whole step.
+    "inpainting_digits": Entry("configs/inpainting_digits.py"),
+    "inpainting_imagenet": Entry("configs/inpainting_imagenet.py"),
+    "colorization_photos": Entry("configs/colorization_photos.py"),
+    "colorization_photos_classification": Entry(
+        "configs/colorization_photos.py", overrides=(("colorization.loss", "classification"),)
+    ),
+    "colorization_imagenet": Entry("configs/colorization_imagenet.py"),
+    # CPC: sequences (conv + GRU on MNIST-1D; the recurrence is not matmul-bound, so no MFU)
+    # and images (a ResNet per patch of a 7x7 grid; an example is an image, i.e. 49 patches).
+    "cpc_mnist1d": Entry("configs/cpc_mnist1d.py", mfu=False),
+    "cpc_digits": Entry("configs/cpc_digits.py"),
+    "cpc_imagenet": Entry("configs/cpc_imagenet.py"),
     "supervised_imagenet2012_bf16": Entry(
         "configs/supervised_imagenet2012.py",
         overrides=(("model.dtype", "bfloat16"),),

@@ -50,7 +50,10 @@ def _downstream_config(base, *, budget: int, seed: int, pretrained: str | None):
     config.seed = seed
     # Warm-up takes at most a fifth of a short schedule, so every budget reaches its peak lr.
     config.optimizer.warmup_steps = min(config.optimizer.warmup_steps, budget // 5)
-    config.method = "finetune" if pretrained else "supervised"
+    if config.method in ("finetune", "supervised"):  # The image classifier.
+        config.method = "finetune" if pretrained else "supervised"
+    # Other downstream methods (sequence_classifier) run with or without init_from as they are:
+    # with optimizer.freeze="backbone", "scratch" is then the random-init encoder's probe.
     config.init_from = pretrained or ""
     return config
 

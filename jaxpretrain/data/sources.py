@@ -243,6 +243,11 @@ def build_source(data_config: Any, split: str) -> Any:
     `data_config.name` is one of:
     - "digits": `digits`, with optional fields `classes`, `per_class`, `seed`, `test_fraction`;
     - "digits_hashtags": `digits_hashtags`, with optional `seed`, `test_fraction`;
+    - "photos": tiles of the colour photos scikit-image and scikit-learn ship (`photos.photos`),
+      with optional `scale`, `tile`, `holdout` ("photos": whole photos, `eval_photos`, are held
+      out; "region": the right quarter of every photo);
+    - "mnist1d": `signals.mnist1d` (1-D signals, generated locally), with optional `seed`,
+      `num_samples`;
     - "tfds:<name>" (e.g. "tfds:cifar10", "tfds:imagenet2012"): `tfds_source`, with optional
       `data_dir`, `train_split` (default "train") and `eval_split` (default "validation" for
       imagenet2012, else "test");
@@ -276,6 +281,24 @@ def build_source(data_config: Any, split: str) -> Any:
         )
     if name == "digits_hashtags":
         return digits_hashtags(builtin_split, seed=seed, test_fraction=test_fraction)
+    if name == "photos":
+        from jaxpretrain.data.photos import EVAL_PHOTOS, photos  # pylint: disable=import-outside-toplevel
+
+        return photos(
+            builtin_split,
+            scale=_get(data_config, "scale", 256),
+            tile=_get(data_config, "tile", 40),
+            holdout=_get(data_config, "holdout", "photos"),
+            eval_photos=tuple(_get(data_config, "eval_photos", EVAL_PHOTOS)),
+        )
+    if name == "mnist1d":
+        from jaxpretrain.data.signals import mnist1d  # pylint: disable=import-outside-toplevel
+
+        return mnist1d(
+            builtin_split,
+            seed=_get(data_config, "seed", 42),
+            num_samples=_get(data_config, "num_samples", 5000),
+        )
     if name == "text":
         from jaxpretrain.data.lm import lm_sources  # pylint: disable=import-outside-toplevel
 
@@ -301,7 +324,7 @@ def build_source(data_config: Any, split: str) -> Any:
             tfds_split = _get(data_config, "eval_split", _TFDS_EVAL_SPLITS.get(base, "test"))
         return tfds_source(tfds_name, tfds_split, data_dir=_get(data_config, "data_dir") or None)
     raise ValueError(
-        f"Unknown data set name {name!r}; expected 'digits', 'digits_hashtags', 'text',"
+        f"Unknown data set name {name!r}; expected 'digits', 'digits_hashtags', 'mnist1d', 'text',"
         " 'translation', 'words' or 'tfds:<name>'"
         " (e.g. 'tfds:cifar10', 'tfds:imagenet2012')."
     )

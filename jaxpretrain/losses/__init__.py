@@ -6,12 +6,19 @@ from jaxpretrain.losses.classification import (
     soft_target_cross_entropy,
     softmax_cross_entropy,
 )
+from jaxpretrain.losses.contrastive import info_nce, mi_lower_bound
 from jaxpretrain.losses.language import next_token
+from jaxpretrain.losses.reconstruction import gan_discriminator, gan_generator, masked_l2
 from jaxpretrain.losses.word_vectors import cbow_negative_sampling
 
 __all__ = [
     "cbow_negative_sampling",
+    "gan_discriminator",
+    "gan_generator",
+    "info_nce",
     "khot_softmax_cross_entropy",
+    "masked_l2",
+    "mi_lower_bound",
     "multilabel_sigmoid",
     "next_token",
     "soft_target_cross_entropy",

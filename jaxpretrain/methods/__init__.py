@@ -8,6 +8,8 @@ A method module exports:
   preprocess(config, *, train) -> per-example host transform ``(example, np_rng) -> example``
   encoder_params(params) -> the subtree a downstream fine-tune inherits; ENCODER names its path
   eval_metrics(params, batch, *, model, config) -> {name: scalar}   (optional)
+  pictures(params, batch, *, model, config) -> {name: [R, N, H, W, C] in [0, 1]}   (optional;
+    drawn from the first eval batch at every evaluation, as PNG and TensorBoard images)
   sparse_rows(batch, *, model, config) -> {table: int ids} and
     rows_loss_fn(rows, batch, rng, *, model, config)   (optional, embedding tables: with plain
     SGD the train step updates only the rows read; see ``train.step``)
@@ -17,7 +19,18 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from jaxpretrain.methods import cbow, finetune, gpt2, hashtag, supervised, translation
+from jaxpretrain.methods import (
+    cbow,
+    colorization,
+    cpc,
+    finetune,
+    gpt2,
+    hashtag,
+    inpainting,
+    sequence_classifier,
+    supervised,
+    translation,
+)
 
 METHODS: dict[str, ModuleType] = {
     "supervised": supervised,
@@ -26,6 +39,10 @@ METHODS: dict[str, ModuleType] = {
     "gpt2": gpt2,
     "translation": translation,
     "cbow": cbow,
+    "cpc": cpc,
+    "sequence_classifier": sequence_classifier,
+    "inpainting": inpainting,
+    "colorization": colorization,
 }
 
 

@@ -17,7 +17,21 @@ ENCODER = "backbone"
 
 
 def make_model(config) -> models.Classifier:
-    """A ``Classifier`` whose backbone is ``config.model`` and head has ``config.data.num_classes``."""
+    """A ``Classifier`` whose backbone is ``config.model`` and head has ``config.data.num_classes``.
+
+    ``config.model.variant`` names a ResNet preset, or "conv_encoder": the pooled
+    ``models.ConvEncoder`` (fields ``features``, ``num_groups``) of inpainting and colorization.
+    """
+    if config.model.variant == "conv_encoder":  # The encoder inpainting and colorization train.
+        backbone = models.ConvEncoder(
+            tuple(config.model.features), config.model.num_groups, pool=True
+        )
+        return models.Classifier(backbone=backbone, num_classes=config.data.num_classes)
+    if config.model.get("patch_size"):  # CPC's patch grid: the ResNet per patch, mean-pooled.
+        from jaxpretrain.methods.cpc import patch_encoder  # pylint: disable=import-outside-toplevel
+
+        backbone = patch_encoder(config.model, pooled=True)
+        return models.Classifier(backbone=backbone, num_classes=config.data.num_classes)
     overrides = {k: v for k, v in config.model.items() if k != "variant"}
     if "dtype" in overrides:  # Configs name the compute dtype as a string, e.g. "bfloat16".
         overrides["dtype"] = jnp.dtype(overrides["dtype"])

@@ -7,7 +7,22 @@ from jaxpretrain.models.attention import (
     combine_masks,
     padding_mask,
 )
+from jaxpretrain.models.colorizer import Colorizer
 from jaxpretrain.models.common import num_params
+from jaxpretrain.models.context_encoder import (
+    ChannelwiseFC,
+    ContextEncoder,
+    ConvDecoder,
+    ConvEncoder,
+    Discriminator,
+)
+from jaxpretrain.models.cpc import (
+    CPCSequence,
+    CPCVision,
+    MaskedContext,
+    PatchEncoder,
+    SequenceBackbone,
+)
 from jaxpretrain.models.gpt import GPT, gpt2, init_cache, init_gpt
 from jaxpretrain.models.positions import (
     LearnedPositions,
@@ -28,11 +43,22 @@ __all__ = [
     "BasicBlock",
     "BottleneckBlock",
     "CBOW",
+    "CPCSequence",
+    "CPCVision",
+    "ChannelwiseFC",
     "Classifier",
+    "Colorizer",
+    "ContextEncoder",
+    "ConvDecoder",
+    "ConvEncoder",
+    "Discriminator",
     "GPT",
     "LearnedPositions",
+    "MaskedContext",
     "MultiHeadAttention",
+    "PatchEncoder",
     "ResNet",
+    "SequenceBackbone",
     "Transformer",
     "causal_mask",
     "cbow_scores",

@@ -1,0 +1,150 @@
+"""Contrastive Predictive Coding (van den Oord et al. 2018), for sequences and for images.
+
+From the context c_t the bilinear predictor of offset k scores every latent of the batch,
+s = z_jᵀ W_k c_t; the positive is z_{t+k} of the same sequence, the N negatives are every other
+latent of the batch (other times and other sequences; for images, other patches and other
+images). With L_CEN(k) the InfoNCE loss (``losses.info_nce``, Eq. 4), the objective is
+
+    L = Σ_{k=1..K} λ_k L_CEN(k),        and  I(c_t; x_{t+k}) >= ln(N+1) - L_CEN(k)  (Eq. 5).
+
+Metrics per offset: ``loss/dt{k}``, ``mi_bound/dt{k}`` (ln(N+1) - L_CEN(k), in nats) and
+``accuracy/dt{k}`` (how often the positive scores highest), plus ``candidates`` (N+1).
+
+Two models, picked by the config (``models.cpc``):
+- sequences, ``batch["signal"]`` [B, T, C]: strided 1-D convs + GRU (``config.model`` holds the
+  ``SequenceBackbone`` fields); the rows predicted are later times;
+- images, ``batch["image"]`` [B, H, W, C], when ``config.model.patch_size`` is set: a ResNet per
+  patch of an overlapping grid + a masked (PixelCNN-style) context network, predicting the rows of
+  patches below, k = 1..K rows down (``config.model`` holds ``resnet`` fields and the patch grid).
+CPC's own fields are ``config.cpc``: ``offsets`` (K), ``offset_weights`` (λ_k; empty for all 1),
+and for images ``context_features`` and ``context_layers``.
+
+``encoder_params`` is the "backbone": the linear probe's frozen features
+(``methods.sequence_classifier`` for sequences, ``finetune`` for images).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from jaxpretrain import losses, models
+from jaxpretrain.data.images import make_image_transform
+from jaxpretrain.models import cpc as cpc_models
+
+ENCODER = "backbone"
+
+
+def is_vision(config) -> bool:
+    """Whether ``config.model`` describes the patch-grid ResNet (else the sequence model)."""
+    return bool(config.model.get("patch_size"))
+
+
+def sequence_backbone(model_config, *, pooled: bool) -> cpc_models.SequenceBackbone:
+    """The ``SequenceBackbone`` named by ``config.model`` (shared with the probe)."""
+    fields = {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in model_config.items()}
+    return cpc_models.SequenceBackbone(**fields, pooled=pooled)
+
+
+def patch_encoder(model_config, *, pooled: bool) -> cpc_models.PatchEncoder:
+    """The ``PatchEncoder`` named by ``config.model``: ``variant`` and ResNet overrides, plus
+    ``patch_size`` and ``patch_stride`` (shared with ``supervised.make_model``)."""
+    grid = ("variant", "patch_size", "patch_stride")
+    overrides = {k: v for k, v in model_config.items() if k not in grid}
+    if "dtype" in overrides:
+        overrides["dtype"] = jnp.dtype(overrides["dtype"])
+    return cpc_models.PatchEncoder(
+        resnet=models.resnet(model_config.variant, **overrides),
+        patch_size=model_config.patch_size,
+        patch_stride=model_config.patch_stride,
+        pooled=pooled,
+    )
+
+
+def make_model(config):
+    """``models.cpc.CPCVision`` if ``config.model.patch_size`` is set, else ``CPCSequence``."""
+    offsets = config.cpc.offsets
+    weights = tuple(config.cpc.offset_weights)
+    if offsets < 1 or (weights and len(weights) != offsets):
+        raise ValueError(
+            f"config.cpc.offsets must be >= 1 and offset_weights hold one λ per offset (or be "
+            f"empty), got K = {offsets} and {weights}."
+        )
+    if is_vision(config):
+        context = cpc_models.MaskedContext(
+            features=config.cpc.context_features, num_layers=config.cpc.context_layers
+        )
+        return cpc_models.CPCVision(
+            backbone=patch_encoder(config.model, pooled=False), context=context, offsets=offsets
+        )
+    return cpc_models.CPCSequence(
+        backbone=sequence_backbone(config.model, pooled=False), offsets=offsets
+    )
+
+
+def _inputs(batch, config):
+    return batch["image"] if is_vision(config) else batch["signal"]
+
+
+def init_params(rng, batch, *, model, config):
+    return model.init(rng, _inputs(batch, config))["params"]
+
+
+def cpc_losses(z, predictions, *, mask=None):
+    """Per-offset InfoNCE over every latent of the batch as a candidate.
+
+    Args:
+      z: float [B, T, *S, D] latents; T is the predicted axis (time, or rows of patches) and S
+        any further positions (columns of patches), which only supply more negatives.
+      predictions: float [K, B, T, *S, D], W_k c_t at every position.
+      mask: optional bool [B]; False rows (eval padding) are neither queries nor candidates.
+
+    Returns:
+      (loss [K], accuracy [K], num_candidates []): mean L_CEN(k) over the rows that have a
+      target k steps ahead, how often the positive scored highest, and N+1.
+    """
+    B, T = z.shape[:2]
+    D = z.shape[-1]
+    K = predictions.shape[0]
+    ids = jnp.arange(z.size // D).reshape(B, T, -1)  # [B, T, S]: each latent's candidate id
+    candidates = z.reshape(-1, D)  # [M, D], M = B*T*S
+    valid = jnp.ones((B, T, ids.shape[-1]), bool) if mask is None else mask[:, None, None]
+    valid = jnp.broadcast_to(valid, ids.shape)
+    num_candidates = B * T * ids.shape[-1] if mask is None else jnp.sum(valid)
+    per_offset, accuracy = [], []
+    for k in range(1, K + 1):
+        queries = predictions[k - 1][:, : T - k].reshape(-1, D)  # [B*(T-k)*S, D]
+        scores = queries @ candidates.T  # [B*(T-k)*S, M]
+        if mask is not None:  # Padding is never a negative.
+            scores = jnp.where(valid.reshape(1, -1), scores, -jnp.inf)
+        positives = ids[:, k:].reshape(-1)  # The same sequence (and column) k steps on.
+        where = valid[:, k:].reshape(-1)
+        loss = losses.info_nce(scores, positives, where=where)
+        rows = jnp.maximum(jnp.sum(where), 1)
+        hits = (jnp.argmax(scores, -1) == positives) & where
+        per_offset.append(jnp.sum(loss) / rows)
+        accuracy.append(jnp.sum(hits) / rows)
+    return jnp.stack(per_offset), jnp.stack(accuracy), num_candidates
+
+
+def loss_fn(params, batch, rng, *, model, config):
+    """Σ_k λ_k L_CEN(k) on ``batch["signal"]`` [B, T, C] or ``batch["image"]`` [B, H, W, C]."""
+    del rng
+    z, _, predictions = model.apply({"params": params}, _inputs(batch, config))
+    per_offset, accuracy, num_candidates = cpc_losses(z, predictions, mask=batch.get("mask"))
+    weights = jnp.asarray(tuple(config.cpc.offset_weights) or (1.0,) * config.cpc.offsets)
+    bounds = losses.mi_lower_bound(per_offset, num_candidates)
+    metrics = {"candidates": jnp.asarray(num_candidates, jnp.float32)}
+    for k in range(config.cpc.offsets):
+        metrics[f"loss/dt{k + 1}"] = per_offset[k]
+        metrics[f"mi_bound/dt{k + 1}"] = bounds[k]
+        metrics[f"accuracy/dt{k + 1}"] = accuracy[k]
+    return jnp.sum(weights * per_offset), metrics
+
+
+def preprocess(config, *, train: bool):
+    """Images: the data set's image transform; signals need none."""
+    return make_image_transform(config.data, train=train) if is_vision(config) else None
+
+
+def encoder_params(params):
+    return params[ENCODER]

@@ -1,0 +1,52 @@
+"""Sequence classification on CPC's sequence backbone: the linear probe and its baselines.
+
+The model is ``models.Classifier`` over ``models.cpc.SequenceBackbone(pooled=True)``: the
+time-averaged context (or latents, ``config.model.pool``) and a linear head, trained with
+softmax cross-entropy on ``batch = {"signal": float [B, T, C], "label": int [B]}``. Three runs of
+one config give the comparison of van den Oord et al. 2018 (Sec. 3.1, linear classifiers on
+frozen CPC features):
+- linear probe of a CPC run: ``init_from=<cpc workdir>`` and ``optimizer.freeze="backbone"``;
+- random-init probe: the same without ``init_from`` (the backbone stays at its initialisation);
+- supervised encoder of the same size: no ``init_from`` and ``optimizer.freeze=""``.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from jaxpretrain import losses, models
+from jaxpretrain.methods.common import masked_mean
+from jaxpretrain.methods.cpc import sequence_backbone
+
+ENCODER = "backbone"
+
+
+def make_model(config) -> models.Classifier:
+    return models.Classifier(
+        backbone=sequence_backbone(config.model, pooled=True),
+        num_classes=config.data.num_classes,
+    )
+
+
+def init_params(rng, batch, *, model, config):
+    del config
+    return model.init(rng, batch["signal"])["params"]
+
+
+def loss_fn(params, batch, rng, *, model, config):
+    """Mean cross-entropy (``batch["mask"]``, bool [B], excludes padding rows) and accuracy."""
+    del rng, config
+    mask = batch.get("mask")
+    logits = model.apply({"params": params}, batch["signal"])
+    per_example = losses.softmax_cross_entropy(logits, batch["label"], where=mask)
+    correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
+    return masked_mean(per_example, mask), {"accuracy": masked_mean(correct, mask)}
+
+
+def preprocess(config, *, train: bool):
+    del config, train
+    return None  # MNIST-1D's signals are used as generated.
+
+
+def encoder_params(params):
+    return params[ENCODER]
