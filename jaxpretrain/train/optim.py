@@ -68,8 +68,13 @@ def is_plain_sgd(opt: ml_collections.ConfigDict) -> bool:
         and not opt.momentum
         and not opt.weight_decay
         and not opt.grad_clip_norm
-        and not opt.freeze.strip()
+        and not frozen_subtrees(opt)
     )
+
+
+def frozen_subtrees(opt: ml_collections.ConfigDict) -> set[str]:
+    """The top-level parameter subtrees ``opt.freeze`` names ("backbone" for a linear probe)."""
+    return {name.strip() for name in opt.freeze.split(",") if name.strip()}
 
 
 def decay_mask(params):
@@ -111,7 +116,7 @@ def make_optimizer(
         raise ValueError(f"config.optimizer.name must be 'sgd' or 'adamw', got {opt.name!r}")
     if opt.grad_clip_norm > 0:
         core = optax.chain(optax.clip_by_global_norm(opt.grad_clip_norm), core)
-    frozen = {name.strip() for name in opt.freeze.split(",") if name.strip()}
+    frozen = frozen_subtrees(opt)
     if frozen:
         if params is None:
             raise ValueError("make_optimizer needs params to freeze subtrees")

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxpretrain.models import gather_rows
-from jaxpretrain.train.optim import is_plain_sgd
+from jaxpretrain.train.optim import frozen_subtrees, is_plain_sgd
 from jaxpretrain.train.state import TrainState
 
 LossFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
@@ -60,6 +60,20 @@ def _sparse_update(method, model, config, params, batch, rng, lr):
     return params, loss, metrics
 
 
+def _without_frozen_gradients(loss_fn, frozen: set[str]):
+    """``loss_fn`` with the ``frozen`` top-level subtrees behind ``stop_gradient``: their gradient
+    is zero either way (the optimizer zeroes their updates), but this way XLA never computes the
+    backward pass through them, e.g. through the whole backbone of a linear probe."""
+    if not frozen:
+        return loss_fn
+
+    def wrapped(params, batch, rng):
+        params = {k: jax.lax.stop_gradient(v) if k in frozen else v for k, v in params.items()}
+        return loss_fn(params, batch, rng)
+
+    return wrapped
+
+
 def make_train_step(
     method: ModuleType,
     model: Any,
@@ -74,7 +88,9 @@ def make_train_step(
     ``row_grad_norm`` instead of ``grad_norm``.
     """
     fns = players(method)
-    sparse = hasattr(method, "sparse_rows") and is_plain_sgd(config.optimizer)
+    optimizer = getattr(config, "optimizer", None)  # Tests may pass a bare config.
+    sparse = optimizer is not None and hasattr(method, "sparse_rows") and is_plain_sgd(optimizer)
+    frozen = set() if optimizer is None else frozen_subtrees(optimizer)
 
     def step(state: TrainState, batch: dict[str, jax.Array]):
         rng = jax.random.fold_in(state.rng, state.step)
@@ -88,7 +104,9 @@ def make_train_step(
             # updates keeps the step's cost independent of the table sizes.
             finite = jnp.isfinite(loss) & jnp.isfinite(metrics["row_grad_norm"])
         elif fns is None:
-            loss_fn = functools.partial(method.loss_fn, model=model, config=config)
+            loss_fn = _without_frozen_gradients(
+                functools.partial(method.loss_fn, model=model, config=config), frozen
+            )
             params, opt_state, loss, metrics = _update(
                 loss_fn, state.params, state.opt_state, tx, batch, rng
             )

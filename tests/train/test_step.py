@@ -352,3 +352,43 @@ def test_eval_step_of_two_players_uses_the_first_loss():
     metrics = make_eval_step(_gan(order), None, None)(params, {"t": jnp.float32(3.0)})
     assert set(metrics) == {"loss", "g"}
     np.testing.assert_allclose(metrics["loss"], (G0 - 3.0) ** 2 + G0 * D0, **TOL)
+
+
+def test_a_frozen_subtree_gets_no_backward_pass():
+    """With ``optimizer.freeze="backbone"`` the head trains exactly as before, the backbone stays
+    put, and the compiled step skips the backbone's backward pass (fewer FLOPs)."""
+    from jaxpretrain.config import optimizer_config
+    from jaxpretrain.train.optim import make_optimizer
+
+    def probe_loss(params, batch, rng, *, model, config):
+        del rng, model, config
+        h = batch["x"]
+        for kernel in params["backbone"]:  # A deep frozen backbone: [D, D] kernels.
+            h = jnp.tanh(h @ kernel)
+        return jnp.mean((h @ params["head"] - batch["y"]) ** 2), {}
+
+    rng = np.random.default_rng(0)
+    params = {
+        "backbone": [jnp.asarray(rng.normal(size=(64, 64)) / 8, jnp.float32) for _ in range(6)],
+        "head": jnp.asarray(rng.normal(size=(64,)) / 8, jnp.float32),
+    }
+    batch = {
+        "x": jnp.asarray(rng.normal(size=(32, 64)), jnp.float32),
+        "y": jnp.asarray(rng.normal(size=(32,)), jnp.float32),
+    }
+    method = types.SimpleNamespace(loss_fn=probe_loss)
+    steps, flops = {}, {}
+    for freeze in ("", "backbone"):
+        config = types.SimpleNamespace(optimizer=optimizer_config())
+        config.optimizer.update(name="sgd", base_lr=0.1, lr_scaling="none", freeze=freeze)
+        tx, schedule = make_optimizer(
+            config.optimizer, batch_size=32, total_steps=10, params=params
+        )
+        step = jax.jit(make_train_step(method, None, config, tx, schedule))
+        state = _state(params, tx)
+        flops[freeze] = step.lower(state, batch).compile().cost_analysis()["flops"]
+        steps[freeze] = step(state, batch)[0].params
+    chex.assert_trees_all_close(steps["backbone"]["head"], steps[""]["head"], **TOL)
+    chex.assert_trees_all_equal(steps["backbone"]["backbone"], params["backbone"])
+    assert not np.allclose(steps[""]["backbone"][0], params["backbone"][0])
+    assert flops["backbone"] < 0.7 * flops[""], flops
