@@ -8,10 +8,9 @@
 corpus's vocabulary weighted by counts (Hugging Face `tokenizers`), and each word's input vector is
 the mean of its own row and the rows of the BPE pieces of " word". Out-of-vocabulary words get
 the mean of their pieces.
-Measured once (2 shared CPU cores, 32 s wall including start-up): loss/word 1.95,
-eval/loss_per_word 2.18; WordSim-353 Spearman 0.248 on the 48 in-vocabulary pairs (0.092 on all
-353 with BPE vectors for OOV words), SimLex-999 0.047 (0.085 on all 999), Google analogies
-3CosAdd 17.4% of the 906 covered.
+Measured once (2 shared CPU cores, 26 s wall including start-up): WordSim-353 Spearman 0.266 on
+the 48 in-vocabulary pairs (0.100 on all 353 with BPE vectors for OOV words), SimLex-999 0.04
+(0.09 on all 999), Google analogies 3CosAdd 18.2% of the 906 covered.
 """
 
 import os

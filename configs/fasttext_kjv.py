@@ -7,13 +7,14 @@
 `configs/cbow_kjv.py` (same data, window, negatives, schedule) with Bojanowski et al. 2017's
 subwords: each word's input vector is the mean of its own row and the rows of its character
 3..6-grams of "<word>", hashed (FNV-1a) into 100k buckets (fastText uses 2M; the KJV's 5,332 words
-have ~60k distinct n-grams, and every bucket row costs dense gradient work each step on CPU).
-Out-of-vocabulary words in the similarity sets get vectors from their n-grams.
-Measured once (2 shared CPU cores under load, 324 s: the 105k-row input table makes every step's
-dense gradient work 20x that of cbow_kjv): loss/word 2.21, eval/loss_per_word 2.48; WordSim-353
-Spearman 0.348 on the 48 in-vocabulary pairs (0.042 on all 353 with n-gram vectors for OOV
-words), SimLex-999 0.098 (0.045 on all 999), Google analogies 3CosAdd 14.0% of the 906 covered;
-neighbours follow spelling (king: king's, kin, kingdoms, kings', kingdom).
+have ~60k distinct n-grams; a step updates only the rows it reads, so more buckets cost memory and
+checkpoint size, not step time). Out-of-vocabulary words in the similarity sets get vectors from
+their n-grams.
+Measured (2 CPU cores; `python scripts/peers/word_vectors.py --repeats=3
+--only=ours,gensim,fasttext,ours_fasttext`, medians): 27.3 s wall, 0.145M words/s against fastText cbow's 0.64M;
+eval/loss_per_word 2.45; WordSim-353 Spearman 0.350 on the 48 in-vocabulary pairs (fastText
+0.385; 0.034 on all 353 with n-gram vectors for OOV words), SimLex-999 0.074 (fastText -0.01),
+Google analogies 3CosAdd 14.1% of the 906 covered (fastText 7.1%).
 """
 
 import os
