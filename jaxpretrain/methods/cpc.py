@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jaxpretrain import losses, models
+from jaxpretrain import losses
 from jaxpretrain.data.images import make_image_transform
+from jaxpretrain.methods.supervised import image_backbone
 from jaxpretrain.models import cpc as cpc_models
 
 ENCODER = "backbone"
@@ -45,21 +46,6 @@ def sequence_backbone(model_config, *, pooled: bool) -> cpc_models.SequenceBackb
     return cpc_models.SequenceBackbone(**fields, pooled=pooled)
 
 
-def patch_encoder(model_config, *, pooled: bool) -> cpc_models.PatchEncoder:
-    """The ``PatchEncoder`` named by ``config.model``: ``variant`` and ResNet overrides, plus
-    ``patch_size`` and ``patch_stride`` (shared with ``supervised.make_model``)."""
-    grid = ("variant", "patch_size", "patch_stride")
-    overrides = {k: v for k, v in model_config.items() if k not in grid}
-    if "dtype" in overrides:
-        overrides["dtype"] = jnp.dtype(overrides["dtype"])
-    return cpc_models.PatchEncoder(
-        resnet=models.resnet(model_config.variant, **overrides),
-        patch_size=model_config.patch_size,
-        patch_stride=model_config.patch_stride,
-        pooled=pooled,
-    )
-
-
 def make_model(config):
     """``models.cpc.CPCVision`` if ``config.model.patch_size`` is set, else ``CPCSequence``."""
     offsets = config.cpc.offsets
@@ -74,7 +60,7 @@ def make_model(config):
             features=config.cpc.context_features, num_layers=config.cpc.context_layers
         )
         return cpc_models.CPCVision(
-            backbone=patch_encoder(config.model, pooled=False), context=context, offsets=offsets
+            backbone=image_backbone(config.model, pooled=False), context=context, offsets=offsets
         )
     return cpc_models.CPCSequence(
         backbone=sequence_backbone(config.model, pooled=False), offsets=offsets

@@ -12,32 +12,47 @@ import jax.numpy as jnp
 from jaxpretrain import losses, models
 from jaxpretrain.data.images import make_image_transform
 from jaxpretrain.methods.common import masked_mean
+from jaxpretrain.models.cpc import PatchEncoder
 
 ENCODER = "backbone"
 
 
-def make_model(config) -> models.Classifier:
-    """A ``Classifier`` whose backbone is ``config.model`` and head has ``config.data.num_classes``.
+def image_backbone(model_config, *, pooled: bool = True):
+    """The image encoder ``config.model`` names, shared by the methods that pretrain one and the
+    classifier that inherits it:
 
-    ``config.model.variant`` names a ResNet preset, or "conv_encoder": the pooled
-    ``models.ConvEncoder`` (fields ``features``, ``num_groups``) of inpainting and colorization.
+    - ``variant`` "conv_encoder": ``models.ConvEncoder`` (fields ``features``, ``num_groups``), the
+      encoder inpainting and colorization train;
+    - a ResNet preset (``variant`` plus ``models.resnet`` overrides); with ``patch_size`` and
+      ``patch_stride`` it runs on each patch of an overlapping grid (``models.cpc.PatchEncoder``,
+      CPC's encoder).
+
+    ``pooled``: mean over positions (or patches), [B, D]; else the feature map (or grid).
     """
-    if config.model.variant == "conv_encoder":  # The encoder inpainting and colorization train.
-        backbone = models.ConvEncoder(
-            tuple(config.model.features), config.model.num_groups, pool=True
+    if model_config.variant == "conv_encoder":
+        return models.ConvEncoder(
+            tuple(model_config.features), model_config.num_groups, pool=pooled
         )
-        return models.Classifier(backbone=backbone, num_classes=config.data.num_classes)
-    if config.model.get("patch_size"):  # CPC's patch grid: the ResNet per patch, mean-pooled.
-        from jaxpretrain.methods.cpc import patch_encoder  # pylint: disable=import-outside-toplevel
-
-        backbone = patch_encoder(config.model, pooled=True)
-        return models.Classifier(backbone=backbone, num_classes=config.data.num_classes)
-    overrides = {k: v for k, v in config.model.items() if k != "variant"}
+    grid = ("variant", "patch_size", "patch_stride")
+    overrides = {k: v for k, v in model_config.items() if k not in grid}
     if "dtype" in overrides:  # Configs name the compute dtype as a string, e.g. "bfloat16".
         overrides["dtype"] = jnp.dtype(overrides["dtype"])
+    resnet = models.resnet(model_config.variant, **overrides)
+    if not model_config.get("patch_size"):
+        return resnet
+    return PatchEncoder(
+        resnet=resnet,
+        patch_size=model_config.patch_size,
+        patch_stride=model_config.patch_stride,
+        pooled=pooled,
+    )
+
+
+def make_model(config) -> models.Classifier:
+    """A ``Classifier`` whose backbone is ``image_backbone(config.model)`` and head has
+    ``config.data.num_classes`` outputs."""
     return models.Classifier(
-        backbone=models.resnet(config.model.variant, **overrides),
-        num_classes=config.data.num_classes,
+        backbone=image_backbone(config.model), num_classes=config.data.num_classes
     )
 
 
