@@ -24,7 +24,7 @@ system-deps:
 demo: install
 	$(BIN)/python scripts/compare.py --workdir=runs/compare
 
-# The whole suite, slow end-to-end tests included (~7 min on 2 cores).
+# The whole suite, slow end-to-end tests included (~10 min on 2 cores).
 test: install system-deps
 	$(BIN)/python -m pytest -n 2 -q
 
