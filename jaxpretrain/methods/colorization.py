@@ -27,7 +27,7 @@ import numpy as np
 from jaxpretrain import losses, models
 from jaxpretrain.data.color import ab_bins, data_rebalancing_weights, rgb_to_lab, soft_encode
 from jaxpretrain.data.images import make_image_transform
-from jaxpretrain.methods.common import masked_mean
+from jaxpretrain.methods.common import masked_mean, psnr
 
 ENCODER = "encoder"
 AB_SCALE = 100.0  # Regression targets are ab / AB_SCALE.
@@ -111,9 +111,13 @@ def predict_ab(params, lightness, *, model, config) -> tuple[jax.Array, jax.Arra
     return out, annealed @ jnp.asarray(ab_bins())
 
 
-def loss_fn(params, batch, rng, *, model, config):
-    """Per-example L2 on ab/100 (regression) or rebalanced soft cross-entropy, mean over rows."""
-    del rng
+def _ab_rmse(ab, truth):
+    """Root mean squared ab error of each image [B], in Lab units."""
+    return jnp.sqrt(jnp.mean((ab - truth) ** 2, axis=(1, 2, 3)))
+
+
+def _loss_and_ab(params, batch, *, model, config):
+    """(mean loss over the real rows, predicted ab [B, H, W, 2])."""
     where = batch.get("mask")
     out, ab = predict_ab(params, batch["lightness"], model=model, config=config)
     if config.colorization.loss == "regression":
@@ -125,8 +129,14 @@ def loss_fn(params, batch, rng, *, model, config):
         cross_entropy = -jnp.sum(batch["bin_weights"] * picked, axis=-1)  # [B, H, W]
         per_example = jnp.mean(batch["weight"] * cross_entropy, axis=(1, 2))
         per_example = per_example if where is None else jnp.where(where, per_example, 0.0)
-    rmse = jnp.sqrt(jnp.mean((ab - batch["ab"]) ** 2, axis=(1, 2, 3)))
-    return masked_mean(per_example, where), {"ab_rmse": masked_mean(rmse, where)}
+    return masked_mean(per_example, where), ab
+
+
+def loss_fn(params, batch, rng, *, model, config):
+    """Per-example L2 on ab/100 (regression) or rebalanced soft cross-entropy, mean over rows."""
+    del rng
+    loss, ab = _loss_and_ab(params, batch, model=model, config=config)
+    return loss, {"ab_rmse": masked_mean(_ab_rmse(ab, batch["ab"]), batch.get("mask"))}
 
 
 def lab_to_rgb(lightness: jax.Array, ab: jax.Array) -> jax.Array:
@@ -155,22 +165,19 @@ def _rgb(batch, ab):
 
 
 def _psnr(rgb, truth):
-    mse = jnp.mean((rgb - truth) ** 2, axis=(1, 2, 3))
-    return 10.0 * jnp.log10(1.0 / jnp.maximum(mse, 1e-10))
+    return psnr(jnp.mean((rgb - truth) ** 2, axis=(1, 2, 3)))
 
 
 def eval_metrics(params, batch, *, model, config):
     """ab RMSE (Lab units) and sRGB PSNR (dB) of Φ and of the gray prediction ab = 0."""
     where = batch.get("mask")
-    loss, _ = loss_fn(params, batch, None, model=model, config=config)
-    _, ab = predict_ab(params, batch["lightness"], model=model, config=config)
+    loss, ab = _loss_and_ab(params, batch, model=model, config=config)
     truth = _rgb(batch, batch["ab"])
     gray = jnp.zeros_like(ab)
-    rmse = lambda x: jnp.sqrt(jnp.mean((x - batch["ab"]) ** 2, axis=(1, 2, 3)))  # noqa: E731
     return {
         "loss": loss,
-        "ab_rmse": masked_mean(rmse(ab), where),
-        "gray_ab_rmse": masked_mean(rmse(gray), where),
+        "ab_rmse": masked_mean(_ab_rmse(ab, batch["ab"]), where),
+        "gray_ab_rmse": masked_mean(_ab_rmse(gray, batch["ab"]), where),
         "psnr": masked_mean(_psnr(_rgb(batch, ab), truth), where),
         "gray_psnr": masked_mean(_psnr(_rgb(batch, gray), truth), where),
     }

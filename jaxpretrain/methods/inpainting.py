@@ -27,7 +27,7 @@ import jax.numpy as jnp
 from jaxpretrain import losses, models
 from jaxpretrain.data.images import make_image_transform
 from jaxpretrain.data.masks import make_mask
-from jaxpretrain.methods.common import masked_mean
+from jaxpretrain.methods.common import masked_mean, psnr
 
 ENCODER = "generator/encoder"
 
@@ -133,7 +133,7 @@ def eval_metrics(params, batch, *, model, config):
     d_loss, d_metrics = discriminator_loss(params, batch, None, model=model, config=config)
     return {
         "hole_mse": masked_mean(mse, where),
-        "hole_psnr": masked_mean(_psnr(mse, batch["image"]), where),
+        "hole_psnr": masked_mean(psnr(mse, _image_range(batch["image"])), where),
         "generator_loss": g_loss,
         "discriminator_loss": d_loss,
         **g_metrics,
@@ -141,11 +141,9 @@ def eval_metrics(params, batch, *, model, config):
     }
 
 
-def _psnr(mse: jax.Array, image: jax.Array) -> jax.Array:
-    """10 log10(peak² / mse) [B], the peak being the image's own value range (data may be
-    normalised)."""
-    peak = jnp.max(image, axis=(1, 2, 3)) - jnp.min(image, axis=(1, 2, 3))
-    return 10.0 * jnp.log10(jnp.maximum(peak, 1e-6) ** 2 / jnp.maximum(mse, 1e-12))
+def _image_range(image: jax.Array) -> jax.Array:
+    """Each image's own value range [B], PSNR's peak (data may be normalised)."""
+    return jnp.maximum(jnp.max(image, axis=(1, 2, 3)) - jnp.min(image, axis=(1, 2, 3)), 1e-6)
 
 
 def _display(x: jax.Array, truth: jax.Array) -> jax.Array:

@@ -12,10 +12,8 @@ frozen CPC features):
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
-from jaxpretrain import losses, models
-from jaxpretrain.methods.common import masked_mean
+from jaxpretrain import models
+from jaxpretrain.methods.common import classification_loss
 from jaxpretrain.methods.cpc import sequence_backbone
 
 ENCODER = "backbone"
@@ -36,11 +34,8 @@ def init_params(rng, batch, *, model, config):
 def loss_fn(params, batch, rng, *, model, config):
     """Mean cross-entropy (``batch["mask"]``, bool [B], excludes padding rows) and accuracy."""
     del rng, config
-    mask = batch.get("mask")
     logits = model.apply({"params": params}, batch["signal"])
-    per_example = losses.softmax_cross_entropy(logits, batch["label"], where=mask)
-    correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
-    return masked_mean(per_example, mask), {"accuracy": masked_mean(correct, mask)}
+    return classification_loss(logits, batch["label"], batch.get("mask"))
 
 
 def preprocess(config, *, train: bool):

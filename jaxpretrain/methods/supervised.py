@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jaxpretrain import losses, models
+from jaxpretrain import models
 from jaxpretrain.data.images import make_image_transform
-from jaxpretrain.methods.common import masked_mean
+from jaxpretrain.methods.common import classification_loss
 from jaxpretrain.models.cpc import PatchEncoder
 
 ENCODER = "backbone"
@@ -67,14 +67,13 @@ def loss_fn(params, batch, rng, *, model, config):
     An optional ``batch["mask"]`` (bool [B]) excludes padding rows from every metric.
     """
     del rng
-    mask = batch.get("mask")
     logits = model.apply({"params": params}, batch["image"])
-    per_example = losses.softmax_cross_entropy(
-        logits, batch["label"], label_smoothing=config.get("label_smoothing", 0.0), where=mask
+    return classification_loss(
+        logits,
+        batch["label"],
+        batch.get("mask"),
+        label_smoothing=config.get("label_smoothing", 0.0),
     )
-    correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
-    loss = masked_mean(per_example, mask)
-    return loss, {"accuracy": masked_mean(correct, mask)}
 
 
 def preprocess(config, *, train: bool):
