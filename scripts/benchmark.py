@@ -6,6 +6,7 @@
   python scripts/benchmark.py --only=gpt2_kjv,gpt2_peer_config,gpt2_124m --peers --steps=5
   python scripts/benchmark.py --only=gpt2_kjv_generation --repeats=3     # KV cache vs none
   python scripts/benchmark.py --only=cbow_kjv --peers --repeats=3        # vs gensim, fastText
+  python scripts/benchmark.py --only=gpt2_124m --peers --set=model.dtype=bfloat16   # any key
 
 For each entry: build the experiment from its config exactly as training does, compile, warm up,
 then time ``--steps`` steps ``--repeats`` times on one fixed batch already on the devices (so the
@@ -21,6 +22,7 @@ Generation entries (``GenerationEntry``) time sampling with and without the key/
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import json
@@ -98,6 +100,7 @@ BENCHMARKS = {
             ("data.context", 128),
             ("batch_size", 8),
         ),
+        torch_peer="gpt",
     ),
     # The issue's eager-PyTorch peer's config: L 4, H 4, D 256, T 256, B 16, AdamW, fp32, bytes.
     # A BPE of 257 ids learns no merge: the ids are the 256 bytes and <|endoftext|>, one more
@@ -148,15 +151,38 @@ _PEERS = flags.DEFINE_bool("peers", False, "Also time each entry's PyTorch peer,
 _SMOKE = flags.DEFINE_bool("smoke", False, "Load each config with arg 'smoke' (overrides apply).")
 _NEW_TOKENS = flags.DEFINE_integer("new_tokens", 0, "Generation: new tokens (0 keeps the entry's).")
 _JSON = flags.DEFINE_string("json", "", "Also write the results to this JSON file.")
+_SET = flags.DEFINE_multi_string(
+    "set",
+    [],
+    "key=value applied to every entry's config after its own overrides (repeatable), e.g. "
+    "--set=model.dtype=bfloat16 --set=data.corpus=files:/data/kjv.txt; values are Python "
+    "literals, else strings.",
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _set(config, dotted: str, value) -> None:
+def _set(config, dotted: str, value, *, must_exist: bool = False) -> None:
+    """config.<dotted> = value; ``must_exist`` rejects a key the config does not have."""
     *parents, leaf = dotted.split(".")
     for key in parents:
         config = config[key]
+    if must_exist and leaf not in config:
+        raise app.UsageError(
+            f"--set {dotted}: the config has no key {leaf!r}; known: {sorted(config)}"
+        )
     config[leaf] = value
+
+
+def _parse_set(assignment: str) -> tuple[str, object]:
+    """("a.b", value) from "a.b=value"; the value is a Python literal if it parses as one."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        raise app.UsageError(f"--set needs key=value, got {assignment!r}")
+    try:
+        return key, ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return key, text
 
 
 def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool, peer=None) -> dict:
@@ -325,6 +351,7 @@ def _gpt_peer(config) -> Callable[[int], float]:
         context=config.data.context,
         vocab_size=model.vocab_size,
         batch_size=config.batch_size,
+        dtype=config.model.get("dtype", "float32"),
     )
     return lambda steps: trainer.time_steps(steps) / config.data.context
 
@@ -410,6 +437,8 @@ def main(argv):
             config = config_lib.load(os.path.join(ROOT, entry.config), arg)
             for key, value in entry.overrides:
                 _set(config, key, value)
+            for key, value in map(_parse_set, _SET.value):
+                _set(config, key, value, must_exist=True)
             if isinstance(entry, GenerationEntry):
                 new_tokens = _NEW_TOKENS.value or entry.new_tokens
                 result = run_generation(

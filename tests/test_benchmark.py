@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT, subprocess_env
 
 
@@ -71,6 +72,7 @@ def test_gpt_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
         "--repeats=3",
         "--steps=2",
         "--batch_size=2",
+        "--set=data.context=16",  # Applies after each entry's own overrides.
         f"--json={out}",
     ]
     result = subprocess.run(
@@ -84,10 +86,11 @@ def test_gpt_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
     for entry in (kjv, peer_config):
         assert entry["tokens_per_sec"] > 0 and 0 < entry["model_mfu"] < 3 and 0 < entry["mfu"] < 3
         assert entry["step_memory_mib"] > 0
-    # gpt2_kjv:smoke is L 2, D 32, V 512, T 32: N = 2(12·32² + 13·32) + 2·32 + 512·32.
+    # gpt2_kjv:smoke is L 2, D 32, V 512 (T 16 by --set): N = 2(12·32² + 13·32) + 2·32 + 512·32.
     assert kjv["flop_params"] == 41_856
-    assert kjv["model_flops_per_token"] == 6 * 41_856 + 12 * 2 * 32 * 32
-    # The overrides win over the smoke config: the peer's L 4, D 256, V 257, T 256.
+    assert kjv["model_flops_per_token"] == 6 * 41_856 + 12 * 2 * 16 * 32
+    assert kjv["tokens_per_sec"] == kjv["examples_per_sec"] * 16
+    # The overrides win over the smoke config: the peer's L 4, D 256, V 257 (T 16 by --set).
     assert peer_config["flop_params"] == 4 * (12 * 256**2 + 13 * 256) + 2 * 256 + 257 * 256
     # The peer's repeats alternate with ours: as many, and the ratio is of the two medians.
     assert len(peer_config["torch_examples_per_sec_runs"]) == 3
@@ -96,9 +99,28 @@ def test_gpt_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
     assert abs(peer_config["ours_over_torch"] - ratio) < 1e-9
 
 
-def test_torch_gpt_peer_trains_a_tiny_gpt():
+def test_benchmark_rejects_a_set_key_the_config_lacks():
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "scripts", "benchmark.py"),
+            "--only=gpt2_kjv",
+            "--smoke",
+            "--set=model.widht=64",
+        ],
+        cwd=ROOT,
+        env=subprocess_env(1),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0 and "the config has no key 'widht'" in result.stderr
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_torch_gpt_peer_trains_a_tiny_gpt(dtype):
     trainer = torch_gpt.torch_gpt_trainer(
-        num_layers=1, num_heads=2, width=32, context=16, vocab_size=256, batch_size=2
+        num_layers=1, num_heads=2, width=32, context=16, vocab_size=256, batch_size=2, dtype=dtype
     )
     assert trainer.time_steps(2) > 0
     # L 1, D 32, V 256: 12·32² + 13·32 per block, 2·32 for ln_f, 256·32 for the tied head.

@@ -6,9 +6,13 @@ learned positions, pre-LayerNorm blocks (ε = 1e-5), causal self-attention throu
 nanoGPT uses; on CPU its flash kernel skips the key blocks above the diagonal, so it does about
 half of the T² attention work that our masked einsums do, while the FLOP count credits both with
 the full 12·L·T·D), an MLP D -> 4D -> D with tanh-approximated GELU, a final LayerNorm and the
-output head tied to the token embedding. Training matches ``configs/gpt2_kjv.py``: fp32, AdamW
-(β = (0.9, 0.95), weight decay 0.1 on matrices only), global-norm clipping at 1, next-token
-cross-entropy on one fixed batch of random tokens. Optional: needs ``torch``.
+output head tied to the token embedding. Training matches ``configs/gpt2_kjv.py``: fp32
+parameters, AdamW (β = (0.9, 0.95), weight decay 0.1 on matrices only), global-norm clipping at
+1, next-token cross-entropy on one fixed batch of random tokens. Compute is fp32, or bf16 under
+``torch.autocast`` as our ``model.dtype="bfloat16"`` (bf16 activations and matmuls, fp32
+parameters and loss). On CUDA, fp32 matmuls use TF32 (``set_float32_matmul_precision("high")``),
+as JAX's default float32 precision does on Ampere and later GPUs, so the two do the same
+arithmetic. Optional: needs ``torch``.
 
   python scripts/peers/torch_gpt.py   # the issue's peer: L 4, H 4, D 256, T 256, B 16, V 256
 """
@@ -87,17 +91,24 @@ def torch_gpt_trainer(
     context: int = 256,
     vocab_size: int = 256,
     batch_size: int = 16,
+    dtype: str = "float32",
 ) -> TorchGPT:
-    """A warmed-up eager fp32 AdamW training loop on one fixed batch of random tokens.
+    """A warmed-up eager AdamW training loop on one fixed batch of random tokens.
 
-    Args are the GPT's L, H, D, T (= context), V and B. Three steps are run before returning.
-    Uses every CPU this process may run on (``torch.set_num_threads``).
+    Args are the GPT's L, H, D, T (= context), V and B, and the compute dtype ("float32" or
+    "bfloat16", autocast). Three steps are run before returning. Uses every CPU this process may
+    run on (``torch.set_num_threads``).
     """
     import torch
 
+    if dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}.")
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     torch.manual_seed(0)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        torch.set_float32_matmul_precision("high")  # TF32, as JAX's default on these GPUs.
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
     model = _gpt(
         torch,
         vocab_size=vocab_size,
@@ -117,9 +128,10 @@ def torch_gpt_trainer(
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
 
     def step():
-        logits = model(inputs)  # [B, T, V]
+        with autocast:
+            logits = model(inputs)  # [B, T, V]
         loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, vocab_size), targets.reshape(-1)
+            logits.float().reshape(-1, vocab_size), targets.reshape(-1)
         )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
