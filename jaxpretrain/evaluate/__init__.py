@@ -7,6 +7,7 @@ from jaxpretrain.evaluate.generation import (
     best_of,
     complete,
     generate,
+    generate_batch,
     load_language_model,
 )
 from jaxpretrain.evaluate.prompts import few_shot_prompt
@@ -28,6 +29,7 @@ __all__ = [
     "complete",
     "few_shot_prompt",
     "generate",
+    "generate_batch",
     "gensim_data",
     "load_language_model",
     "load_word_vectors",

@@ -4,12 +4,16 @@
     samples = complete(model, params, tokenizer, "And God said", num_samples=10,
                        temperature=0.8, top_k=40, stop=("\\n",))
     best = best_of(samples)        # the lecture's "selected from 10 tries"
+    per_prompt = complete(model, params, tokenizer, ["And God said", "In the beginning"],
+                          num_samples=3)   # one list of 3 completions per prompt
 
 ``complete`` encodes the prompt (an empty prompt starts from ``<|endoftext|>``, as GPT-2's
 unconditional samples do), draws ``num_samples`` continuations together (``sampling``: a jitted
 decoder with a key/value cache), and cuts each at the end-of-text token or the first stop string.
 Stop strings are checked on the host between chunks of ``chunk`` tokens, so generation ends soon
-after every sample has stopped instead of always running to ``max_new_tokens``.
+after every sample has stopped instead of always running to ``max_new_tokens``. Several prompts
+(few-shot evaluation) decode together in one batch (``generate_batch``): they are left-padded
+to the longest, and each gives the tokens it would give alone.
 
 Best-of-n (Radford et al. 2019 show GPT-2 samples "selected from 10 tries"): rank the samples by
 their mean log-probability under the model, (1/k) Σ_{t<k} log p(y_t | prompt, y_{<t}), over the
@@ -26,7 +30,13 @@ import ml_collections
 import numpy as np
 
 from jaxpretrain.data.tokenization import Tokenizer
-from jaxpretrain.evaluate.sampling import Sampler, check_prompt, decode_steps, prefill
+from jaxpretrain.evaluate.sampling import (
+    Sampler,
+    check_prompts,
+    decode_steps,
+    left_pad,
+    prefill,
+)
 
 
 class Completion(NamedTuple):
@@ -59,11 +69,11 @@ def generate(
     chunk: int = 32,
     finished: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Samples ``num_samples`` continuations of one prompt.
+    """Samples ``num_samples`` continuations of one prompt: ``generate_batch`` of ``[prompt]``.
 
     Args:
-      model: a ``models.GPT`` (anything with its ``__call__(tokens, decode=)`` and fields
-        ``vocab_size``, ``max_length``).
+      model: a ``models.GPT`` (anything with its ``__call__(tokens, valid=, decode=)`` and
+        fields ``vocab_size``, ``max_length``).
       params: its parameters.
       prompt: int [P] token ids.
       max_new_tokens: M; P + M must not exceed ``model.max_length``.
@@ -81,18 +91,69 @@ def generate(
       tokens int32 [N, M'] and their log-probabilities float32 [N, M'], M' ≤ M new tokens
       (fewer if every row ended early); after ``end_id`` a row repeats it with log-prob 0.
     """
-    check_prompt(
-        prompt,
+    tokens, log_probs = generate_batch(
+        model,
+        params,
+        [prompt],
+        max_new_tokens=max_new_tokens,
+        num_samples=num_samples,
+        sampler=sampler,
+        seed=seed,
+        end_id=end_id,
+        use_cache=use_cache,
+        chunk=chunk,
+        finished=None if finished is None else lambda rows: finished(rows[0])[None],
+    )
+    return tokens[0], log_probs[0]
+
+
+def generate_batch(
+    model,
+    params,
+    prompts: Sequence[Sequence[int] | np.ndarray],
+    *,
+    max_new_tokens: int,
+    num_samples: int = 1,
+    sampler: Sampler = Sampler(),
+    seed: int = 0,
+    end_id: int = -1,
+    use_cache: bool = True,
+    chunk: int = 32,
+    finished: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Samples ``num_samples`` continuations of each of K prompts, all K·N rows in one batch.
+
+    The prompts are left-padded to the longest, P = max_k P_k; the model skips the padding
+    (``valid``), so with greedy decoding each prompt gives the tokens ``generate`` gives it
+    alone (up to float rounding). Arguments as ``generate``'s, except:
+
+    Args:
+      prompts: K int arrays [P_k] of token ids (lengths may differ).
+      max_new_tokens: M; P + M must not exceed ``model.max_length``.
+      finished: optional host check of the tokens so far (int [K, N, m]) -> bool [K, N].
+
+    Returns:
+      tokens int32 [K, N, M'] and their log-probabilities float32 [K, N, M']: sample n of
+      prompt k is row [k, n]; M' ≤ M (fewer if every row ended early).
+    """
+    check_prompts(
+        prompts,
         vocab_size=model.vocab_size,
         max_length=model.max_length,
         max_new_tokens=max_new_tokens,
     )
     if num_samples < 1 or chunk < 1:
         raise ValueError(f"num_samples and chunk must be positive, got {num_samples}, {chunk}.")
-    prompt = np.asarray(prompt, np.int32)
-    p = prompt.size
-    rows = np.broadcast_to(prompt, (num_samples, p))
-    state = prefill(model, params, rows, length=p + max_new_tokens, use_cache=use_cache)
+    tokens, valid = left_pad(prompts)  # [K, P]
+    k, p = tokens.shape
+    state = prefill(
+        model,
+        params,
+        np.repeat(tokens, num_samples, axis=0),  # [K·N, P], row k·N + n is sample n of k.
+        np.repeat(valid, num_samples, axis=0),
+        length=p + max_new_tokens,
+        use_cache=use_cache,
+    )
     rng = jax.random.key(seed)
     written = 0
     while written < max_new_tokens:
@@ -101,11 +162,13 @@ def generate(
         written += steps
         done = np.asarray(state.done)
         if finished is not None and not done.all():
-            done = done | finished(np.asarray(state.tokens[:, p : p + written]))
+            new = np.asarray(state.tokens[:, p : p + written])  # [K·N, m]
+            done = done | finished(new.reshape(k, num_samples, -1)).reshape(-1)
         if done.all():
             break
     tokens, log_probs = jax.device_get((state.tokens, state.log_probs))
-    return tokens[:, p : p + written], log_probs[:, p : p + written]
+    shape = (k, num_samples, written)
+    return tokens[:, p : p + written].reshape(shape), log_probs[:, p : p + written].reshape(shape)
 
 
 def _first_stop(text: str, stops: Sequence[str]) -> tuple[int, str | None]:
@@ -142,7 +205,7 @@ def complete(
     model,
     params,
     tokenizer: Tokenizer,
-    prompt: str,
+    prompt: str | Sequence[str],
     *,
     max_new_tokens: int = 64,
     num_samples: int = 1,
@@ -152,11 +215,13 @@ def complete(
     stop: Sequence[str] = (),
     seed: int = 0,
     use_cache: bool = True,
-) -> list[Completion]:
+) -> list[Completion] | list[list[Completion]]:
     """``num_samples`` continuations of the text ``prompt`` (see the module docstring).
 
-    ``temperature=0`` is greedy decoding (then every sample is the same). Generation of a row
-    ends at ``<|endoftext|>``, at the first of the ``stop`` strings (e.g. "\\n"), or after
+    ``prompt`` is one text, giving ``list[Completion]``, or a sequence of K texts decoded in one
+    batch (``generate_batch``), giving K lists, one per prompt in order. ``temperature=0`` is
+    greedy decoding (then every sample is the same). Generation of a row ends at
+    ``<|endoftext|>``, at the first of the ``stop`` strings (e.g. "\\n"), or after
     ``max_new_tokens``.
     """
     if tokenizer.vocab_size > model.vocab_size:
@@ -164,15 +229,21 @@ def complete(
             f"the tokenizer has {tokenizer.vocab_size} ids but the model only "
             f"{model.vocab_size}: load the tokenizer the model was trained with."
         )
-    ids = tokenizer.encode(prompt) if prompt else np.asarray([tokenizer.eot_id], np.int32)
+    texts = [prompt] if isinstance(prompt, str) else prompt
+    if not texts or any(not isinstance(text, str) for text in texts):
+        raise ValueError(
+            f"complete takes a text prompt or a non-empty sequence of them, got {prompt!r:.40}; "
+            "for token ids call generate or generate_batch."
+        )
+    ids = [tokenizer.encode(t) if t else np.asarray([tokenizer.eot_id], np.int32) for t in texts]
     stops = tuple(s for s in stop if s)
 
-    def finished(tokens: np.ndarray) -> np.ndarray:
-        return np.asarray(
-            [_first_stop(tokenizer.decode(row), stops)[1] is not None for row in tokens]
-        )
+    def finished(tokens: np.ndarray) -> np.ndarray:  # int [..., m] -> bool [...]
+        rows = tokens.reshape(-1, tokens.shape[-1])
+        found = [_first_stop(tokenizer.decode(row), stops)[1] is not None for row in rows]
+        return np.asarray(found).reshape(tokens.shape[:-1])
 
-    tokens, log_probs = generate(
+    tokens, log_probs = generate_batch(
         model,
         params,
         ids,
@@ -183,8 +254,12 @@ def complete(
         end_id=tokenizer.eot_id,
         use_cache=use_cache,
         finished=finished if stops else None,
-    )
-    return [_cut(tokenizer, row, lp, stops) for row, lp in zip(tokens, log_probs)]
+    )  # [K, N, M']
+    completions = [
+        [_cut(tokenizer, row, lp, stops) for row, lp in zip(rows, lps)]
+        for rows, lps in zip(tokens, log_probs)
+    ]
+    return completions[0] if isinstance(prompt, str) else completions
 
 
 def best_of(completions: Sequence[Completion]) -> Completion:

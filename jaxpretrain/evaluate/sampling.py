@@ -14,6 +14,10 @@ one position: O(T) per token. Without it every step reruns the model over the wh
 buffer [N, P + M] (static shapes, one compilation), O(T²) per token: the baseline the cache is
 measured against. Both give the same tokens (tests check it).
 
+Prompts of different lengths decode together left-padded (``left_pad``): every row's prompt ends
+at column P, so all rows write the same column each step, and the model is told which columns
+are padding (``valid``), which it never attends to and does not count as positions.
+
 Steps run in jitted chunks (``lax.scan``); between chunks the host may stop early (every row
 finished, or a stop string seen, see ``generation``). Randomness: the token written at position
 t is drawn with ``fold_in(rng, t)``, so chunking never changes the samples.
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -83,7 +87,9 @@ class DecodeState(NamedTuple):
     """The decoder's carry between steps and chunks.
 
     Attributes:
-      tokens: int32 [N, L]: prompt, then generated tokens; positions ≥ ``position`` are 0.
+      tokens: int32 [N, L]: left-padded prompt (0 at padding), then generated tokens;
+        positions ≥ ``position`` are 0.
+      valid: bool [N, L]: False at the prompts' left padding, True elsewhere.
       log_probs: float32 [N, L]: log p(tokens[:, t] | tokens[:, :t]) for generated t, else 0.
       position: int32 scalar, the next position to write (P after the prompt).
       logits: float32 [N, V], the model's logits for position ``position``.
@@ -92,6 +98,7 @@ class DecodeState(NamedTuple):
     """
 
     tokens: Array
+    valid: Array
     log_probs: Array
     position: Array
     logits: Array
@@ -99,69 +106,125 @@ class DecodeState(NamedTuple):
     cache: Any
 
 
-def check_prompt(prompt: Array, *, vocab_size: int, max_length: int, max_new_tokens: int):
+def check_prompt(
+    prompt: Array,
+    *,
+    vocab_size: int,
+    max_length: int,
+    max_new_tokens: int,
+    name: str = "the prompt",
+):
     """Raises a ValueError naming the fix if ``prompt`` (int [P]) cannot be continued by
-    ``max_new_tokens`` tokens in a model with ``vocab_size`` ids and ``max_length`` positions."""
+    ``max_new_tokens`` tokens in a model with ``vocab_size`` ids and ``max_length`` positions;
+    ``name`` says which prompt in the message."""
     prompt = np.asarray(prompt)
     if prompt.ndim != 1 or prompt.size == 0 or not np.issubdtype(prompt.dtype, np.integer):
         raise ValueError(
-            f"the prompt must be a non-empty int array [P], got {prompt.dtype}{prompt.shape}; "
+            f"{name} must be a non-empty int array [P], got {prompt.dtype}{prompt.shape}; "
             "an empty text prompt can start from the end-of-text token."
         )
     bad = np.flatnonzero((prompt < 0) | (prompt >= vocab_size))
     if bad.size:
         raise ValueError(
-            f"prompt token id {int(prompt[bad[0]])} (at position {int(bad[0])}) is outside the "
+            f"{name} token id {int(prompt[bad[0]])} (at position {int(bad[0])}) is outside the "
             f"model's vocabulary [0, {vocab_size}): encode the prompt with the tokenizer the "
             "model was trained with."
         )
     if prompt.size >= max_length:
         raise ValueError(
-            f"the prompt has {prompt.size} tokens but the model's context is {max_length}: "
+            f"{name} has {prompt.size} tokens but the model's context is {max_length}: "
             "shorten the prompt (e.g. fewer few-shot examples)."
         )
     if max_new_tokens < 1 or prompt.size + max_new_tokens > max_length:
         raise ValueError(
-            f"max_new_tokens={max_new_tokens} must be in [1, {max_length - prompt.size}]: the "
-            f"prompt ({prompt.size} tokens) plus new tokens must fit the context of {max_length}."
+            f"max_new_tokens={max_new_tokens} must be in [1, {max_length - prompt.size}]: "
+            f"{name} ({prompt.size} tokens) plus new tokens must fit the context of {max_length}."
         )
 
 
-def _logits_at(model, params, state: DecodeState, new_tokens: Array) -> tuple[Array, Any]:
-    """The logits [N, V] after ``new_tokens`` [N, T] were written at ``state.position``."""
+def check_prompts(prompts: Sequence[Array], **limits):
+    """``check_prompt`` of every prompt in ``prompts`` (int [P_k] each), naming the bad one as
+    ``prompts[k]`` (as "the prompt" when there is only one); ``limits`` as ``check_prompt``'s."""
+    if isinstance(prompts, str) or not len(prompts):
+        raise ValueError(
+            f"expected a non-empty sequence of prompts (int arrays [P]), got {prompts!r:.40}: "
+            "pass e.g. [tokenizer.encode(text), ...]."
+        )
+    if len(prompts) > 1 and all(np.ndim(prompt) == 0 for prompt in prompts):
+        raise ValueError(
+            "expected a sequence of prompts (int arrays [P]), got single token ids: for one "
+            "prompt pass [prompt]."
+        )
+    # Longest first: a too-large max_new_tokens is then reported against the prompt limiting it.
+    for k in sorted(range(len(prompts)), key=lambda k: -np.size(prompts[k])):
+        name = "the prompt" if len(prompts) == 1 else f"prompts[{k}]"
+        check_prompt(prompts[k], **limits, name=name)
+
+
+def left_pad(prompts: Sequence[Array]) -> tuple[np.ndarray, np.ndarray]:
+    """Stacks prompts of lengths P_k, padded on the left to P = max_k P_k.
+
+    Args:
+      prompts: K int arrays [P_k] (``check_prompts`` them first).
+
+    Returns:
+      tokens int32 [K, P] (0 at padding) and valid bool [K, P], valid[k, t] = t ≥ P - P_k.
+    """
+    lengths = np.array([np.size(prompt) for prompt in prompts])
+    p = int(lengths.max())
+    valid = np.arange(p)[None, :] >= (p - lengths)[:, None]  # [K, P]
+    tokens = np.zeros(valid.shape, np.int32)
+    tokens[valid] = np.concatenate([np.asarray(prompt, np.int32) for prompt in prompts])
+    return tokens, valid
+
+
+def _logits_at(
+    model, params, state: DecodeState, new_tokens: Array, new_valid: Array | None = None
+) -> tuple[Array, Any]:
+    """The logits [N, V] after ``new_tokens`` [N, T] (real where ``new_valid`` bool [N, T];
+    None: all real) were written at ``state.position``."""
     if state.cache is None:  # Rerun the whole buffer; read the last written position.
-        logits = model.apply({"params": params}, state.tokens)  # [N, L, V]
+        logits = model.apply({"params": params}, state.tokens, valid=state.valid)  # [N, L, V]
         last = state.position + new_tokens.shape[1] - 1
         return jax.lax.dynamic_index_in_dim(logits, last, axis=1, keepdims=False), None
     logits, variables = model.apply(
-        {"params": params, "cache": state.cache}, new_tokens, decode=True, mutable=["cache"]
+        {"params": params, "cache": state.cache},
+        new_tokens,
+        valid=new_valid,
+        decode=True,
+        mutable=["cache"],
     )
     return logits[:, -1], variables["cache"]
 
 
 @functools.partial(jax.jit, static_argnames=("model", "length", "use_cache"))
-def prefill(model, params, prompt: Array, *, length: int, use_cache: bool) -> DecodeState:
-    """Runs the prompt through the model: the state ready to write position P.
+def prefill(
+    model, params, prompt: Array, valid: Array | None = None, *, length: int, use_cache: bool
+) -> DecodeState:
+    """Runs the prompts through the model: the state ready to write position P.
 
     Args:
-      model: a causal LM module (``models.GPT``): int [N, T] -> logits [N, T, V], with
-        ``decode=True`` for the cache.
+      model: a causal LM module (``models.GPT``): int [N, T] (and ``valid`` bool [N, T]) ->
+        logits [N, T, V], with ``decode=True`` for the cache.
       params: its parameters.
-      prompt: int32 [N, P], the prompt of every row (``check_prompt`` it first).
+      prompt: int32 [N, P], the prompt of every row, left-padded (``check_prompts`` and
+        ``left_pad`` them first): every row's last prompt token is at column P - 1.
+      valid: bool [N, P], False at the left padding; None: no padding.
       length: L = P + new tokens ≤ the model's max_length: the buffer and cache length.
       use_cache: decode with a key/value cache (else rerun the buffer every step).
     """
     n, p = prompt.shape
-    tokens = jnp.zeros((n, length), jnp.int32).at[:, :p].set(prompt)
+    valid = jnp.ones((n, p), jnp.bool_) if valid is None else valid
     state = DecodeState(
-        tokens=tokens,
+        tokens=jnp.zeros((n, length), jnp.int32).at[:, :p].set(prompt),
+        valid=jnp.ones((n, length), jnp.bool_).at[:, :p].set(valid),
         log_probs=jnp.zeros((n, length), jnp.float32),
         position=jnp.zeros((), jnp.int32),
         logits=None,
         done=jnp.zeros((n,), jnp.bool_),
         cache=init_cache(model, n, length) if use_cache else None,
     )
-    logits, cache = _logits_at(model, params, state, prompt)
+    logits, cache = _logits_at(model, params, state, prompt, valid)
     return state._replace(position=jnp.int32(p), logits=logits, cache=cache)
 
 

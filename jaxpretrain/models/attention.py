@@ -21,6 +21,13 @@ logits are replaced by the most negative finite float32 before a float32 softmax
 multiplied by "does row t allow any key", so a query with no allowed key gets α = 0 exactly, an
 attention output of 0 (the layer outputs the ``out`` bias) and finite gradients, never NaN.
 
+Two implementations compute the same function (``MultiHeadAttention.implementation``):
+"einsum", the equations above written out (α is materialised, [B, H, T, S] in float32: the
+reference, and the only one that can return α), and ``jax.nn.dot_product_attention`` with
+implementation "xla" or "cudnn" (cuDNN's fused flash attention on NVIDIA GPUs, bf16/fp16 only:
+α is never stored, and with ``causal=True`` the blocks above the diagonal are skipped, so
+memory grows as T, not T², and long contexts run faster). Decoding always uses "einsum".
+
 Key/value cache for decoding (``decode=True``, self-attention only): the module keeps the
 projected Key and Value of every position seen so far in the "cache" collection, as
 ``cached_key``/``cached_value`` [B, H, S, K] (S = the cache length) and ``cache_index`` (int32,
@@ -32,6 +39,7 @@ at O(S) instead of O(S²) work per new token. Create the cache by ``init`` with 
 on a [B, S] input (its length fixes S), then ``apply(..., decode=True, mutable=["cache"])``.
 """
 
+import functools
 import math
 from typing import Any, Callable
 
@@ -44,6 +52,8 @@ Initializer = Callable[..., Array]
 
 # GPT-2 and BERT both initialise every projection from N(0, 0.02²).
 default_kernel_init = nn.initializers.normal(stddev=0.02)
+
+IMPLEMENTATIONS = ("einsum", "xla", "cudnn")  # See the module docstring.
 
 # Logical axis names of the parameters; parallel/ maps them to mesh axes.
 _IN_KERNEL_AXES = ("heads", "kv", "embed")  # W_Q/W_K/W_V[h, k, j]
@@ -120,6 +130,47 @@ def combine_masks(*masks: Array | None) -> Array | None:
     for m in masks[1:]:
         out = jnp.logical_and(out, m)
     return out
+
+
+def _einsum_attention(
+    query: Array, key: Array, value: Array, mask: Array | None, dtype: Any
+) -> tuple[Array, Array]:
+    """The lecture's equations: heads V [B, H, T, K] (``dtype``) and α float32 [B, H, T, S]
+    from Query [B, H, T, K], Key and Value [B, H, S, K] and a mask [B|1, H|1, T, S] or None."""
+    # s[b,h,t,t′] = (1/√K) Σ_k Query[b,h,t,k] Key[b,h,t′,k], in float32 for the softmax.
+    logits = jnp.einsum("bhtk,bhsk->bhts", query, key).astype(jnp.float32)
+    logits = logits / math.sqrt(query.shape[-1])
+    if mask is not None:
+        # A finite floor (not -inf) keeps fully masked rows finite: softmax of a constant
+        # row is uniform, and the any-allowed factor below zeroes it.
+        logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)
+    weights = jax.nn.softmax(logits, axis=-1)  # α [B, H, T, S]
+    if mask is not None:
+        weights = weights * jnp.any(mask, axis=-1, keepdims=True)
+    # V[b,h,t,i] = Σ_t′ α[b,h,t,t′] Value[b,h,t′,i]
+    heads = jnp.einsum("bhts,bhsi->bhti", weights.astype(dtype), value)  # [B, H, T, K]
+    return heads, weights
+
+
+def _fused_attention(
+    query: Array, key: Array, value: Array, mask: Array | None, causal: bool, implementation: str
+) -> Array:
+    """The same heads V [B, H, T, K] through ``jax.nn.dot_product_attention`` (which takes
+    [B, T, H, K]); α is never stored. Rows with no allowed key are set to 0, as in the einsums."""
+    swap = functools.partial(jnp.swapaxes, axis1=1, axis2=2)  # [B, H, T, K] <-> [B, T, H, K]
+    heads = swap(
+        jax.nn.dot_product_attention(
+            swap(query),
+            swap(key),
+            swap(value),
+            mask=mask,
+            is_causal=causal,
+            implementation=implementation,
+        )
+    )  # [B, H, T, K]
+    if mask is None:  # Causal rows always see their own key.
+        return heads
+    return jnp.where(jnp.any(mask, axis=-1, keepdims=True), heads, 0).astype(heads.dtype)
 
 
 class _InProjection(nn.Module):
@@ -199,6 +250,9 @@ class MultiHeadAttention(nn.Module):
       out_kernel_init: initialiser of the ``out`` kernel (fan in over axes (0, 1)); None means
         ``kernel_init``. GPT-2 scales it by 1/√(2·layers).
       bias_init: initialiser of every bias, zeros by default.
+      implementation: "einsum" (the lecture's equations), or "xla" / "cudnn" for
+        ``jax.nn.dot_product_attention`` (module docstring); "cudnn" needs an NVIDIA GPU and a
+        bf16/fp16 ``dtype``.
     """
 
     num_heads: int
@@ -209,8 +263,14 @@ class MultiHeadAttention(nn.Module):
     kernel_init: Initializer = default_kernel_init
     out_kernel_init: Initializer | None = None
     bias_init: Initializer = nn.initializers.zeros
+    implementation: str = "einsum"
 
     def _validate(self, x: Array, context: Array, mask: Array | None) -> None:
+        if self.implementation not in IMPLEMENTATIONS:
+            raise ValueError(
+                f"unknown attention implementation {self.implementation!r}; choose one of "
+                f"{', '.join(IMPLEMENTATIONS)}."
+            )
         if self.num_heads < 1 or self.head_dim < 1:
             raise ValueError(
                 f"num_heads and head_dim must be positive, got {self.num_heads} and "
@@ -242,6 +302,25 @@ class MultiHeadAttention(nn.Module):
                     f"{mask.shape}."
                 )
 
+    def _check_cudnn(self, t: int, s: int) -> None:
+        """What cuDNN's flash attention supports (jax's check_is_flash_attention), checked
+        before tracing so that a misfit is one clear error, not a failure inside jit."""
+        problems = []
+        if jnp.dtype(self.dtype) not in (jnp.bfloat16, jnp.float16):
+            problems.append(f"dtype bfloat16 or float16 (got {jnp.dtype(self.dtype).name})")
+        if self.head_dim % 8 or self.head_dim > 256:
+            problems.append(
+                f"a head width that is a multiple of 8, at most 256 (got {self.head_dim})"
+            )
+        if t % 2 or s % 2:
+            problems.append(f"even sequence lengths (got T {t}, S {s})")
+        if problems:
+            raise ValueError(
+                "attention implementation 'cudnn' (cuDNN flash attention) needs "
+                + "; ".join(problems)
+                + ": change that, or use implementation 'xla' or 'einsum'."
+            )
+
     @nn.compact
     def __call__(
         self,
@@ -249,6 +328,7 @@ class MultiHeadAttention(nn.Module):
         *,
         context: Array | None = None,
         mask: Array | None = None,
+        causal: bool = False,
         decode: bool = False,
         return_weights: bool = False,
     ) -> Array | tuple[Array, Array]:
@@ -262,10 +342,13 @@ class MultiHeadAttention(nn.Module):
             ``causal_mask``, ``padding_mask``, ``combine_masks``); None allows every pair.
             With ``decode``, S is the cache length and the causal mask over the cache is
             added here, so ``mask`` is only needed for more (e.g. padded keys).
+          causal: self-attention only: also mask key t′ > t (``causal_mask``); a fused
+            implementation then skips those blocks instead of masking them. Implied by
+            ``decode``.
           decode: self-attention over a key/value cache (module docstring): append this call's
             T positions to the "cache" collection and attend causally to all cached ones.
             Under ``jit`` nothing checks that index + T ≤ S: the caller must.
-          return_weights: also return α.
+          return_weights: also return α (needs ``implementation="einsum"``).
 
         Returns:
           [B, T, D_out] outputs in ``dtype``; with ``return_weights``, also α as float32
@@ -276,12 +359,19 @@ class MultiHeadAttention(nn.Module):
         context = x if self_attention else jnp.asarray(context)
         if mask is not None:
             mask = _check_mask(mask)
-        if decode and not self_attention:
+        if (decode or causal) and not self_attention:
             raise ValueError(
-                "decode=True caches self-attention only; for cross-attention pass the encoder "
-                "output as context without decode (its keys do not grow while decoding)."
+                "decode=True and causal=True are for self-attention only; for cross-attention "
+                "pass the encoder output as context without them (every key is visible)."
+            )
+        if return_weights and self.implementation != "einsum":
+            raise ValueError(
+                f"return_weights needs implementation='einsum' ({self.implementation!r} never "
+                "stores α)."
             )
         self._validate(x, context, None if decode else mask)
+        if self.implementation == "cudnn" and not decode:
+            self._check_cudnn(x.shape[1], context.shape[1])
 
         x = x.astype(self.dtype)
         context = x if self_attention else context.astype(self.dtype)
@@ -298,20 +388,12 @@ class MultiHeadAttention(nn.Module):
         value = _InProjection(**proj, name="value")(context)  # [B, H, S, K] (I = K)
         if decode:
             key, value, mask = self._extend_cache(key, value, mask)
-
-        # s[b,h,t,t′] = (1/√K) Σ_k Query[b,h,t,k] Key[b,h,t′,k], in float32 for the softmax.
-        logits = jnp.einsum("bhtk,bhsk->bhts", query, key).astype(jnp.float32)
-        logits = logits / math.sqrt(self.head_dim)
-        if mask is not None:
-            # A finite floor (not -inf) keeps fully masked rows finite: softmax of a constant
-            # row is uniform, and the any-allowed factor below zeroes it.
-            logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)
-        weights = jax.nn.softmax(logits, axis=-1)  # α [B, H, T, S]
-        if mask is not None:
-            weights = weights * jnp.any(mask, axis=-1, keepdims=True)
-
-        # V[b,h,t,i] = Σ_t′ α[b,h,t,t′] Value[b,h,t′,i]
-        heads = jnp.einsum("bhts,bhsi->bhti", weights.astype(self.dtype), value)  # [B, H, T, K]
+        if self.implementation != "einsum" and not decode:
+            heads = _fused_attention(query, key, value, mask, causal, self.implementation)
+        else:
+            if causal and not decode:
+                mask = combine_masks(causal_mask(x.shape[1]), mask)
+            heads, weights = _einsum_attention(query, key, value, mask, self.dtype)
         out = _OutProjection(
             features=self.out_features or x.shape[-1],
             use_bias=self.use_bias,

@@ -5,10 +5,15 @@ decoder of Vaswani et al. 2017.
 For tokens x[b, t] ∈ [0, V), width D, L blocks (GPT-2 §2.3 moves LayerNorm to each sub-block's
 input and adds one after the last block):
 
-    h⁰[t]   = W_e[x_t] + W_p[t]                              (token + learned position embedding)
+    h⁰[t]   = W_e[x_t] + W_p[pos_t]                          (token + learned position embedding)
     a[t]    = hˡ[t] + Attn(LN_1(hˡ))[t]                      (causal: t attends to t′ ≤ t only)
     hˡ⁺¹[t] = a[t] + W_2 · GELU(W_1 · LN_2(a)[t] + b_1) + b_2  (MLP D -> 4D -> D)
     logits[t] = LN_f(hᴸ)[t] · W_eᵀ                           (output head tied to W_e)
+
+The position of a token counts the real tokens before it in its row, pos_t = max(Σ_{t′≤t}
+valid[t′] - 1, 0): 0, 1, … at the real tokens of unpadded and right-padded rows, and the first
+real token of a left-padded row gets position 0 (as Hugging Face's position_ids from the
+attention mask).
 
 GELU is the tanh approximation GPT-2 used (Hendrycks & Gimpel 2016):
 GELU(u) ≈ ½u(1 + tanh(√(2/π)(u + 0.044715u³))). LayerNorm uses ε = 1e-5.
@@ -32,12 +37,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxpretrain.models.attention import (
-    MultiHeadAttention,
-    causal_mask,
-    combine_masks,
-    padding_mask,
-)
+from jaxpretrain.models.attention import MultiHeadAttention, padding_mask
 from jaxpretrain.models.layers import MLP, check_tokens, layer_norm, partitioned
 from jaxpretrain.models.positions import LearnedPositions
 
@@ -56,6 +56,7 @@ class Block(nn.Module):
       dropout_rate: dropout on each residual branch's output.
       layer_norm_epsilon: ε of both LayerNorms.
       dtype: compute dtype.
+      attention: ``MultiHeadAttention.implementation`` ("einsum", "xla" or "cudnn").
     """
 
     num_heads: int
@@ -64,13 +65,16 @@ class Block(nn.Module):
     dropout_rate: float = 0.0
     layer_norm_epsilon: float = 1e-5
     dtype: Any = jnp.float32
+    attention: str = "einsum"
 
     @nn.compact
     def __call__(
         self, x: Array, *, mask: Array | None, deterministic: bool = True, decode: bool = False
     ) -> Array:
-        """Args: x [B, T, D]; mask bool [B|1, 1, T, T] (causal, and padding if any), None with
-        ``decode`` (attention then reads and extends its key/value cache).
+        """Args: x [B, T, D]; mask: the padding mask, bool [B, 1, T, T], or None (no padding),
+        or with ``decode`` bool [B, 1, T, S] over the S cache slots. Attention is causal: it
+        adds the causal mask (over its key/value cache with ``decode``, which it reads and
+        extends).
 
         Returns: [B, T, D] in ``dtype``.
         """
@@ -83,8 +87,9 @@ class Block(nn.Module):
             dtype=self.dtype,
             kernel_init=nn.initializers.normal(_STDDEV),
             out_kernel_init=nn.initializers.normal(out_stddev),
+            implementation=self.attention,
             name="attn",
-        )(y, mask=mask, decode=decode)  # [B, T, D]
+        )(y, mask=mask, causal=not decode, decode=decode)  # [B, T, D]
         x = x + nn.Dropout(self.dropout_rate)(y, deterministic=deterministic)
         y = layer_norm(self.layer_norm_epsilon, self.dtype, "ln_2")(x)
         y = MLP(
@@ -113,6 +118,9 @@ class GPT(nn.Module):
         ``MultiHeadAttention`` has no dropout on α, so HF's ``attn_pdrop`` has no counterpart.
       layer_norm_epsilon: ε of every LayerNorm (1e-5 in GPT-2).
       dtype: compute dtype (e.g. jnp.bfloat16); params stay float32, logits are float32.
+      attention: how attention is computed, ``MultiHeadAttention.implementation``: "einsum"
+        (the equations; the default), "xla" or "cudnn" (``jax.nn.dot_product_attention``;
+        "cudnn" is flash attention on NVIDIA GPUs in bf16). Same function, same parameters.
     """
 
     vocab_size: int
@@ -124,6 +132,7 @@ class GPT(nn.Module):
     dropout_rate: float = 0.0
     layer_norm_epsilon: float = 1e-5
     dtype: Any = jnp.float32
+    attention: str = "einsum"
 
     def _validate(self) -> None:
         for name in ("vocab_size", "max_length", "width", "num_layers", "num_heads", "mlp_ratio"):
@@ -152,12 +161,15 @@ class GPT(nn.Module):
           tokens: int [B, T], ids in [0, V), T ≤ max_length. T is static, so a too-long input
             fails at trace time; ids are checked only when concrete (outside ``jit``): traced
             out-of-range ids are clipped by the embedding lookup, not reported.
-          valid: optional bool [B, T], False at padding; padded keys are never attended to and
-            padded queries get attention output 0 (their logits are meaningless).
+          valid: optional bool [B, T], False at padding (left or right); padded keys are never
+            attended to, padded queries get attention output 0 (their logits are meaningless),
+            and positions count real tokens only (module docstring). None: all real.
           deterministic: False enables dropout (needs a "dropout" rng).
-          decode: incremental decoding with a key/value cache (``init_cache``): ``tokens`` are
-            the next T positions after those already cached, their positions continue from the
-            cache's, and they attend to every earlier one. Call with
+          decode: incremental decoding with a key/value cache (``init_cache``): ``tokens`` fill
+            the next T cache slots (shared by all rows), ``valid`` marks which are real (e.g. a
+            left-padded prompt's prefill; None: all real, as in every later step), each row's
+            positions continue from its count of real cached tokens, and real tokens attend to
+            every earlier real one. Call with
             ``apply({"params": p, "cache": c}, tokens, decode=True, mutable=["cache"])``.
             Under ``jit`` nothing checks that the cache has room: ``evaluate.generation`` does.
 
@@ -169,9 +181,6 @@ class GPT(nn.Module):
         tokens, valid = check_tokens(
             tokens, valid, vocab_size=self.vocab_size, max_length=self.max_length, model="GPT"
         )
-        if decode and valid is not None:
-            raise ValueError("decode=True does not take valid: decode unpadded prompts.")
-        t = tokens.shape[1]
 
         wte = nn.Embed(
             self.vocab_size,
@@ -182,17 +191,15 @@ class GPT(nn.Module):
         )
         x = wte(tokens)  # [B, T, D]
         positions = LearnedPositions(self.max_length, self.width, dtype=self.dtype, name="wpe")
-        if decode:  # Positions continue after the cached ones; attention masks over its cache.
-            filled = self.variable("cache", "position", lambda: jnp.zeros((), jnp.int32))
-            x = x + positions(filled.value + jnp.arange(t))
-            if not self.is_initializing():
-                filled.value = filled.value + t
-            mask = None
+        if decode:
+            position, mask = self._extend_cache(tokens.shape, valid)
+            x = x + positions(position)  # [B, T, D]
+        elif valid is None:
+            x = x + positions(tokens.shape[1])  # [T, D]
+            mask = None  # Attention adds the causal mask.
         else:
-            x = x + positions(t)
-            mask = combine_masks(  # [1 or B, 1, T, T]
-                causal_mask(t), None if valid is None else padding_mask(valid)
-            )
+            x = x + positions(_positions(valid, 0))  # [B, T, D]
+            mask = padding_mask(valid)  # [B, 1, T, T]; attention adds the causal mask.
         x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
 
         for i in range(self.num_layers):
@@ -203,11 +210,41 @@ class GPT(nn.Module):
                 dropout_rate=self.dropout_rate,
                 layer_norm_epsilon=self.layer_norm_epsilon,
                 dtype=self.dtype,
+                attention=self.attention,
                 name=f"h_{i}",
             )(x, mask=mask, deterministic=deterministic, decode=decode)
         x = layer_norm(self.layer_norm_epsilon, self.dtype, "ln_f")(x)
         # Tied head: logits[b,t,v] = Σ_j x[b,t,j] W_e[v,j].
         return wte.attend(x).astype(jnp.float32)  # [B, T, V]
+
+    def _extend_cache(self, shape: tuple[int, int], valid: Array | None) -> tuple[Array, Array]:
+        """Records which of the next T cache slots are real; returns their positions int32
+        [B, T] and the padding mask bool [B, 1, T, S] of queries × cache slots.
+
+        Cache variables: ``index`` (int32, slots filled), ``key_valid`` (bool [B, S], False at
+        padded slots) and ``position`` (int32 [B], real tokens per row). ``init`` sizes them from
+        its input (S = T) and leaves them zero.
+        """
+        b, t = shape
+        if valid is None:
+            valid = jnp.ones(shape, jnp.bool_)
+        index = self.variable("cache", "index", lambda: jnp.zeros((), jnp.int32))
+        key_valid = self.variable("cache", "key_valid", jnp.zeros, shape, jnp.bool_)
+        filled = self.variable("cache", "position", jnp.zeros, (b,), jnp.int32)
+        position = _positions(valid, filled.value)  # [B, T]
+        keys = jax.lax.dynamic_update_slice(key_valid.value, valid, (0, index.value))  # [B, S]
+        if not self.is_initializing():
+            index.value = index.value + t
+            key_valid.value = keys
+            filled.value = filled.value + jnp.sum(valid, axis=1, dtype=jnp.int32)
+        return position, padding_mask(valid, keys)
+
+
+def _positions(valid: Array, offset: Array | int) -> Array:
+    """pos[b, t] = max(offset[b] + Σ_{t′≤t} valid[b, t′] - 1, 0): int32 [B, T] from bool [B, T]
+    and the real tokens already before them, int32 [B] (or 0)."""
+    offset = jnp.reshape(jnp.asarray(offset, jnp.int32), (-1, 1))  # [B or 1, 1]
+    return jnp.maximum(offset + jnp.cumsum(valid, axis=1, dtype=jnp.int32) - 1, 0)
 
 
 def init_gpt(model: GPT, rng: Array, length: int = 1) -> dict:
@@ -236,8 +273,10 @@ def init_cache(model: GPT, batch_size: int, length: int) -> dict:
       length: S ≤ model.max_length, the prompt plus every token to be generated.
 
     Returns:
-      The "cache" collection: per block ``attn/cached_{key,value}`` zeros [B, H, S, K] (``dtype``) and
-      ``attn/cache_index``, and ``position``, int32 scalars counting filled positions.
+      The "cache" collection, all zeros: per block ``attn/cached_{key,value}`` [B, H, S, K]
+      (``dtype``) and ``attn/cache_index`` (int32, slots filled); and the model's ``index``
+      (int32, slots filled), ``key_valid`` (bool [B, S], True at real tokens' slots) and
+      ``position`` (int32 [B], real tokens cached per row).
     """
     if not 1 <= length <= model.max_length:
         raise ValueError(

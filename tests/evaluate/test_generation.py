@@ -59,6 +59,36 @@ def test_complete_samples_stop_and_rank(setup):
     assert greedy[0].text == greedy[1].text  # Unconditional (from <|endoftext|>) and greedy.
 
 
+def test_complete_many_prompts_gives_one_list_per_prompt(setup):
+    """Greedy: each prompt's completions in the batch equal ``complete`` of that prompt alone."""
+    model, params, tokenizer = setup
+    prompts = ["verse 3:", "", "the dove flew\nverse 12: and the"]
+    kw = dict(max_new_tokens=16, temperature=0, stop=("\n", "lamb"))
+    batch = complete(model, params, tokenizer, prompts, num_samples=2, **kw)
+    assert len(batch) == 3 and all(len(samples) == 2 for samples in batch)
+    for prompt, samples in zip(prompts, batch):
+        (alone,) = complete(model, params, tokenizer, prompt, **kw)
+        for sample in samples:
+            assert sample.text == alone.text and sample.stop == alone.stop
+            np.testing.assert_array_equal(sample.tokens, alone.tokens)
+            assert "\n" not in sample.text and "lamb" not in sample.text
+    sampled = complete(
+        model, params, tokenizer, prompts[:2], max_new_tokens=16, num_samples=3, stop=("e",), seed=1
+    )
+    assert [len(samples) for samples in sampled] == [3, 3]
+    assert all("e" not in s.text for samples in sampled for s in samples)
+
+
+def test_complete_rejects_bad_prompt_lists(setup):
+    model, params, tokenizer = setup
+    with pytest.raises(ValueError, match="non-empty sequence of them"):
+        complete(model, params, tokenizer, [])
+    with pytest.raises(ValueError, match="for token ids call generate"):
+        complete(model, params, tokenizer, [[3, 4]])
+    with pytest.raises(ValueError, match=r"prompts\[1\] has \d+ tokens but the model's context"):
+        complete(model, params, tokenizer, ["the", TEXT[:2000]])
+
+
 def test_tokenizer_larger_than_the_model_is_an_error(setup):
     _, _, tokenizer = setup
     model = gpt2("gpt2-tiny")  # V = 101 < 300.

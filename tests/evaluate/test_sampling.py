@@ -1,15 +1,17 @@
-"""The jitted sampler: filters against numpy, the sampled distribution, cache = no cache."""
+"""The jitted sampler: filters against numpy, the sampled distribution, cache = no cache, many
+prompts in one left-padded batch = each alone."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxpretrain.evaluate.generation import generate
-from jaxpretrain.evaluate.sampling import Sampler
+from jaxpretrain.evaluate.generation import generate, generate_batch
+from jaxpretrain.evaluate.sampling import Sampler, left_pad
 from jaxpretrain.models import gpt2, init_gpt
 
 PROMPT = np.array([5, 17, 42, 8], np.int32)
+PROMPTS = [np.array([7, 3], np.int32), np.array([9, 1, 60, 23, 4, 77, 12], np.int32), PROMPT]
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +152,76 @@ def test_bad_prompts_fail_before_jit(tiny, prompt, new, match):
     model, params = tiny
     with pytest.raises(ValueError, match=match):
         generate(model, params, prompt, max_new_tokens=new)
+
+
+def test_left_pad_puts_every_prompt_at_the_end():
+    tokens, valid = left_pad(PROMPTS)
+    assert tokens.shape == valid.shape == (3, 7) and tokens.dtype == np.int32
+    for row, prompt in enumerate(PROMPTS):
+        np.testing.assert_array_equal(tokens[row, 7 - prompt.size :], prompt)
+        np.testing.assert_array_equal(valid[row], np.arange(7) >= 7 - prompt.size)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_greedy_batch_of_prompts_equals_each_prompt_alone(tiny, use_cache):
+    model, params = tiny
+    kw = dict(max_new_tokens=10, sampler=Sampler(temperature=0), use_cache=use_cache)
+    tokens, log_probs = generate_batch(model, params, PROMPTS, num_samples=2, **kw)
+    assert tokens.shape == log_probs.shape == (3, 2, 10)
+    for prompt, rows, lps in zip(PROMPTS, tokens, log_probs):
+        alone, alone_lp = generate(model, params, prompt, **kw)  # [1, 10]
+        np.testing.assert_array_equal(rows, np.repeat(alone, 2, axis=0))
+        np.testing.assert_allclose(lps, np.repeat(alone_lp, 2, axis=0), atol=1e-4)
+    assert len({tuple(rows[0]) for rows in tokens}) == 3, "the prompts lead to different tokens"
+
+
+def test_sampled_batch_is_the_same_with_and_without_the_cache(tiny):
+    model, params = tiny
+    run = lambda use_cache: generate_batch(  # noqa: E731
+        model,
+        params,
+        PROMPTS,
+        max_new_tokens=12,
+        num_samples=3,
+        sampler=Sampler(top_k=8),
+        seed=4,
+        use_cache=use_cache,
+        chunk=5,
+    )
+    (cached, cached_lp), (recomputed, recomputed_lp) = run(True), run(False)
+    np.testing.assert_array_equal(cached, recomputed)
+    np.testing.assert_allclose(cached_lp, recomputed_lp, atol=1e-4)
+    assert len({tuple(row) for row in cached.reshape(9, -1)}) > 3, "rows are independent samples"
+
+
+def test_batch_rows_stop_at_the_end_token_independently(tiny):
+    model, params = tiny
+    greedy, _ = generate_batch(
+        model, params, PROMPTS, max_new_tokens=6, sampler=Sampler(temperature=0)
+    )
+    end_id = int(greedy[1, 0, 1])  # The second prompt's second greedy token ends it.
+    tokens, log_probs = generate_batch(
+        model, params, PROMPTS, max_new_tokens=6, sampler=Sampler(temperature=0), end_id=end_id
+    )
+    for row, (got, want) in enumerate(zip(tokens[:, 0], greedy[:, 0])):
+        ends = np.flatnonzero(want == end_id)
+        first = int(ends[0]) if ends.size else 6
+        np.testing.assert_array_equal(got[: first + 1], want[: first + 1])
+        assert (got[first:] == end_id).all() and (log_probs[row, 0, first + 1 :] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "prompts, new, match",
+    [
+        ([PROMPT, np.array([], np.int32)], 5, r"prompts\[1\] must be a non-empty int array"),
+        ([PROMPT, PROMPT, np.array([3, 101])], 5, r"prompts\[2\] token id 101 \(at position 1\)"),
+        ([PROMPT, np.arange(64) % 101], 1, r"prompts\[1\] has 64 tokens .* context is 64"),
+        ([PROMPT, np.arange(60)], 10, r"max_new_tokens=10 must be in \[1, 4\]: prompts\[1\]"),
+        ([], 5, "non-empty sequence of prompts"),
+        (PROMPT, 5, r"for one prompt pass \[prompt\]"),
+    ],
+)
+def test_bad_batches_name_the_bad_prompt(tiny, prompts, new, match):
+    model, params = tiny
+    with pytest.raises(ValueError, match=match):
+        generate_batch(model, params, prompts, max_new_tokens=new)

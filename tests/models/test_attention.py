@@ -267,3 +267,63 @@ def test_fused_qkv_layout_maps_by_reshape_and_transpose():
         {"params": params}, jnp.asarray(x, jnp.float32), mask=causal_mask(4)
     )
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("masking", ["none", "causal", "causal+padding", "cross+padding"])
+def test_xla_implementation_matches_the_equations_and_their_gradients(masking):
+    x, c = _inputs()
+    context = c if masking.startswith("cross") else None
+    mask = padding_mask(_Q_VALID, _K_VALID if context is not None else None)  # Empty rows too.
+    mask = None if masking in ("none", "causal") else mask
+    causal = masking.startswith("causal")
+    model = MultiHeadAttention(num_heads=H, head_dim=K)
+    fused = MultiHeadAttention(num_heads=H, head_dim=K, implementation="xla")
+    params = _init(model, x, context=context)
+    full_mask = combine_masks(causal_mask(T) if causal else None, mask)
+    want_out, _ = _reference(params, x, context, full_mask)
+
+    def loss(m, params, x):
+        out = m.apply({"params": params}, x, context=context, mask=mask, causal=causal)
+        return jnp.sum(jnp.sin(out)), out
+
+    (_, out), grads = jax.value_and_grad(lambda *a: loss(fused, *a), (0, 1), has_aux=True)(
+        params, x
+    )
+    _, want_grads = jax.value_and_grad(lambda *a: loss(model, *a), (0, 1), has_aux=True)(params, x)
+    np.testing.assert_allclose(out, want_out, rtol=1e-5, atol=1e-5)
+    for got, want in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(want_grads)):
+        assert np.all(np.isfinite(got))
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_causal_flag_equals_the_causal_mask():
+    x, _ = _inputs()
+    model = MultiHeadAttention(num_heads=H, head_dim=K)
+    params = _init(model, x)
+    mask = padding_mask(_Q_VALID)
+    with_flag = model.apply({"params": params}, x, mask=mask, causal=True)
+    with_mask = model.apply({"params": params}, x, mask=combine_masks(causal_mask(T), mask))
+    np.testing.assert_array_equal(with_flag, with_mask)
+
+
+def test_implementation_errors_name_the_fix():
+    x, c = _inputs()
+    params = _init(MultiHeadAttention(num_heads=H, head_dim=K), x)
+    with pytest.raises(ValueError, match="unknown attention implementation 'flash'"):
+        MultiHeadAttention(num_heads=H, head_dim=K, implementation="flash").apply(
+            {"params": params}, x
+        )
+    with pytest.raises(ValueError, match="return_weights needs implementation='einsum'"):
+        MultiHeadAttention(num_heads=H, head_dim=K, implementation="xla").apply(
+            {"params": params}, x, return_weights=True
+        )
+    with pytest.raises(ValueError, match=r"needs dtype bfloat16 or float16 \(got float32\);.*"
+                       r"even sequence lengths \(got T 5, S 5\): change that, or use"):  # fmt: skip
+        MultiHeadAttention(num_heads=H, head_dim=K, implementation="cudnn").apply(
+            {"params": params}, x
+        )
+    cross = _init(MultiHeadAttention(num_heads=H, head_dim=K), x, context=c)
+    with pytest.raises(ValueError, match="causal=True are for self-attention only"):
+        MultiHeadAttention(num_heads=H, head_dim=K).apply(
+            {"params": cross}, x, context=c, causal=True
+        )

@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxpretrain.models import GPT, gpt2, init_gpt, num_params
+from jaxpretrain.models import GPT, gpt2, init_cache, init_gpt, num_params
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,67 @@ def test_padding_mask_on_the_right_leaves_real_positions_unchanged(tiny):
     masked = jax.jit(lambda p, t, v: model.apply({"params": p}, t, valid=v))(params, x, valid)
     np.testing.assert_allclose(masked[0], full[0], atol=1e-6)
     np.testing.assert_allclose(masked[1, :5], full[1, :5], atol=1e-6)
+
+
+LENGTHS = (3, 7, 5)  # Prompts of different lengths, left-padded to 7.
+
+
+def _left_padded(lengths=LENGTHS, seed=6):
+    """The prompts alone (int [P_k] each), and left-padded: tokens int [K, P], valid bool [K, P]."""
+    prompts = [np.asarray(_tokens(1, n, seed=seed + i))[0] for i, n in enumerate(lengths)]
+    p = max(lengths)
+    tokens = np.zeros((len(lengths), p), np.int32)
+    valid = np.zeros((len(lengths), p), bool)
+    for k, prompt in enumerate(prompts):
+        tokens[k, p - prompt.size :] = prompt
+        valid[k, p - prompt.size :] = True
+    return prompts, tokens, valid
+
+
+def test_left_padded_logits_match_each_prompt_alone(tiny):
+    """Positions count real tokens only, so the first real token of each row is position 0."""
+    model, params = tiny
+    prompts, tokens, valid = _left_padded()
+    batch = jax.jit(lambda p, t, v: model.apply({"params": p}, t, valid=v))(params, tokens, valid)
+    p = tokens.shape[1]
+    for k, prompt in enumerate(prompts):
+        alone = _forward(model)(params, prompt[None])[0]  # [P_k, V]
+        np.testing.assert_allclose(batch[k, p - prompt.size :], alone, atol=1e-5, rtol=1e-5)
+    assert np.all(np.isfinite(batch))  # Padded rows are finite (and meaningless).
+
+
+def test_decode_of_a_left_padded_batch_matches_each_prompt_alone(tiny):
+    """Prefill the left-padded prompts into the cache, then decode 4 tokens one at a time: the
+    logits equal a full causal pass over each prompt plus its continuation, run alone."""
+    model, params = tiny
+    prompts, tokens, valid = _left_padded()
+    k, p = tokens.shape
+    steps = np.asarray(_tokens(k, 4, seed=9))  # [K, 4] continuations, one per row.
+    cache = init_cache(model, k, p + 4)
+    assert cache["key_valid"].shape == (k, p + 4) and cache["key_valid"].dtype == jnp.bool_
+    assert cache["position"].shape == (k,) and cache["index"].shape == ()
+
+    @jax.jit
+    def decode(cache, tokens, valid):
+        logits, variables = model.apply(
+            {"params": params, "cache": cache}, tokens, valid=valid, decode=True, mutable=["cache"]
+        )
+        return logits, variables["cache"]
+
+    logits, cache = decode(cache, tokens, valid)  # Prefill: [K, P, V].
+    stepped = [logits]
+    for i in range(4):
+        logits, cache = decode(cache, steps[:, i : i + 1], None)  # Later steps: all real.
+        stepped.append(logits)
+    stepped = np.concatenate(stepped, axis=1)  # [K, P + 4, V]
+    for row, prompt in enumerate(prompts):
+        alone = _forward(model)(params, np.concatenate([prompt, steps[row]])[None])[0]
+        np.testing.assert_allclose(stepped[row, p - prompt.size :], alone, atol=1e-5, rtol=1e-5)
+    np.testing.assert_array_equal(cache["position"], np.asarray(LENGTHS) + 4)
+    np.testing.assert_array_equal(
+        cache["key_valid"], np.pad(valid, ((0, 0), (0, 4)), constant_values=True)
+    )
+    assert int(cache["index"]) == p + 4
 
 
 def test_head_is_tied_to_the_token_embedding(tiny):
@@ -179,3 +240,19 @@ def test_bad_configs_and_variants_raise():
         init_gpt(model, jax.random.key(0))
     with pytest.raises(ValueError, match="Unknown GPT-2 variant 'gpt3'"):
         gpt2("gpt3")
+
+
+def test_xla_attention_gives_the_einsum_logits_and_gradients(tiny):
+    model, params = tiny
+    fused = gpt2("gpt2-tiny", attention="xla")
+    tokens, valid = _tokens(2, 12), jnp.arange(12)[None, :] < jnp.array([[12], [7]])
+
+    def loss(m, params):
+        logits = m.apply({"params": params}, tokens, valid=valid)
+        return jnp.sum(jnp.where(valid[..., None], jax.nn.log_softmax(logits), 0.0))
+
+    want, want_grads = jax.jit(jax.value_and_grad(lambda p: loss(model, p)))(params)
+    got, grads = jax.jit(jax.value_and_grad(lambda p: loss(fused, p)))(params)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    for g, w in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(want_grads)):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
