@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpretrain.models.attention import MultiHeadAttention, padding_mask
-from jaxpretrain.models.layers import MLP, check_tokens, layer_norm, partitioned
+from jaxpretrain.models.layers import MLP, check_tokens, layer_norm, over_rows, partitioned
 from jaxpretrain.models.positions import LearnedPositions
 
 Array = Any
@@ -215,7 +215,7 @@ class GPT(nn.Module):
             )(x, mask=mask, deterministic=deterministic, decode=decode)
         x = layer_norm(self.layer_norm_epsilon, self.dtype, "ln_f")(x)
         # Tied head: logits[b,t,v] = Σ_j x[b,t,j] W_e[v,j].
-        return wte.attend(x).astype(jnp.float32)  # [B, T, V]
+        return over_rows(wte.attend, x).astype(jnp.float32)  # [B, T, V]
 
     def _extend_cache(self, shape: tuple[int, int], valid: Array | None) -> tuple[Array, Array]:
         """Records which of the next T cache slots are real; returns their positions int32

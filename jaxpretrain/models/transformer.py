@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpretrain.models.attention import MultiHeadAttention, causal_mask, padding_mask
-from jaxpretrain.models.layers import MLP, check_tokens, layer_norm, partitioned
+from jaxpretrain.models.layers import MLP, check_tokens, layer_norm, over_rows, partitioned
 from jaxpretrain.models.positions import sinusoidal_positions
 
 Array = Any
@@ -310,9 +310,8 @@ class Transformer(nn.Module):
             deterministic=deterministic,
             decode=decode,
         )  # [B, T, D]
-        if self.tie_output:  # logits[b,t,v] = Σ_j y[b,t,j] E_tgt[v,j]
-            return self.target_embed.attend(y).astype(jnp.float32)
-        return self.head(y).astype(jnp.float32)
+        head = self.target_embed.attend if self.tie_output else self.head
+        return over_rows(head, y).astype(jnp.float32)  # tied: logits[b,t,v] = Σ_j y[b,t,j] E[v,j]
 
     def __call__(
         self,
