@@ -58,13 +58,14 @@ def test_fine_tune_then_sample_from_the_workdir_and_from_hf(hf_dir, tmp_path):
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert os.path.exists(os.path.join(workdir, "tokenizer.json"))
-    for model in (workdir, f"hf:{hf_dir}"):
+    # One prompt from the workdir; two prompts, decoded in one batch, from the HF directory.
+    for model, prompts in ((workdir, ["And God said"]), (f"hf:{hf_dir}", ["And God", "In the"])):
         out = tmp_path / "samples.json"
         command = [
             sys.executable,
             os.path.join(ROOT, "scripts", "sample.py"),
             f"--model={model}",
-            "--prompt=And God said",
+            *(f"--prompt={prompt}" for prompt in prompts),
             "--num_samples=3",
             "--max_new_tokens=12",
             "--top_k=20",
@@ -75,6 +76,11 @@ def test_fine_tune_then_sample_from_the_workdir_and_from_hf(hf_dir, tmp_path):
             command, env=subprocess_env(1), capture_output=True, text=True, timeout=300
         )
         assert sample.returncode == 0, sample.stderr[-3000:]
-        assert sample.stdout.count("--- sample") == 3 and "And God said" in sample.stdout
-        rows = json.loads(out.read_text())["samples"]
+        assert sample.stdout.count("--- sample") == 3 * len(prompts)
+        assert all(f"prompt: {prompt!r}" in sample.stdout for prompt in prompts)
+        written = json.loads(out.read_text())
+        per_prompt = written["prompts"] if len(prompts) > 1 else [written]
+        assert [entry["prompt"] for entry in per_prompt] == prompts
+        rows = [row for entry in per_prompt for row in entry["samples"]]
+        assert len(rows) == 3 * len(prompts)
         assert all("\n" not in row["text"] and 0 < row["tokens"] <= 12 for row in rows)
