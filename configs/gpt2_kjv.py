@@ -37,9 +37,7 @@ def get_config(arg=None):
             width=32 if smoke else 256,  # D, the residual stream width.
             dropout_rate=0.0,  # Embedding/residual dropout; the corpus is seen < 1 epoch.
             dtype="float32",  # Compute dtype; "bfloat16" on accelerators.
-            # "einsum" (the equations), "xla" or "cudnn" (jax.nn.dot_product_attention; "cudnn"
-            # is flash attention on NVIDIA GPUs with dtype "bfloat16").
-            attention="einsum",
+            attention="einsum",  # The equations; "cudnn": flash attention on NVIDIA GPUs (bf16).
         )
     )
     c.total_steps = 800  # 800 x 32 x 128 = 3.3M tokens, ~3.3 epochs of the 0.98M-token train text.

@@ -47,6 +47,7 @@ def get_config(arg=None):
             share_embeddings=True,  # One table for both sides (the vocabulary is shared).
             tie_output=True,  # Output projection = embedding table transposed.
             dtype="float32",  # Compute dtype.
+            attention="einsum",  # The equations; "cudnn": flash attention on NVIDIA GPUs (bf16).
         )
     )
     c.label_smoothing = 0.0  # ε_ls; exact answers are wanted, so no smoothing.

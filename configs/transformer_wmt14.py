@@ -49,6 +49,7 @@ def get_config(arg=None):
             share_embeddings=True,  # One table for the shared vocabulary (§3.4).
             tie_output=True,  # Output projection = embedding table transposed (§3.4).
             dtype="bfloat16",  # Compute dtype; params and softmax stay float32.
+            attention="einsum",  # The equations; "cudnn": flash attention on NVIDIA GPUs (bf16).
         )
     )
     if smoke:

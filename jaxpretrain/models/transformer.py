@@ -43,7 +43,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxpretrain.models.attention import MultiHeadAttention, causal_mask, padding_mask
+from jaxpretrain.models.attention import MultiHeadAttention, padding_mask
 from jaxpretrain.models.layers import MLP, check_tokens, layer_norm, over_rows, partitioned
 from jaxpretrain.models.positions import sinusoidal_positions
 
@@ -56,11 +56,14 @@ _QKV_INIT = nn.initializers.xavier_uniform(in_axis=-1, out_axis=(0, 1))
 _OUT_INIT = nn.initializers.xavier_uniform(in_axis=(0, 1), out_axis=-1)
 
 
-def _attention(num_heads: int, width: int, dtype: Any, name: str) -> MultiHeadAttention:
+def _attention(
+    num_heads: int, width: int, dtype: Any, implementation: str, name: str
+) -> MultiHeadAttention:
     return MultiHeadAttention(
         num_heads=num_heads,
         head_dim=width // num_heads,
         dtype=dtype,
+        implementation=implementation,
         kernel_init=_QKV_INIT,
         out_kernel_init=_OUT_INIT,
         name=name,
@@ -75,6 +78,7 @@ class Layer(nn.Module):
     hidden: int
     dropout_rate: float = 0.0
     dtype: Any = jnp.float32
+    attention: str = "einsum"  # MultiHeadAttention.implementation.
 
     @nn.compact
     def __call__(
@@ -84,22 +88,27 @@ class Layer(nn.Module):
         *,
         self_mask: Array | None,
         cross_mask: Array | None = None,
+        causal: bool = False,
         deterministic: bool,
         decode: bool = False,
     ) -> Array:
         """Args: x [B, T, D]; encoded [B, S, D] (decoder layers) or None (encoder layers);
-        self_mask bool [B|1, 1, T, T] (padded keys in the encoder, causal in the decoder), None
-        with ``decode`` (the cache masks); cross_mask bool [B, 1, T, S] (real source keys).
+        self_mask bool [B, 1, T, T] (padded keys in the encoder) or None; cross_mask bool
+        [B, 1, T, S] (real source keys); causal: causal self-attention (the decoder; with
+        ``decode`` the cache masks instead).
 
         Returns: [B, T, D].
         """
         d, drop = x.shape[-1], nn.Dropout(self.dropout_rate)
-        attention = functools.partial(_attention, self.num_heads, d, self.dtype)
+        attention = functools.partial(_attention, self.num_heads, d, self.dtype, self.attention)
 
         def residual(x, y, i):  # LN_i(x + Dropout(y))
             return layer_norm(1e-6, self.dtype, f"ln_{i}")(x + drop(y, deterministic=deterministic))
 
-        x = residual(x, attention("self_attn")(x, mask=self_mask, decode=decode), 1)
+        self_attention = attention("self_attn")(
+            x, mask=self_mask, causal=causal and not decode, decode=decode
+        )
+        x = residual(x, self_attention, 1)
         if encoded is not None:
             x = residual(x, attention("cross_attn")(x, context=encoded, mask=cross_mask), 2)
         ffn = MLP(  # Eq. 2: max(0, x W_1 + b_1) W_2 + b_2
@@ -124,6 +133,7 @@ class Stack(nn.Module):
     max_length: int
     dropout_rate: float = 0.0
     dtype: Any = jnp.float32
+    attention: str = "einsum"  # MultiHeadAttention.implementation.
 
     @nn.compact
     def __call__(
@@ -152,12 +162,16 @@ class Stack(nn.Module):
         )
         if encoded is None:
             self_mask, cross_mask = padding_mask(source_valid), None  # [B, 1, S, S]
-        else:  # Right-padded targets need no mask: real queries never see later keys.
-            self_mask = None if decode else causal_mask(t)
-            s = source_valid.shape[1]
+        else:  # Right-padded targets need no mask beyond causality: real queries never see
+            # later keys.
+            self_mask, s = None, source_valid.shape[1]
             cross_mask = jnp.broadcast_to(source_valid[:, None, None, :], (b, 1, t, s))
-        layer = functools.partial(Layer, self.num_heads, self.hidden, self.dropout_rate, self.dtype)
-        kwargs = dict(self_mask=self_mask, cross_mask=cross_mask, decode=decode)
+        layer = functools.partial(
+            Layer, self.num_heads, self.hidden, self.dropout_rate, self.dtype, self.attention
+        )
+        kwargs = dict(
+            self_mask=self_mask, cross_mask=cross_mask, causal=encoded is not None, decode=decode
+        )
         for i in range(self.num_layers):
             x = layer(name=f"layer_{i}")(x, encoded, deterministic=deterministic, **kwargs)
         return x
@@ -179,6 +193,8 @@ class Transformer(nn.Module):
       share_embeddings: one embedding table for source and target (needs V_src = V_tgt).
       tie_output: the output projection is the target embedding table transposed.
       dtype: compute dtype (e.g. jnp.bfloat16); params stay float32, logits are float32.
+      attention: ``MultiHeadAttention.implementation``: "einsum" (the default), "xla" or
+        "cudnn" (flash attention on NVIDIA GPUs in bf16); the same function either way.
     """
 
     source_vocab_size: int
@@ -192,6 +208,7 @@ class Transformer(nn.Module):
     share_embeddings: bool = True
     tie_output: bool = True
     dtype: Any = jnp.float32
+    attention: str = "einsum"
 
     def setup(self):
         self._validate_config()
@@ -209,7 +226,9 @@ class Transformer(nn.Module):
         else:
             self.source_embed = embed(self.source_vocab_size, "source_embed")
             self.target_embed = embed(self.target_vocab_size, "target_embed")
-        fields = ("max_length", "num_layers", "num_heads", "hidden", "dropout_rate", "dtype")
+        fields = (
+            "max_length", "num_layers", "num_heads", "hidden", "dropout_rate", "dtype", "attention",
+        )  # fmt: skip
         stack = {name: getattr(self, name) for name in fields}
         self.encoder, self.decoder = Stack(**stack), Stack(**stack)
         if not self.tie_output:

@@ -242,9 +242,17 @@ def test_bad_configs_and_variants_raise():
         gpt2("gpt3")
 
 
-def test_xla_attention_gives_the_einsum_logits_and_gradients(tiny):
+def test_xla_attention_gives_the_einsum_logits_and_gradients(tiny, monkeypatch):
     model, params = tiny
     fused = gpt2("gpt2-tiny", attention="xla")
+    causal_flags = []  # is_causal of each fused call.
+    original = jax.nn.dot_product_attention
+
+    def spy(*args, is_causal=False, **kwargs):
+        causal_flags.append(is_causal)
+        return original(*args, is_causal=is_causal, **kwargs)
+
+    monkeypatch.setattr(jax.nn, "dot_product_attention", spy)
     tokens, valid = _tokens(2, 12), jnp.arange(12)[None, :] < jnp.array([[12], [7]])
 
     def loss(m, params):
@@ -256,3 +264,4 @@ def test_xla_attention_gives_the_einsum_logits_and_gradients(tiny):
     np.testing.assert_allclose(got, want, rtol=1e-5)
     for g, w in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(want_grads)):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+    assert causal_flags == [True] * fused.num_layers  # Every block, traced once.

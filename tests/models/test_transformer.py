@@ -196,3 +196,31 @@ def test_bad_configs_raise():
         transformer("huge")
     with pytest.raises(ValueError, match="cache length 9"):
         init_decode_cache(transformer("tiny", max_length=8), 1, 9)
+
+
+def test_xla_attention_gives_the_einsum_logits_and_gradients(tiny, monkeypatch):
+    model, params = tiny
+    fused = transformer("tiny", max_length=12, attention="xla")
+    source, target, valid = _tokens(3, 9, 1), _tokens(3, 7, 2), _valid([9, 5, 1], 9)
+    causal_flags = []  # is_causal of each fused call: every attention of both stacks uses it.
+    original = jax.nn.dot_product_attention
+
+    def spy(*args, is_causal=False, **kwargs):
+        causal_flags.append(is_causal)
+        return original(*args, is_causal=is_causal, **kwargs)
+
+    monkeypatch.setattr(jax.nn, "dot_product_attention", spy)
+
+    def loss(m, params):
+        logits = m.apply({"params": params}, source, target, source_valid=valid)
+        return jnp.sum(jnp.sin(logits))
+
+    want, want_grads = jax.jit(jax.value_and_grad(lambda p: loss(model, p)))(params)
+    got, grads = jax.jit(jax.value_and_grad(lambda p: loss(fused, p)))(params)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    for g, w in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(want_grads)):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+    # Traced once: N encoder self-attentions, then per decoder layer a causal self-attention
+    # and a cross-attention.
+    n = fused.num_layers
+    assert causal_flags == [False] * n + [True, False] * n
