@@ -156,21 +156,24 @@ def _fused_attention(
     query: Array, key: Array, value: Array, mask: Array | None, causal: bool, implementation: str
 ) -> Array:
     """The same heads V [B, H, T, K] through ``jax.nn.dot_product_attention`` (which takes
-    [B, T, H, K]); α is never stored. Rows with no allowed key are set to 0, as in the einsums."""
+    [B, T, H, K]); α is never stored. Rows with no allowed key give 0, as in the einsums: the
+    kernel lets them attend everywhere (so no kernel meets an empty softmax, whose statistics
+    could turn into NaN in its backward pass) and their output is then replaced by 0."""
+    allowed = None if mask is None else jnp.any(mask, axis=-1, keepdims=True)  # [B|1, H|1, T, 1]
     swap = functools.partial(jnp.swapaxes, axis1=1, axis2=2)  # [B, H, T, K] <-> [B, T, H, K]
     heads = swap(
         jax.nn.dot_product_attention(
             swap(query),
             swap(key),
             swap(value),
-            mask=mask,
+            mask=None if mask is None else mask | ~allowed,
             is_causal=causal,
             implementation=implementation,
         )
     )  # [B, H, T, K]
     if mask is None:  # Causal rows always see their own key.
         return heads
-    return jnp.where(jnp.any(mask, axis=-1, keepdims=True), heads, 0).astype(heads.dtype)
+    return jnp.where(allowed, heads, 0).astype(heads.dtype)
 
 
 class _InProjection(nn.Module):
