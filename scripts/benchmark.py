@@ -27,27 +27,13 @@ import contextlib
 import dataclasses
 import json
 import os
-import resource
-import statistics
-import time
-from typing import Callable
 
 import jax
-import numpy as np
 from absl import app, flags
+from benchmark_runs import PEERS, run_entry, run_generation, run_word_vectors
 
 from jaxpretrain import config as config_lib
-from jaxpretrain import models, parallel
-from jaxpretrain.evaluate import Sampler, generate
-from jaxpretrain.methods import get_method
-from jaxpretrain.train.experiment import build_experiment
-from jaxpretrain.train.flops import (
-    gpt_flop_params,
-    gpt_flops_per_token,
-    peak_matmul_flops,
-    step_flops,
-    step_memory,
-)
+from jaxpretrain.train.flops import peak_matmul_flops
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,180 +171,6 @@ def _parse_set(assignment: str) -> tuple[str, object]:
         return key, text
 
 
-def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool, peer=None) -> dict:
-    """Times ``config``'s train step. ``peer(n)`` (optional) times n steps of the PyTorch peer and
-    returns its examples/s; it runs after each of our repeats, so both see the same machine load."""
-    mesh = parallel.make_mesh()
-    experiment = build_experiment(config, mesh)
-    batch = experiment.global_batch(0)
-    flops = step_flops(experiment, batch) if with_mfu else None
-    # Compiling ahead of time for the memory analysis; the calls below reuse this compilation.
-    compiled = experiment.train_step.lower(experiment.state, batch).compile()
-    gpt_params = gpt_flop_params(experiment.state.params) if config.method == "gpt2" else None
-    state = experiment.state
-    for _ in range(2):  # Warm up.
-        state, metrics = experiment.step(state, batch)
-    jax.block_until_ready(metrics)
-    rates, peer_rates = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
-            state, metrics = experiment.step(state, batch)
-        jax.block_until_ready(metrics)
-        rates.append(steps * config.batch_size / (time.perf_counter() - start))
-        if peer is not None:
-            peer_rates.append(peer(steps))
-    start = time.perf_counter()
-    for step in range(steps):
-        experiment.stream.local_batch(step)
-    input_rate = steps * config.batch_size / jax.process_count() / (time.perf_counter() - start)
-    median = statistics.median(rates)
-    # Language models: each example is a window of data.context predicted tokens.
-    context = config.data.get("context")
-    result = {
-        "name": name,
-        "device": jax.devices()[0].device_kind,
-        "num_devices": mesh.size,
-        "batch_size": config.batch_size,
-        "examples_per_sec": median,
-        "examples_per_sec_runs": rates,
-        "input_examples_per_sec": input_rate,
-        **({"tokens_per_sec": median * context} if context else {}),
-        **step_memory(compiled),
-    }
-    if with_mfu:
-        dtype = config.model.get("dtype", "float32")
-        peak = peak_matmul_flops(dtype)
-        result.update(dtype=dtype, peak_flops=peak)
-        if flops:
-            # The unpartitioned step's FLOPs, shared by every device of the mesh.
-            result.update(
-                step_gflops=flops / 1e9,
-                mfu=median / config.batch_size * flops / (peak * mesh.size),
-            )
-        if gpt_params is not None:
-            per_token = gpt_flops_per_token(
-                gpt_params,
-                num_layers=experiment.model.num_layers,
-                width=experiment.model.width,
-                context=context,
-            )
-            result.update(
-                flop_params=gpt_params,
-                model_flops_per_token=per_token,
-                model_mfu=result["tokens_per_sec"] * per_token / (peak * mesh.size),
-            )
-    if peer_rates:
-        peer_median = statistics.median(peer_rates)
-        result.update(
-            torch_examples_per_sec=peer_median,
-            torch_examples_per_sec_runs=peer_rates,
-            ours_over_torch=median / peer_median,
-            **({"torch_tokens_per_sec": peer_median * context} if context else {}),
-            # The peer is the same network: the same FLOPs per example.
-            **{
-                f"torch_{k}": result[k] / median * peer_median
-                for k in ("mfu", "model_mfu")
-                if k in result
-            },
-        )
-    return result
-
-
-def run_generation(name: str, config, entry: GenerationEntry, *, repeats: int, new_tokens: int):
-    """Times ``evaluate.generate`` with the KV cache and without (rerunning the whole fixed-size
-    buffer per token), alternating the two in each repeat; compilation is excluded."""
-    model = get_method(config.method).make_model(config)
-    params = models.init_gpt(model, jax.random.PRNGKey(config.seed))
-    prompt = np.arange(entry.prompt_tokens) % model.vocab_size
-    tokens = entry.num_samples * new_tokens
-
-    def tokens_per_sec(use_cache: bool) -> float:
-        start = time.perf_counter()
-        generate(
-            model,
-            params,
-            prompt,
-            max_new_tokens=new_tokens,
-            num_samples=entry.num_samples,
-            sampler=Sampler(top_k=40),
-            use_cache=use_cache,
-            chunk=new_tokens,  # One jitted call: no host check between chunks.
-        )
-        return tokens / (time.perf_counter() - start)
-
-    rates = {True: [], False: []}
-    for use_cache in rates:  # Compile both.
-        tokens_per_sec(use_cache)
-    for _ in range(repeats):
-        for use_cache in rates:
-            rates[use_cache].append(tokens_per_sec(use_cache))
-    cached, uncached = (statistics.median(rates[c]) for c in (True, False))
-    return {
-        "name": name,
-        "device": jax.devices()[0].device_kind,
-        "num_samples": entry.num_samples,
-        "prompt_tokens": entry.prompt_tokens,
-        "new_tokens": new_tokens,
-        "generated_tokens_per_sec": cached,
-        "generated_tokens_per_sec_runs": rates[True],
-        "generated_tokens_per_sec_no_cache": uncached,
-        "generated_tokens_per_sec_no_cache_runs": rates[False],
-        "cache_speedup": cached / uncached,
-    }
-
-
-def run_word_vectors(name: str, *, repeats: int, peers: bool) -> dict:
-    """Medians of ``repeats`` runs per system (``peers.word_vectors.compare``), and the process's
-    peak resident memory: the corpus is streamed, so it stays bounded."""
-    from peers.word_vectors import compare
-
-    systems = ("ours", "gensim", "fasttext") if peers else ("ours",)
-    rows = compare(systems, repeats=repeats)
-    peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
-    result = {"name": name, "device": jax.devices()[0].device_kind, "peak_rss_mib": peak_rss_mib}
-    for system, row in rows.items():
-        result.update({f"{system}/{key}": value for key, value in row.items()})
-    for system in rows.keys() - {"ours"}:
-        result[f"ours_over_{system}"] = (
-            result["ours/words_per_sec"] / result[f"{system}/words_per_sec"]
-        )
-    return result
-
-
-def _resnet_peer(config) -> Callable[[int], float]:
-    """torchvision's ResNet (GroupNorm) in eager PyTorch on this entry's images: examples/s."""
-    from peers.torch_resnet import torch_resnet_trainer
-
-    return torch_resnet_trainer(
-        config.model.variant,
-        batch_size=config.batch_size,
-        image_size=config.data.image_size,
-        num_classes=config.data.num_classes,
-        dtype=config.model.get("dtype", "float32"),
-    )
-
-
-def _gpt_peer(config) -> Callable[[int], float]:
-    """The same GPT (L, H, D, V, T, B) in eager PyTorch: examples (windows of T tokens) per s."""
-    from peers.torch_gpt import torch_gpt_trainer
-
-    model = get_method(config.method).make_model(config)
-    trainer = torch_gpt_trainer(
-        num_layers=model.num_layers,
-        num_heads=model.num_heads,
-        width=model.width,
-        context=config.data.context,
-        vocab_size=model.vocab_size,
-        batch_size=config.batch_size,
-        dtype=config.model.get("dtype", "float32"),
-    )
-    return lambda steps: trainer.time_steps(steps) / config.data.context
-
-
-PEERS = {"resnet": _resnet_peer, "gpt": _gpt_peer}
-
-
 def _describe(result: dict) -> str:
     if "ours/words_per_sec" in result:
         systems = [k.split("/")[0] for k in result if k.endswith("/words_per_sec")]
@@ -442,7 +254,12 @@ def main(argv):
             if isinstance(entry, GenerationEntry):
                 new_tokens = _NEW_TOKENS.value or entry.new_tokens
                 result = run_generation(
-                    name, config, entry, repeats=_REPEATS.value, new_tokens=new_tokens
+                    name,
+                    config,
+                    prompt_tokens=entry.prompt_tokens,
+                    num_samples=entry.num_samples,
+                    new_tokens=new_tokens,
+                    repeats=_REPEATS.value,
                 )
                 results.append(result)
                 print(_describe(result), flush=True)

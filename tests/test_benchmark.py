@@ -21,6 +21,8 @@ def _script_module(relative: str):
     return module
 
 
+# benchmark.py imports its sibling benchmark_runs.py, as running it from scripts/ allows.
+sys.modules["benchmark_runs"] = _script_module("benchmark_runs.py")
 benchmark = _script_module("benchmark.py")
 torch_gpt = _script_module("peers/torch_gpt.py")
 
