@@ -18,7 +18,6 @@ import os
 from typing import Any, Sequence
 
 import jax
-import ml_collections
 import numpy as np
 
 from jaxpretrain.data.translation import (
@@ -28,6 +27,8 @@ from jaxpretrain.data.translation import (
     TokenizerPair,
     TranslationSource,
 )
+from jaxpretrain.methods.translation import translate
+from jaxpretrain.train import pretrained
 
 
 def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
@@ -45,23 +46,15 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
 def load_translation_model(workdir: str) -> tuple[Any, Any, TokenizerPair, Any]:
     """(model, params, tokenizers, config) of a trained translation workdir: its config.json,
     latest checkpoint and the tokenizer.json training wrote."""
-    # Imported here: the checkpoint module pulls in Orbax.
-    from jaxpretrain.methods import get_method  # pylint: disable=import-outside-toplevel
-    from jaxpretrain.train import checkpoint  # pylint: disable=import-outside-toplevel
-
-    config, params = checkpoint.load_run(workdir, "translation", use="translation")
-    config = ml_collections.ConfigDict(config)
+    trained = pretrained.load_model(workdir, "translation", use="translation")
     tokenizer_file = os.path.join(workdir, TOKENIZER_FILE)
     tokenizers = TokenizerPair.load(tokenizer_file)
-    config.data.tokenizer = tokenizer_file  # Rebuilding a source reuses it, never retrains.
-    model = get_method("translation").make_model(config)
-    return model, params, tokenizers, config
+    trained.config.data.tokenizer = tokenizer_file  # Rebuilding a source reuses it, never retrains.
+    return trained.model, trained.params, tokenizers, trained.config
 
 
 @functools.lru_cache(maxsize=8)
 def _translator(model, max_length: int, beam_size: int, alpha: float):
-    from jaxpretrain.methods.translation import translate  # pylint: disable=import-outside-toplevel
-
     return jax.jit(
         functools.partial(
             translate, model=model, max_length=max_length, beam_size=beam_size, alpha=alpha

@@ -26,7 +26,6 @@ import os
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
-import ml_collections
 import numpy as np
 
 from jaxpretrain.data.tokenization import Tokenizer
@@ -37,6 +36,7 @@ from jaxpretrain.evaluate.sampling import (
     left_pad,
     prefill,
 )
+from jaxpretrain.train import pretrained
 
 
 class Completion(NamedTuple):
@@ -276,21 +276,13 @@ def load_language_model(path: str) -> tuple[Any, Any, Tokenizer]:
     Hugging Face directory needs config.json, model.safetensors (or pytorch_model.bin) and
     GPT-2's vocab.json + merges.txt.
     """
-    # Imported here: the checkpoint and interop modules pull in Orbax and safetensors.
-    from jaxpretrain.interop import load_hf_gpt2  # pylint: disable=import-outside-toplevel
-    from jaxpretrain.methods import get_method  # pylint: disable=import-outside-toplevel
-    from jaxpretrain.train import checkpoint  # pylint: disable=import-outside-toplevel
-
-    if path.startswith("hf:"):
-        directory = path[len("hf:") :]
-        model, params = load_hf_gpt2(directory)
-        return model, params, Tokenizer.load(directory)
-    config, params = checkpoint.load_run(path, "gpt2", use="sampling")
-    model = get_method("gpt2").make_model(ml_collections.ConfigDict(config))
-    tokenizer_file = os.path.join(path, "tokenizer.json")  # Written by training.
+    trained = pretrained.load_model(path, "gpt2", use="sampling")
+    if trained.config is None:  # Hugging Face: GPT-2's vocab.json + merges.txt.
+        return trained.model, trained.params, Tokenizer.load(trained.directory)
+    tokenizer_file = os.path.join(trained.directory, "tokenizer.json")  # Written by training.
     if not os.path.isfile(tokenizer_file):
         raise FileNotFoundError(
             f"{tokenizer_file!r} is missing: runs trained before tokenizers were saved must be "
             "retrained (the tokenizer is rebuilt from the config's corpus only by training)."
         )
-    return model, params, Tokenizer.load(tokenizer_file)
+    return trained.model, trained.params, Tokenizer.load(tokenizer_file)

@@ -23,6 +23,7 @@ import numpy as np
 
 from jaxpretrain.data.word_subwords import Subwords, build_subwords
 from jaxpretrain.data.word_vectors import Vocabulary, words_of
+from jaxpretrain.train import checkpoint
 
 GENSIM_FILES = {
     "wordsim353": "wordsim353.tsv",
@@ -228,8 +229,6 @@ class TrainedWords(NamedTuple):
 
 def load_word_vectors(workdir: str) -> TrainedWords:
     """The word vectors of a cbow training workdir (config.json, vocab.txt, latest checkpoint)."""
-    from jaxpretrain.train import checkpoint  # pylint: disable=import-outside-toplevel
-
     config, params = checkpoint.load_run(workdir, "cbow", use="word-vector evaluation")
     vocabulary = Vocabulary.load(workdir)
     subwords = build_subwords(vocabulary, config["data"])

@@ -1,23 +1,23 @@
 """Interoperability with other ecosystems: Hugging Face GPT-2 weights, word2vec .vec files."""
 
-from typing import Any
+from typing import Any, Callable
 
 from jaxpretrain.interop.hf_gpt2 import gpt2_config_from_hf, load_hf_gpt2
 from jaxpretrain.interop.word_vectors import save_vec
 
-# Method name -> reads a Hugging Face directory into that method's params tree.
-_HF_IMPORTERS = {"gpt2": lambda directory: load_hf_gpt2(directory)[1]}
+# Method name -> reads a Hugging Face directory as (model, params) of that method's model.
+HF_IMPORTERS: dict[str, Callable[[str], tuple[Any, Any]]] = {"gpt2": load_hf_gpt2}
 
 
-def import_hf(method: str, directory: str) -> Any:
-    """The params tree of the Hugging Face checkpoint in ``directory``, for ``method``'s model
-    (what ``--config.init_from=hf:<dir>`` loads)."""
-    if method not in _HF_IMPORTERS:
+def import_hf(method: str, directory: str) -> tuple[Any, Any]:
+    """(model, params) of the Hugging Face checkpoint in ``directory``, for ``method``'s model
+    (what ``--config.init_from=hf:<dir>`` and the loaders' ``hf:<dir>`` read)."""
+    if method not in HF_IMPORTERS:
         raise ValueError(
-            f"init_from=hf:{directory}: method {method!r} cannot import Hugging Face weights "
-            f"(only {', '.join(sorted(_HF_IMPORTERS))} can); give a jaxpretrain workdir instead."
+            f"hf:{directory}: method {method!r} cannot import Hugging Face weights "
+            f"(only {', '.join(sorted(HF_IMPORTERS))} can); give a jaxpretrain workdir instead."
         )
-    return _HF_IMPORTERS[method](directory)
+    return HF_IMPORTERS[method](directory)
 
 
-__all__ = ["gpt2_config_from_hf", "import_hf", "load_hf_gpt2", "save_vec"]
+__all__ = ["HF_IMPORTERS", "gpt2_config_from_hf", "import_hf", "load_hf_gpt2", "save_vec"]

@@ -29,8 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from jaxpretrain.errors import CheckpointError
 from jaxpretrain.models.gpt import GPT
-from jaxpretrain.train.checkpoint import CheckpointError
 
 _SUPPORTED_ACTIVATIONS = ("gelu_new", "gelu_pytorch_tanh")
 _IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")

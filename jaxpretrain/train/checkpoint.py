@@ -17,13 +17,10 @@ import orbax.checkpoint as ocp
 from etils import epath
 from flax import traverse_util
 
+from jaxpretrain.errors import CheckpointError
 from jaxpretrain.train.state import TrainState
 
 CONFIG_FILE = "config.json"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, unreadable, or does not fit the model."""
 
 
 def checkpoint_dir(workdir: str) -> str:

@@ -19,7 +19,7 @@ from jax.sharding import Mesh
 from jaxpretrain import parallel
 from jaxpretrain.data import BatchStream, build_source, eval_batches
 from jaxpretrain.methods import get_method
-from jaxpretrain.train import checkpoint
+from jaxpretrain.train import pretrained
 from jaxpretrain.train.optim import make_optimizer
 from jaxpretrain.train.state import TrainState
 from jaxpretrain.train.step import make_eval_step, make_train_step, players
@@ -109,24 +109,8 @@ def _init_opt_state(tx, params, mesh: Mesh, fsdp: bool):
 
 
 def _load_init_from(params, config, shardings):
-    path = config.init_from
-    if path.startswith("hf:"):
-        from jaxpretrain.interop import import_hf  # pylint: disable=import-outside-toplevel
-
-        merged = checkpoint.merge_pretrained(
-            params,
-            import_hf(config.method, path[len("hf:") :]),
-            subtree=config.init_subtree,
-            source_subtree="",
-            source_name=f"Hugging Face checkpoint {path!r}",
-        )
-        return jax.device_put(merged, shardings)
-    source = checkpoint.source_config(path)
-    source_subtree = None
-    if source is not None:
-        source_subtree = getattr(get_method(source["method"]), "ENCODER", None)
-    merged = checkpoint.load_pretrained(
-        params, path, subtree=config.init_subtree, source_subtree=source_subtree
+    merged = pretrained.init_params(
+        params, config.init_from, method=config.method, subtree=config.init_subtree
     )
     return jax.device_put(merged, shardings)
 

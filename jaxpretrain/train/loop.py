@@ -17,7 +17,8 @@ import ml_collections
 from jaxpretrain import parallel
 from jaxpretrain.config import validate
 from jaxpretrain.data import data_tokenizer
-from jaxpretrain.train.checkpoint import CONFIG_FILE, Checkpointer, CheckpointError
+from jaxpretrain.train import pretrained
+from jaxpretrain.train.checkpoint import CONFIG_FILE, Checkpointer
 from jaxpretrain.train.experiment import build_experiment
 from jaxpretrain.train.metrics import MetricsWriter, Throughput
 from jaxpretrain.train.state import TrainState
@@ -47,10 +48,8 @@ def _check_finite(
 
 def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     """Train ``config`` in ``workdir`` to ``config.total_steps``, resuming if it holds a checkpoint."""
-    if config.init_from and not os.path.exists(config.init_from.removeprefix("hf:")):
-        raise CheckpointError(
-            f"init_from={config.init_from!r} does not exist; point it at a pretraining workdir"
-        )
+    if config.init_from:
+        pretrained.parse(config.init_from)  # A missing source fails before anything is built.
     parallel.initialize()
     mesh = parallel.make_mesh()
     validate(config, num_devices=mesh.size)
