@@ -1,6 +1,7 @@
-"""Where a run reports: ``<workdir>/metrics.jsonl``, TensorBoard event files, a progress bar,
-the curves of every metric in ``<workdir>/curves.png``, and a method's pictures at every evaluation
-(``<workdir>/pictures/<name>_<step>.png`` and TensorBoard images).
+"""Where a run reports: ``<workdir>/metrics.jsonl``, TensorBoard event files, its progress on
+stderr (``train.progress``), the curves of every metric in ``<workdir>/curves.png``, and a
+method's pictures at every evaluation (``<workdir>/pictures/<name>_<step>.png`` and TensorBoard
+images).
 
 Only the main process writes; the others get a writer that does nothing, so callers never branch.
 """
@@ -13,7 +14,8 @@ import time
 from typing import Mapping
 
 import numpy as np
-import tqdm
+
+from jaxpretrain.train.progress import progress_bar
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -93,9 +95,7 @@ class MetricsWriter:
         os.makedirs(workdir, exist_ok=True)
         self._jsonl = open(os.path.join(workdir, METRICS_FILE), "a")
         self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
-        self._bar = tqdm.tqdm(
-            total=total_steps, initial=start_step, unit="step", dynamic_ncols=True
-        )
+        self._bar = progress_bar(total_steps, start_step)
 
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
         """One row: ``{"step": step, **metrics}``; values must be Python or numpy scalars."""
