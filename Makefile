@@ -3,17 +3,25 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install system-deps demo test test-fast benchmark clean
+.PHONY: install install-test system-deps demo test test-fast benchmark clean
 
+# What the library and the demo need: `pip install -e .` (jax, flax, optax, orbax, ...).
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# The CPU build of torch (a range could pull a multi-GB CUDA build) for the interop tests.
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# The tests add pytest and the reference libraries: the CPU build of torch (a range could pull a
+# multi-GB CUDA build) and transformers for the interop tests, gensim for the word-vector sets.
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test,interop,words]'
 	touch $@
 
 install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
 
 # Debian's bible-kjv gives the `bible` command, the offline King James Bible the text tests read.
 system-deps:
@@ -25,10 +33,10 @@ demo: install
 	$(BIN)/python scripts/compare.py --workdir=runs/compare
 
 # The whole suite, slow end-to-end tests included (~10 min on 2 cores).
-test: install system-deps
+test: install-test system-deps
 	$(BIN)/python -m pytest -n 2 -q
 
-test-fast: install system-deps
+test-fast: install-test system-deps
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 benchmark: install
