@@ -4,7 +4,7 @@ Every `import` and `from ... import` of a `jaxpretrain` module counts, at module
 function (an import moved into a function to dodge a cycle is still an arrow). Layers, lowest
 first (../shared/DESIGN.md):
 
-    config, cli, parallel, losses, models, data  <  interop  <  methods  <  train  <  evaluate
+    errors, config, cli, parallel, losses, models, data  <  interop  <  methods  <  train  <  evaluate
 
 A module may import its own layer or lower, never upward, and no modules may import each other
 through any chain (a cycle). Packages of one layer may import each other, but not in a cycle.
@@ -26,7 +26,7 @@ import sys
 
 PACKAGE = "jaxpretrain"
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("config", "cli", "parallel", "losses", "models", "data"),
+    ("errors", "config", "cli", "parallel", "losses", "models", "data"),
     ("interop",),
     ("methods",),
     ("train",),
@@ -80,7 +80,8 @@ def imports_of(module: str, path: pathlib.Path, modules: dict) -> dict[str, int]
 
 
 def unit_of(module: str) -> str:
-    """The layered unit a module belongs to: `jaxpretrain.data.lm` -> "data", `config` -> "config"."""
+    """The layered unit a module belongs to: `jaxpretrain.data.lm` -> "data",
+    `jaxpretrain.config` -> "config"; the package's own `__init__` is "(root)"."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "(root)"
 
