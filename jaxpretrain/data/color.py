@@ -20,6 +20,9 @@ import json
 
 import numpy as np
 
+from jaxpretrain.data.images import make_image_transform
+from jaxpretrain.data.registry import build_source
+
 GRID = 10.0  # ab bin width (Zhang et al.).
 
 
@@ -36,6 +39,7 @@ def _check_rgb(image: np.ndarray, fn: str) -> np.ndarray:
 def rgb_to_lab(image: np.ndarray) -> np.ndarray:
     """sRGB -> CIE Lab (D65): [H, W, 3] in [0, 1] (float) or 0..255 (uint8) -> float32 [H, W, 3],
     L in [0, 100], a and b roughly in [-110, 110]."""
+    # Imported when first needed: scikit-image is slow to import and only colour code uses it.
     from skimage.color import rgb2lab  # pylint: disable=import-outside-toplevel
 
     image = _check_rgb(image, "rgb_to_lab")
@@ -46,6 +50,7 @@ def rgb_to_lab(image: np.ndarray) -> np.ndarray:
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """CIE Lab (D65) -> sRGB: float [H, W, 3] -> float32 [H, W, 3] in [0, 1] (clipped)."""
+    # Imported when first needed, as in rgb_to_lab.
     from skimage.color import lab2rgb  # pylint: disable=import-outside-toplevel
 
     lab = _check_rgb(lab, "lab_to_rgb")
@@ -141,10 +146,6 @@ def rebalancing_weights(
 
 @functools.lru_cache(maxsize=8)
 def _training_ab(data_key: str, max_images: int) -> np.ndarray:
-
-    from jaxpretrain.data.images import make_image_transform  # pylint: disable=import-outside-toplevel
-    from jaxpretrain.data.sources import build_source  # pylint: disable=import-outside-toplevel
-
     data_config = json.loads(data_key)
     source = build_source(data_config, "train")
     transform = make_image_transform(data_config, train=False)  # Deterministic central crops.

@@ -37,14 +37,12 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from jaxpretrain.data.corpus import corpus_text
-from jaxpretrain.data.sources import _get
+from jaxpretrain.data.base import field
+from jaxpretrain.data.corpus import corpus_key, corpus_text
 from jaxpretrain.data.word_subwords import SUBWORD_FIELDS, build_subwords
 
 VOCAB_FILE = "vocab.txt"
 _WORD = re.compile(r"[\w']+")
-# The fields `corpus.corpus_text` reads.
-_CORPUS_FIELDS = ("corpus", "tfds_split", "text_feature", "max_documents", "data_dir")
 
 
 def words_of(text: str) -> list[str]:
@@ -213,7 +211,7 @@ class CbowTransform:
 
 
 class WordData(NamedTuple):
-    """What `word_data` returns.
+    """What `word_data` returns: the tokenizer of a "words" `Dataset`.
 
     Attributes:
         vocabulary: the `Vocabulary` (min_count applied).
@@ -247,9 +245,8 @@ def word_data(data_config: Any) -> WordData:
     Fields: `corpus` (and the optional corpus fields of `corpus.corpus_text`), `min_count`
     (default 5), and the subword fields of `word_subwords.build_subwords` (`subwords`, ...).
     """
-    corpus = tuple((k, _get(data_config, k)) for k in _CORPUS_FIELDS)
-    subword_fields = tuple((k, _get(data_config, k)) for k in SUBWORD_FIELDS)
-    return _cached(corpus, int(_get(data_config, "min_count", 5)), subword_fields)
+    subword_fields = tuple((k, field(data_config, k)) for k in SUBWORD_FIELDS)
+    return _cached(corpus_key(data_config), int(field(data_config, "min_count", 5)), subword_fields)
 
 
 def word_source(data_config: Any, split: str) -> ChunkSource:
@@ -260,10 +257,10 @@ def word_source(data_config: Any, split: str) -> ChunkSource:
     `jaxpretrain.evaluate.word_vectors`.
     """
     data = word_data(data_config)
-    source = ChunkSource(data.ids, int(_get(data_config, "chunk", 1000)))
+    source = ChunkSource(data.ids, int(field(data_config, "chunk", 1000)))
     if split == "train":
         return source
-    eval_chunks = int(_get(data_config, "eval_chunks", 4))
+    eval_chunks = int(field(data_config, "eval_chunks", 4))
     return ChunkSource(data.ids[: eval_chunks * source.chunk], source.chunk)
 
 
@@ -280,13 +277,13 @@ def bag_budget(data_config: Any) -> int:
 def cbow_transform(data_config: Any) -> CbowTransform:
     """The `CbowTransform` of a "words" data config: fields `window` (default 5), `negatives`
     (default 5), `sample` (default 1e-3), `negatives_shared_by` (default 1)."""
-    window = _get(data_config, "window", 5)
+    window = field(data_config, "window", 5)
     if window < 1:  # Checked before the corpus is read, so the error comes at once.
         raise ValueError(f"data.window must be a positive int, got {window}.")
     return CbowTransform(
         word_data(data_config).vocabulary.counts,
         window=int(window),
-        negatives=int(_get(data_config, "negatives", 5)),
-        sample=float(_get(data_config, "sample", 1e-3)),
-        shared_by=int(_get(data_config, "negatives_shared_by", 1)),
+        negatives=int(field(data_config, "negatives", 5)),
+        sample=float(field(data_config, "sample", 1e-3)),
+        shared_by=int(field(data_config, "negatives_shared_by", 1)),
     )
