@@ -37,7 +37,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from jaxpretrain.data.base import field
+from jaxpretrain.data.base import Dataset, field
 from jaxpretrain.data.corpus import corpus_key, corpus_text
 from jaxpretrain.data.word_subwords import SUBWORD_FIELDS, build_subwords
 
@@ -228,6 +228,15 @@ class WordData(NamedTuple):
         BPE included, are rebuilt deterministically from it and the config)."""
         return self.vocabulary.save(workdir)
 
+    def bag_budget(self, chunk: int) -> int:
+        """P of `models.word_vectors.bag_layout`: the most bag rows Σ|B(w)| of any `chunk`
+        consecutive words of `ids` (`ChunkSource`'s items; subsampling only removes words, so
+        every training and eval chunk fits)."""
+        sizes = (self.subwords.table >= 0).sum(1)[self.ids]  # [N], the bag size of each word
+        chunks = -(-len(sizes) // chunk)
+        sizes = np.pad(sizes, (0, chunks * chunk - len(sizes)))
+        return int(sizes.reshape(chunks, chunk).sum(1).max())
+
 
 @functools.lru_cache(maxsize=4)
 def _cached(corpus: tuple, min_count: int, subword_fields: tuple) -> WordData:
@@ -264,26 +273,25 @@ def word_source(data_config: Any, split: str) -> ChunkSource:
     return ChunkSource(data.ids[: eval_chunks * source.chunk], source.chunk)
 
 
-def bag_budget(data_config: Any) -> int:
-    """P of `models.word_vectors.bag_layout`: the most bag rows Σ|B(w)| of any chunk of the
-    corpus (subsampling only removes words, so every training and eval chunk fits)."""
-    data = word_data(data_config)
-    source = word_source(data_config, "train")
-    sizes = (data.subwords.table >= 0).sum(1)[data.ids]  # [N], the bag size of each word
-    sizes = np.pad(sizes, (0, len(source) * source.chunk - len(sizes)))
-    return int(sizes.reshape(len(source), source.chunk).sum(1).max())
+def dataset_words(dataset: Dataset) -> WordData:
+    """The `WordData` of a "words" `Dataset` (its tokenizer); a clear error for other data."""
+    if not isinstance(dataset.tokenizer, WordData):
+        raise ValueError(
+            f"word vectors need a 'words' data set, got data.name={dataset.config.get('name')!r}:"
+            " set data.name='words' (see configs/cbow_kjv.py)."
+        )
+    return dataset.tokenizer
 
 
-def cbow_transform(data_config: Any) -> CbowTransform:
-    """The `CbowTransform` of a "words" data config: fields `window` (default 5), `negatives`
-    (default 5), `sample` (default 1e-3), `negatives_shared_by` (default 1)."""
-    window = field(data_config, "window", 5)
-    if window < 1:  # Checked before the corpus is read, so the error comes at once.
-        raise ValueError(f"data.window must be a positive int, got {window}.")
+def cbow_transform(dataset: Dataset) -> CbowTransform:
+    """The `CbowTransform` of a "words" `Dataset`: its vocabulary's counts, and the fields
+    `window` (default 5), `negatives` (default 5), `sample` (default 1e-3) and
+    `negatives_shared_by` (default 1) of the config it was built from."""
+    config = dataset.config
     return CbowTransform(
-        word_data(data_config).vocabulary.counts,
-        window=int(window),
-        negatives=int(field(data_config, "negatives", 5)),
-        sample=float(field(data_config, "sample", 1e-3)),
-        shared_by=int(field(data_config, "negatives_shared_by", 1)),
+        dataset_words(dataset).vocabulary.counts,
+        window=int(field(config, "window", 5)),
+        negatives=int(field(config, "negatives", 5)),
+        sample=float(field(config, "sample", 1e-3)),
+        shared_by=int(field(config, "negatives_shared_by", 1)),
     )
