@@ -9,6 +9,7 @@ import pytest
 from conftest import CONFIG_ARGUMENTS, CONFIGS, ROOT, load_config, subprocess_env
 
 from jaxpretrain import config as config_lib
+from jaxpretrain.data import load_dataset
 from jaxpretrain.methods import get_method
 
 SHARED_KEYS = (
@@ -70,7 +71,9 @@ def test_config_builds_with_smoke(filename, request):
         assert key in config, f"{filename} lacks the shared key {key!r}"
     assert config.batch_size % 8 == 0, f"{filename}: smoke batch_size {config.batch_size} % 8 != 0"
     config_lib.validate(config, num_devices=8)
-    get_method(config.method).make_model(config)  # Model construction is lazy and cheap.
+    # Model construction is lazy and cheap; word vectors need their (offline) vocabulary.
+    dataset = load_dataset(config.data) if config.data.name == "words" else None
+    get_method(config.method).make_model(config, dataset)
     # Every config is also a valid full-size config.
     full = load_config(filename[:-3], full)
     config_lib.validate(full, num_devices=1)

@@ -1,9 +1,16 @@
-"""Host-side data: random-access sources, image preprocessing, text and tokens, the batch stream.
+"""Host-side data: data sets by name, image preprocessing, text and tokens, the batch stream.
 
-Everything here is numpy (no jax): `BatchStream.local_batch(step)` gives this process's slice of
-global batch `step`, a pure function of `(seed, step)`; `jaxpretrain.parallel` makes global arrays.
+`load_dataset(config.data)` builds the `Dataset` a data config names (train and eval sources and
+their tokenizer; `registry.DATASETS` lists the names). Everything here is numpy (no jax):
+`BatchStream.local_batch(step)` gives this process's slice of global batch `step`, a pure
+function of `(seed, step)`; `jaxpretrain.parallel` makes global arrays.
+
+Modules, lowest first: `base` (source protocol, `Dataset`, TFDS access) < the per-data-set
+modules (`sklearn_digits`, `photos`, `signals`, `corpus`, `lm`, `translation`, `word_vectors`,
+...) and the transforms (`images`, `color`, `masks`, `text`) < `registry`.
 """
 
+from jaxpretrain.data.base import ArraySource, Dataset, DatasetNotFoundError, tfds_source
 from jaxpretrain.data.corpus import CorpusNotFoundError, corpus_text, kjv_text, read_text_files
 from jaxpretrain.data.images import (
     CIFAR10_MEAN,
@@ -17,17 +24,8 @@ from jaxpretrain.data.images import (
     random_resized_crop,
 )
 from jaxpretrain.data.iterator import BatchStream, eval_batches
-from jaxpretrain.data.sources import (
-    HASHTAG_DIGITS,
-    HASHTAGS,
-    ArraySource,
-    DatasetNotFoundError,
-    build_source,
-    data_tokenizer,
-    digits,
-    digits_hashtags,
-    tfds_source,
-)
+from jaxpretrain.data.registry import DATASETS, build_source, data_tokenizer, load_dataset
+from jaxpretrain.data.sklearn_digits import HASHTAG_DIGITS, HASHTAGS, digits, digits_hashtags
 from jaxpretrain.data.text import TokenWindows, bits_per_byte, split_tokens
 from jaxpretrain.data.tokenization import Tokenizer, load_gpt2_tokenizer, train_bpe
 from jaxpretrain.data.translation import TokenizerPair, TranslationSource, translation_sources
@@ -48,6 +46,8 @@ __all__ = [
     "CIFAR10_STD",
     "CbowTransform",
     "CorpusNotFoundError",
+    "DATASETS",
+    "Dataset",
     "DatasetNotFoundError",
     "HASHTAGS",
     "HASHTAG_DIGITS",
@@ -71,6 +71,7 @@ __all__ = [
     "digits_hashtags",
     "eval_batches",
     "kjv_text",
+    "load_dataset",
     "load_gpt2_tokenizer",
     "make_image_transform",
     "normalize",

@@ -5,9 +5,11 @@
 - ``ab_bins``: the in-gamut cells of a grid over the ab plane (Zhang et al. 2016, "Colorful Image
   Colorization", Sec. 2.1: grid size 10 gives their Q = 313 bins): the cells that some sRGB
   colour falls into, found by converting a dense sample of the sRGB cube.
+- ``ab_bin_counts``: how many of a data set's training pixels fall nearest each bin (cached per
+  data config), the statistic class rebalancing needs;
 - ``rebalancing_weights``: class rebalancing (Zhang et al. Eq. 3-4): w ∝ ((1 − λ) p̃ + λ/Q)⁻¹,
   normalised so that E_p̃[w] = 1, where p̃ is the empirical distribution of the training pixels
-  over the bins smoothed with a Gaussian (σ = 5), and λ = 1/2.
+  over the bins (their counts) smoothed with a Gaussian (σ = 5), and λ = 1/2.
 
 Host-side numpy (scikit-image); ``methods.colorization`` has the jnp conversion used for
 pictures, tested against these.
@@ -16,9 +18,11 @@ pictures, tested against these.
 from __future__ import annotations
 
 import functools
-import json
 
 import numpy as np
+
+from jaxpretrain.data.base import Dataset
+from jaxpretrain.data.images import make_image_transform
 
 GRID = 10.0  # ab bin width (Zhang et al.).
 
@@ -36,6 +40,7 @@ def _check_rgb(image: np.ndarray, fn: str) -> np.ndarray:
 def rgb_to_lab(image: np.ndarray) -> np.ndarray:
     """sRGB -> CIE Lab (D65): [H, W, 3] in [0, 1] (float) or 0..255 (uint8) -> float32 [H, W, 3],
     L in [0, 100], a and b roughly in [-110, 110]."""
+    # Imported when first needed: scikit-image is slow to import and only colour code uses it.
     from skimage.color import rgb2lab  # pylint: disable=import-outside-toplevel
 
     image = _check_rgb(image, "rgb_to_lab")
@@ -46,6 +51,7 @@ def rgb_to_lab(image: np.ndarray) -> np.ndarray:
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """CIE Lab (D65) -> sRGB: float [H, W, 3] -> float32 [H, W, 3] in [0, 1] (clipped)."""
+    # Imported when first needed, as in rgb_to_lab.
     from skimage.color import lab2rgb  # pylint: disable=import-outside-toplevel
 
     lab = _check_rgb(lab, "lab_to_rgb")
@@ -116,12 +122,13 @@ def soft_encode(
 
 
 def rebalancing_weights(
-    ab_pixels: np.ndarray, bins: np.ndarray, *, sigma: float = 5.0, mix: float = 0.5
+    counts: np.ndarray, bins: np.ndarray, *, sigma: float = 5.0, mix: float = 0.5
 ) -> np.ndarray:
     """Zhang et al.'s class-rebalancing weight of every bin.
 
     Args:
-      ab_pixels: float [N, 2] ab values of (a sample of) the training pixels.
+      counts: int [Q], the training pixels (or a sample of them) nearest each bin
+        (``ab_bin_counts``; ``np.bincount(nearest_bin(ab, bins), minlength=Q)``).
       bins: float [Q, 2] bin centres.
       sigma: width of the Gaussian that smooths the empirical distribution, in ab units.
       mix: λ, the weight of the uniform distribution mixed in.
@@ -130,7 +137,9 @@ def rebalancing_weights(
       float32 [Q], w_q ∝ ((1 − λ) p̃_q + λ/Q)⁻¹ with Σ_q p̃_q w_q = 1.
     """
     q = len(bins)
-    counts = np.bincount(nearest_bin(ab_pixels, bins), minlength=q).astype(np.float64)
+    counts = np.asarray(counts).astype(np.float64)
+    if counts.shape != (q,):
+        raise ValueError(f"rebalancing_weights: counts must have shape [{q}], got {counts.shape}.")
     distances = np.sum((bins[:, None, :] - bins[None, :, :]) ** 2, axis=-1)  # [Q, Q]
     kernel = np.exp(-distances / (2.0 * sigma**2))
     smoothed = kernel @ (counts / counts.sum())
@@ -140,29 +149,21 @@ def rebalancing_weights(
 
 
 @functools.lru_cache(maxsize=8)
-def _training_ab(data_key: str, max_images: int) -> np.ndarray:
+def ab_bin_counts(dataset: Dataset, *, max_images: int) -> np.ndarray:
+    """How many training pixels fall nearest each of the ``ab_bins()``: int64 [Q].
 
-    from jaxpretrain.data.images import make_image_transform  # pylint: disable=import-outside-toplevel
-    from jaxpretrain.data.sources import build_source  # pylint: disable=import-outside-toplevel
-
-    data_config = json.loads(data_key)
-    source = build_source(data_config, "train")
-    transform = make_image_transform(data_config, train=False)  # Deterministic central crops.
-    rng = np.random.default_rng(0)
+    Reads up to ``max_images`` images of ``dataset.train``, evenly spaced through it, each through
+    the data config's deterministic evaluation transform (central crops). Cached per data config
+    and ``max_images`` (a `Dataset` hashes by its config), so building a run's train and eval
+    preprocessing, or two runs on the same data, reads the images once.
+    """
+    source, bins = dataset.train, ab_bins()
+    transform = make_image_transform(dataset.config, train=False)
+    rng = np.random.default_rng(0)  # Evaluation transforms draw nothing, but take a generator.
+    counts = np.zeros(len(bins), np.int64)
     count = min(len(source), max_images)
-    indices = np.linspace(0, len(source) - 1, count).astype(int)
-    pixels = [
-        rgb_to_lab(transform(source[int(i)], rng)["image"])[..., 1:].reshape(-1, 2) for i in indices
-    ]
-    return np.concatenate(pixels)
-
-
-def data_rebalancing_weights(
-    data_config, *, max_images: int, sigma: float = 5.0, mix: float = 0.5
-) -> np.ndarray:
-    """``rebalancing_weights`` [Q] of ``ab_bins()`` from up to ``max_images`` training images
-    (evenly spaced through the source) of the data set ``data_config`` names (cached)."""
-
-    items = data_config.to_dict() if hasattr(data_config, "to_dict") else dict(data_config)
-    key = json.dumps(items, sort_keys=True, default=str)
-    return rebalancing_weights(_training_ab(key, max_images), ab_bins(), sigma=sigma, mix=mix)
+    for i in np.linspace(0, len(source) - 1, count).astype(int):
+        ab = rgb_to_lab(transform(source[int(i)], rng)["image"])[..., 1:]  # [H, W, 2]
+        counts += np.bincount(nearest_bin(ab, bins).ravel(), minlength=len(bins))
+    counts.setflags(write=False)
+    return counts

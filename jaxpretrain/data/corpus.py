@@ -5,7 +5,8 @@
 (`files:<glob>`); or a TFDS text data set by name (`tfds:lm1b`). A missing corpus is a
 `CorpusNotFoundError` whose message says how to get it.
 
-Host-side only (no jax); `tensorflow_datasets` is imported when needed.
+`corpus_key` is the hashable form of the fields that choose the text, for the caches of the
+modules that tokenize it (`lm`, `word_vectors`). Host-side only (no jax).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import os
 import re
 import shutil
 import subprocess
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from jaxpretrain.data.sources import _get, tfds_source
+from jaxpretrain.data.base import field, tfds_source
 
-if TYPE_CHECKING:
-    pass
+# The data config fields `corpus_text` reads.
+CORPUS_FIELDS = ("corpus", "tfds_split", "text_feature", "max_documents", "data_dir")
 
 _KJV_RANGE = "Genesis 1:1-Revelation 22:21"
 _KJV_INSTALL = "apt-get install bible-kjv"
@@ -112,10 +113,10 @@ def read_text_files(paths: Sequence[str]) -> str:
 
 def _tfds_text(name: str, data_config: Any) -> str:
     """Records of TFDS text set `name`, their `text_feature` joined by newlines."""
-    split = _get(data_config, "tfds_split", "train")
-    feature = _get(data_config, "text_feature", "text")
-    limit = _get(data_config, "max_documents", 0)
-    source = tfds_source(name, split, data_dir=_get(data_config, "data_dir") or None)
+    split = field(data_config, "tfds_split", "train")
+    feature = field(data_config, "text_feature", "text")
+    limit = field(data_config, "max_documents", 0)
+    source = tfds_source(name, split, data_dir=field(data_config, "data_dir") or None)
     count = len(source) if not limit else min(limit, len(source))
     if count == 0:
         raise ValueError(f"TFDS data set {name!r} split {split!r} has no records: pick another.")
@@ -134,6 +135,12 @@ def _tfds_text(name: str, data_config: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
+def corpus_key(data_config: Any) -> tuple[tuple[str, Any], ...]:
+    """The `CORPUS_FIELDS` of `data_config` as hashable (name, value) pairs: the cache key of the
+    text, which `corpus_text(dict(key))` reads."""
+    return tuple((k, field(data_config, k)) for k in CORPUS_FIELDS)
+
+
 def corpus_text(data_config: Any) -> str:
     """The whole text of the corpus `data_config.corpus` names.
 
@@ -150,9 +157,9 @@ def corpus_text(data_config: Any) -> str:
 
     Raises:
         CorpusNotFoundError: the corpus is not installed or no file matches.
-        sources.DatasetNotFoundError: the TFDS data set has not been built.
+        base.DatasetNotFoundError: the TFDS data set has not been built.
     """
-    corpus = _get(data_config, "corpus")
+    corpus = field(data_config, "corpus")
     if corpus == "kjv":
         return kjv_text()
     if isinstance(corpus, str) and corpus.startswith("files:") and len(corpus) > len("files:"):

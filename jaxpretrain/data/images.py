@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image
 
-from jaxpretrain.data.sources import _get
+from jaxpretrain.data.base import field
 
 # Per-channel RGB statistics of the training sets, in [0, 1] units.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -252,7 +252,7 @@ def _apply(
 
 
 def make_image_transform(data_config: Any, *, train: bool) -> Transform:
-    """The per-example transform for a data config (see `sources.build_source` for names).
+    """The per-example transform for a data config (see `registry.DATASETS` for names).
 
     - "digits", "digits_hashtags": images are already float32 in [0, 1]; nothing random.
       With `data_config.image_size` other than 8, digits are bilinearly upsampled to that size.
@@ -279,15 +279,15 @@ def make_image_transform(data_config: Any, *, train: bool) -> Transform:
         when present) and "tags" (float32 [T], when present, or made from "labels") and drops
         every other field.
     """
-    name = _get(data_config, "name")
-    augment = train and bool(_get(data_config, "augment", True))
+    name = field(data_config, "name")
+    augment = train and bool(field(data_config, "augment", True))
     is_tfds = isinstance(name, str) and name.startswith("tfds:") and len(name) > len("tfds:")
     base = name[len("tfds:") :].split(":")[0].split("/")[0] if is_tfds else None
-    if name == "digits" and _get(data_config, "image_size", 8) != 8:
-        image_fn = functools.partial(_resized_float, size=int(_get(data_config, "image_size")))
+    if name == "digits" and field(data_config, "image_size", 8) != 8:
+        image_fn = functools.partial(_resized_float, size=int(field(data_config, "image_size")))
     elif name == "photos":
         image_fn = functools.partial(
-            _photo_crop, augment=augment, size=int(_get(data_config, "image_size", 32))
+            _photo_crop, augment=augment, size=int(field(data_config, "image_size", 32))
         )
     elif name in ("digits", "digits_hashtags"):
         image_fn = _as_float
@@ -297,8 +297,8 @@ def make_image_transform(data_config: Any, *, train: bool) -> Transform:
         image_fn = functools.partial(
             _imagenet,
             augment=augment,
-            size=int(_get(data_config, "image_size", 224)),
-            standardize=bool(_get(data_config, "standardize", True)),
+            size=int(field(data_config, "image_size", 224)),
+            standardize=bool(field(data_config, "standardize", True)),
         )
     elif is_tfds:
         image_fn = _as_float
@@ -308,5 +308,5 @@ def make_image_transform(data_config: Any, *, train: bool) -> Transform:
             " 'tfds:<name>'."
         )
     return functools.partial(
-        _apply, image_fn=image_fn, num_tags=int(_get(data_config, "num_classes", 0))
+        _apply, image_fn=image_fn, num_tags=int(field(data_config, "num_classes", 0))
     )

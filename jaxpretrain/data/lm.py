@@ -10,8 +10,8 @@ and an evaluation `TokenWindows`:
    saved tokenizer is read instead (e.g. GPT-2's own, to fine-tune imported GPT-2 weights);
 3. both parts are encoded; train and eval are non-overlapping windows of `context` + 1 tokens.
 
-The result is cached per config values (`functools.lru_cache`), so `build_source(c, "train")`
-and `build_source(c, "eval")` tokenize the corpus once. Host-side numpy only.
+The result is cached per config values (`functools.lru_cache`): a config's corpus is tokenized
+once however often its data set is loaded. Host-side numpy only.
 """
 
 from __future__ import annotations
@@ -19,13 +19,10 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
-from jaxpretrain.data.corpus import corpus_text
-from jaxpretrain.data.sources import _get
+from jaxpretrain.data.base import field
+from jaxpretrain.data.corpus import corpus_key, corpus_text
 from jaxpretrain.data.text import TokenWindows
 from jaxpretrain.data.tokenization import Tokenizer
-
-# The fields `corpus.corpus_text` reads.
-_CORPUS_FIELDS = ("corpus", "tfds_split", "text_feature", "max_documents", "data_dir")
 
 
 class LMSources(NamedTuple):
@@ -112,9 +109,9 @@ def lm_sources(data_config: Any) -> LMSources:
     Args:
         data_config: the config's `data` block.
     """
-    corpus = _get(data_config, "corpus")
-    vocab_size = int(_get(data_config, "vocab_size", 0))
-    context = int(_get(data_config, "context", 0))
+    corpus = field(data_config, "corpus")
+    vocab_size = int(field(data_config, "vocab_size", 0))
+    context = int(field(data_config, "context", 0))
     if not isinstance(corpus, str) or not corpus:
         raise ValueError("data.corpus must name a corpus: 'kjv', 'files:<glob>' or 'tfds:<name>'.")
     if vocab_size <= 256:
@@ -123,8 +120,7 @@ def lm_sources(data_config: Any) -> LMSources:
         )
     if context < 1:
         raise ValueError(f"data.context must be a positive int, got {context}.")
-    eval_fraction = float(_get(data_config, "eval_fraction", 0.05))
-    # The corpus fields, hashable, as the cache key (with the tokenizer and window settings).
-    corpus_fields = tuple((k, _get(data_config, k)) for k in _CORPUS_FIELDS)
-    tokenizer_path = str(_get(data_config, "tokenizer", ""))
-    return _cached(corpus_fields, vocab_size, context, eval_fraction, tokenizer_path)
+    eval_fraction = float(field(data_config, "eval_fraction", 0.05))
+    tokenizer_path = str(field(data_config, "tokenizer", ""))
+    # Cached per corpus, tokenizer and window settings.
+    return _cached(corpus_key(data_config), vocab_size, context, eval_fraction, tokenizer_path)

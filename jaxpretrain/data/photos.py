@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from jaxpretrain.data.sources import ArraySource
+from jaxpretrain.data.base import ArraySource
 
 # name -> where it comes from; every one is a natural colour photograph.
 PHOTOS = {
@@ -42,6 +42,7 @@ def load_photo(name: str) -> np.ndarray:
     """The bundled photo ``name``: uint8 [H, W, 3]."""
     if name not in PHOTOS:
         raise ValueError(f"unknown photo {name!r}; the bundled photos are {sorted(PHOTOS)}.")
+    # Imported when first needed: scikit-learn and scikit-image are slow to import.
     if PHOTOS[name] == "sklearn":
         from sklearn.datasets import load_sample_image  # pylint: disable=import-outside-toplevel
 

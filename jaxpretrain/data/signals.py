@@ -16,12 +16,12 @@ import random
 
 import numpy as np
 
-from jaxpretrain.data.sources import ArraySource
+from jaxpretrain.data.base import ArraySource
 
 
 @functools.lru_cache(maxsize=4)
 def _mnist1d_arrays(seed: int, num_samples: int) -> dict[str, np.ndarray]:
-    try:
+    try:  # Imported when first needed: only MNIST-1D uses the package.
         from mnist1d.data import get_dataset_args, make_dataset  # pylint: disable=import-outside-toplevel
     except ImportError as e:
         raise ImportError("MNIST-1D needs the mnist1d package: pip install mnist1d") from e

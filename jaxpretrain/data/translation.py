@@ -27,7 +27,8 @@ Items, with S = max_source_length and T = max_target_length (both count the EOS)
 BOS, EOS and PAD are all <|endoftext|>, id `EOS_ID` = 0 (padding is told apart by the lengths). A
 pair with more tokens than S or T is an error naming where it is, unless `truncate` (then it is
 cut, keeping the EOS). TSV and reverse pairs are encoded once, up front; TFDS pairs when read.
-Results are cached per config values. Host-side numpy only.
+Results are cached per config values. Host-side numpy only; `tokenizers` is imported when
+first needed, as in `tokenization`.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+from jaxpretrain.data.base import field, tfds_source
 from jaxpretrain.data.corpus import CorpusNotFoundError
-from jaxpretrain.data.sources import _get, tfds_source
 from jaxpretrain.data.tokenization import EOT, Tokenizer
 
 EOS_ID = 0  # <|endoftext|>: the first special token of every tokenizer made here.
@@ -441,7 +442,7 @@ def translation_sources(data_config: Any) -> TranslationSources:
     reverse task also needs `train_size`, `eval_size`, `max_symbols`; TFDS pairs
     `source_language` and `target_language`. `_FIELDS` lists them all with their defaults.
     """
-    key = tuple((k, _get(data_config, k, default)) for k, default in _FIELDS.items())
+    key = tuple((k, field(data_config, k, default)) for k, default in _FIELDS.items())
     missing = [k for k, v in key if v is None]
     if missing:
         raise ValueError(f"translation data config lacks {missing} (see data.translation).")

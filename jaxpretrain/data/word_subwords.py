@@ -24,6 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from jaxpretrain.data.tokenization import train_bpe
+
 SUBWORD_FIELDS = ("subwords", "minn", "maxn", "buckets", "bpe_vocab")
 _FNV_OFFSET, _FNV_PRIME, _MASK = 2166136261, 16777619, 0xFFFFFFFF
 
@@ -73,8 +75,6 @@ class Subwords:
 
 
 def _bpe_pieces(vocabulary, bpe_vocab: int):
-    from jaxpretrain.data.tokenization import train_bpe  # pylint: disable=import-outside-toplevel
-
     texts = (" ".join([w] * int(c)) for w, c in zip(vocabulary.words, vocabulary.counts))
     tokenizer = train_bpe(texts, vocab_size=bpe_vocab, special_tokens=())
     return tokenizer.get_vocab_size(), lambda w: tokenizer.encode(" " + w).ids

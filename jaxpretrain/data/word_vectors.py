@@ -37,14 +37,12 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from jaxpretrain.data.corpus import corpus_text
-from jaxpretrain.data.sources import _get
+from jaxpretrain.data.base import Dataset, field
+from jaxpretrain.data.corpus import corpus_key, corpus_text
 from jaxpretrain.data.word_subwords import SUBWORD_FIELDS, build_subwords
 
 VOCAB_FILE = "vocab.txt"
 _WORD = re.compile(r"[\w']+")
-# The fields `corpus.corpus_text` reads.
-_CORPUS_FIELDS = ("corpus", "tfds_split", "text_feature", "max_documents", "data_dir")
 
 
 def words_of(text: str) -> list[str]:
@@ -213,7 +211,7 @@ class CbowTransform:
 
 
 class WordData(NamedTuple):
-    """What `word_data` returns.
+    """What `word_data` returns: the tokenizer of a "words" `Dataset`.
 
     Attributes:
         vocabulary: the `Vocabulary` (min_count applied).
@@ -229,6 +227,15 @@ class WordData(NamedTuple):
         """Saves what evaluation needs besides params and config.json: vocab.txt (subword bags,
         BPE included, are rebuilt deterministically from it and the config)."""
         return self.vocabulary.save(workdir)
+
+    def bag_budget(self, chunk: int) -> int:
+        """P of `models.word_vectors.bag_layout`: the most bag rows Σ|B(w)| of any `chunk`
+        consecutive words of `ids` (`ChunkSource`'s items; subsampling only removes words, so
+        every training and eval chunk fits)."""
+        sizes = (self.subwords.table >= 0).sum(1)[self.ids]  # [N], the bag size of each word
+        chunks = -(-len(sizes) // chunk)
+        sizes = np.pad(sizes, (0, chunks * chunk - len(sizes)))
+        return int(sizes.reshape(chunks, chunk).sum(1).max())
 
 
 @functools.lru_cache(maxsize=4)
@@ -247,9 +254,8 @@ def word_data(data_config: Any) -> WordData:
     Fields: `corpus` (and the optional corpus fields of `corpus.corpus_text`), `min_count`
     (default 5), and the subword fields of `word_subwords.build_subwords` (`subwords`, ...).
     """
-    corpus = tuple((k, _get(data_config, k)) for k in _CORPUS_FIELDS)
-    subword_fields = tuple((k, _get(data_config, k)) for k in SUBWORD_FIELDS)
-    return _cached(corpus, int(_get(data_config, "min_count", 5)), subword_fields)
+    subword_fields = tuple((k, field(data_config, k)) for k in SUBWORD_FIELDS)
+    return _cached(corpus_key(data_config), int(field(data_config, "min_count", 5)), subword_fields)
 
 
 def word_source(data_config: Any, split: str) -> ChunkSource:
@@ -260,33 +266,32 @@ def word_source(data_config: Any, split: str) -> ChunkSource:
     `jaxpretrain.evaluate.word_vectors`.
     """
     data = word_data(data_config)
-    source = ChunkSource(data.ids, int(_get(data_config, "chunk", 1000)))
+    source = ChunkSource(data.ids, int(field(data_config, "chunk", 1000)))
     if split == "train":
         return source
-    eval_chunks = int(_get(data_config, "eval_chunks", 4))
+    eval_chunks = int(field(data_config, "eval_chunks", 4))
     return ChunkSource(data.ids[: eval_chunks * source.chunk], source.chunk)
 
 
-def bag_budget(data_config: Any) -> int:
-    """P of `models.word_vectors.bag_layout`: the most bag rows Σ|B(w)| of any chunk of the
-    corpus (subsampling only removes words, so every training and eval chunk fits)."""
-    data = word_data(data_config)
-    source = word_source(data_config, "train")
-    sizes = (data.subwords.table >= 0).sum(1)[data.ids]  # [N], the bag size of each word
-    sizes = np.pad(sizes, (0, len(source) * source.chunk - len(sizes)))
-    return int(sizes.reshape(len(source), source.chunk).sum(1).max())
+def dataset_words(dataset: Dataset) -> WordData:
+    """The `WordData` of a "words" `Dataset` (its tokenizer); a clear error for other data."""
+    if not isinstance(dataset.tokenizer, WordData):
+        raise ValueError(
+            f"word vectors need a 'words' data set, got data.name={dataset.config.get('name')!r}:"
+            " set data.name='words' (see configs/cbow_kjv.py)."
+        )
+    return dataset.tokenizer
 
 
-def cbow_transform(data_config: Any) -> CbowTransform:
-    """The `CbowTransform` of a "words" data config: fields `window` (default 5), `negatives`
-    (default 5), `sample` (default 1e-3), `negatives_shared_by` (default 1)."""
-    window = _get(data_config, "window", 5)
-    if window < 1:  # Checked before the corpus is read, so the error comes at once.
-        raise ValueError(f"data.window must be a positive int, got {window}.")
+def cbow_transform(dataset: Dataset) -> CbowTransform:
+    """The `CbowTransform` of a "words" `Dataset`: its vocabulary's counts, and the fields
+    `window` (default 5), `negatives` (default 5), `sample` (default 1e-3) and
+    `negatives_shared_by` (default 1) of the config it was built from."""
+    config = dataset.config
     return CbowTransform(
-        word_data(data_config).vocabulary.counts,
-        window=int(window),
-        negatives=int(_get(data_config, "negatives", 5)),
-        sample=float(_get(data_config, "sample", 1e-3)),
-        shared_by=int(_get(data_config, "negatives_shared_by", 1)),
+        dataset_words(dataset).vocabulary.counts,
+        window=int(field(config, "window", 5)),
+        negatives=int(field(config, "negatives", 5)),
+        sample=float(field(config, "sample", 1e-3)),
+        shared_by=int(field(config, "negatives_shared_by", 1)),
     )

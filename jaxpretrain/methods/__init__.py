@@ -1,11 +1,12 @@
 """Pretraining and fine-tuning methods: one module each, all with the same interface.
 
 A method module exports:
-  make_model(config) -> nn.Module (or a dict of modules, one per player)
+  make_model(config, dataset=None) -> nn.Module (or a dict of modules, one per player)
   init_params(rng, batch, *, model, config) -> params (``{player: subtree}`` for several players)
   loss_fn(params, batch, rng, *, model, config) -> (scalar loss, {name: scalar})
     or loss_fns = {player: loss_fn}, updated in this order by the one train step
-  preprocess(config, *, train) -> per-example host transform ``(example, np_rng) -> example``
+  preprocess(config, *, train, dataset=None) -> per-example host transform
+    ``(example, np_rng) -> example``, or None
   encoder_params(params) -> the subtree a downstream fine-tune inherits; ENCODER names its path
   eval_metrics(params, batch, *, model, config) -> {name: scalar}   (optional)
   pictures(params, batch, *, model, config) -> {name: [R, N, H, W, C] in [0, 1]}   (optional;
@@ -13,6 +14,13 @@ A method module exports:
   sparse_rows(batch, *, model, config) -> {table: int ids} and
     rows_loss_fn(rows, batch, rng, *, model, config)   (optional, embedding tables: with plain
     SGD the train step updates only the rows read; see ``train.step``)
+
+``dataset`` is the ``jaxpretrain.data.Dataset`` that ``config.data`` names (train and eval
+sources, tokenizer), which the trainer builds once (``data.load_dataset(config.data)``) and hands
+to ``make_model`` and to both ``preprocess`` calls. Methods read no files and make no passes over
+a corpus themselves: what they need of the data (cbow's vocabulary and subword bags, colorization's
+ab-bin counts) comes from ``dataset`` or a cached function of it in ``jaxpretrain.data``. Most
+methods ignore it; one that needs it raises a ValueError naming the fix when it is None.
 """
 
 from __future__ import annotations

@@ -28,21 +28,24 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from jaxpretrain import losses, models
-from jaxpretrain.data.word_vectors import bag_budget, cbow_transform, word_data
+from jaxpretrain.data.word_vectors import cbow_transform, dataset_words
+from jaxpretrain.methods.common import require_dataset
 
 ENCODER = ""  # The whole params tree.
 
 
-def make_model(config) -> models.CBOW:
-    """``models.CBOW`` over the vocabulary of ``config.data``; D = ``config.model.features``."""
-    data = word_data(config.data)
-    plain = data.subwords.kind == "none"
+def make_model(config, dataset=None) -> models.CBOW:
+    """``models.CBOW`` over the vocabulary and subword bags of ``dataset``, the "words" data set
+    ``config.data`` names (its tokenizer is a ``data.WordData``); D = ``config.model.features``."""
+    dataset = require_dataset(dataset, "cbow")
+    words = dataset_words(dataset)
+    plain = words.subwords.kind == "none"
     return models.CBOW(
-        vocab_size=len(data.vocabulary),
+        vocab_size=len(words.vocabulary),
         features=config.model.features,
-        bags=None if plain else data.subwords.table,
-        num_rows=data.subwords.num_rows,
-        bag_budget=0 if plain else bag_budget(config.data),
+        bags=None if plain else words.subwords.table,
+        num_rows=words.subwords.num_rows,
+        bag_budget=0 if plain else words.bag_budget(dataset.train.chunk),
     )
 
 
@@ -111,11 +114,11 @@ def eval_metrics(params, batch, *, model, config):
     return {"loss_per_word": total / jnp.maximum(words, 1.0)}
 
 
-def preprocess(config, *, train: bool):
-    """word2vec's sampling of each chunk (``data.word_vectors.CbowTransform``); evaluation gets
-    the same transform under a fixed seed."""
-    del train
-    return cbow_transform(config.data)
+def preprocess(config, *, train: bool, dataset=None):
+    """word2vec's sampling of each chunk (``data.word_vectors.CbowTransform`` over ``dataset``'s
+    word counts); evaluation gets the same transform under a fixed seed."""
+    del config, train
+    return cbow_transform(require_dataset(dataset, "cbow"))
 
 
 def encoder_params(params):

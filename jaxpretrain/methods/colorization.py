@@ -25,9 +25,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpretrain import losses, models
-from jaxpretrain.data.color import ab_bins, data_rebalancing_weights, rgb_to_lab, soft_encode
+from jaxpretrain.data.color import (
+    ab_bin_counts,
+    ab_bins,
+    rebalancing_weights,
+    rgb_to_lab,
+    soft_encode,
+)
 from jaxpretrain.data.images import make_image_transform
-from jaxpretrain.methods.common import masked_mean, psnr
+from jaxpretrain.methods.common import masked_mean, psnr, require_dataset
 
 ENCODER = "encoder"
 AB_SCALE = 100.0  # Regression targets are ab / AB_SCALE.
@@ -47,8 +53,9 @@ def _check(config) -> None:
         )
 
 
-def make_model(config) -> models.Colorizer:
+def make_model(config, dataset=None) -> models.Colorizer:
     """A ``Colorizer`` with 2 outputs (regression) or one logit per ab bin (classification)."""
+    del dataset
     _check(config)
     classify = config.colorization.loss == "classification"
     return models.Colorizer(
@@ -81,18 +88,20 @@ def _to_lab(example, rng, *, image_fn, classify, weights, sigma):
     return out
 
 
-def preprocess(config, *, train: bool):
+def preprocess(config, *, train: bool, dataset=None):
     """RGB [H, W, 3] -> "lightness" [H, W, 1] (L/50 − 1) and "ab" [H, W, 2] (Lab units); for
     classification also the soft encoding ("bins" int32 [H, W, 5], "bin_weights" [H, W, 5]) and
-    "weight" [H, W] (the pixel's rebalancing weight; 1 without rebalancing)."""
+    "weight" [H, W] (the pixel's rebalancing weight; 1 without rebalancing). Rebalancing weighs
+    the bins by their counts in up to ``colorization.prior_images`` images of ``dataset.train``
+    (``data.color.ab_bin_counts``), so it needs ``dataset``."""
     _check(config)
     c = config.colorization
     classify = c.loss == "classification"
     weights = None
     if classify and c.rebalance:
-        weights = data_rebalancing_weights(
-            config.data, max_images=c.prior_images, sigma=c.sigma, mix=c.mix
-        )
+        dataset = require_dataset(dataset, "colorization")
+        counts = ab_bin_counts(dataset, max_images=c.prior_images)  # [Q], cached in data/
+        weights = rebalancing_weights(counts, ab_bins(), sigma=c.sigma, mix=c.mix)
     return functools.partial(
         _to_lab,
         image_fn=make_image_transform(config.data, train=train),

@@ -1,4 +1,5 @@
-"""Reductions the methods share (loss primitives return per-example values; methods reduce)."""
+"""What the methods share: reductions (loss primitives return per-example values; methods
+reduce), PSNR, and the check that a method needing its data set was given one."""
 
 from __future__ import annotations
 
@@ -6,6 +7,17 @@ import jax
 import jax.numpy as jnp
 
 from jaxpretrain import losses
+
+
+def require_dataset(dataset, method: str):
+    """``dataset``, the ``data.Dataset`` a method builds its model or preprocessing from; a clear
+    error naming the fix when it is None."""
+    if dataset is None:
+        raise ValueError(
+            f"method {method!r} needs the data set its config names: pass"
+            " dataset=jaxpretrain.data.load_dataset(config.data) to make_model and preprocess."
+        )
+    return dataset
 
 
 def masked_mean(values: jax.Array, mask: jax.Array | None) -> jax.Array:

@@ -46,8 +46,9 @@ def sequence_backbone(model_config, *, pooled: bool) -> cpc_models.SequenceBackb
     return cpc_models.SequenceBackbone(**fields, pooled=pooled)
 
 
-def make_model(config):
+def make_model(config, dataset=None):
     """``models.cpc.CPCVision`` if ``config.model.patch_size`` is set, else ``CPCSequence``."""
+    del dataset
     offsets = config.cpc.offsets
     weights = tuple(config.cpc.offset_weights)
     if offsets < 1 or (weights and len(weights) != offsets):
@@ -127,8 +128,9 @@ def loss_fn(params, batch, rng, *, model, config):
     return jnp.sum(weights * per_offset), metrics
 
 
-def preprocess(config, *, train: bool):
+def preprocess(config, *, train: bool, dataset=None):
     """Images: the data set's image transform; signals need none."""
+    del dataset
     return make_image_transform(config.data, train=train) if is_vision(config) else None
 
 

@@ -18,10 +18,10 @@ preprocess = supervised.preprocess
 encoder_params = supervised.encoder_params
 
 
-def make_model(config):
+def make_model(config, dataset=None):
     if not config.init_from:
         raise ValueError(
             "method 'finetune' needs pretrained weights: pass --config.init_from=<pretraining workdir> "
             "(for the from-scratch baseline use --config.method=supervised)"
         )
-    return supervised.make_model(config)
+    return supervised.make_model(config, dataset)

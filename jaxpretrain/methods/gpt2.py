@@ -27,11 +27,12 @@ from jaxpretrain.methods.common import masked_mean
 ENCODER = ""  # The whole params tree: a fine-tune inherits everything.
 
 
-def make_model(config) -> models.GPT:
+def make_model(config, dataset=None) -> models.GPT:
     """``models.gpt2(config.model.variant)`` with V = data.vocab_size, max_length = data.context
     (unless ``config.model.max_length`` is set, e.g. to keep an imported model's 1024 learned
     positions) and every other ``config.model`` field (width, num_layers, dropout_rate, dtype...)
     overriding the preset."""
+    del dataset
     overrides = {k: v for k, v in config.model.items() if k != "variant"}
     if "dtype" in overrides:  # Configs name the compute dtype as a string, e.g. "bfloat16".
         overrides["dtype"] = jnp.dtype(overrides["dtype"])
@@ -98,9 +99,9 @@ def eval_metrics(params, batch, *, model, config):
     return {"loss": loss, "bits_per_token": loss / math.log(2)}
 
 
-def preprocess(config, *, train: bool):
+def preprocess(config, *, train: bool, dataset=None):
     """No per-example transform: windows are used as they are."""
-    del config, train
+    del config, train, dataset
     return None
 
 

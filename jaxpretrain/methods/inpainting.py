@@ -32,8 +32,9 @@ from jaxpretrain.methods.common import masked_mean, psnr
 ENCODER = "generator/encoder"
 
 
-def make_model(config) -> dict:
+def make_model(config, dataset=None) -> dict:
     """``{"generator": ContextEncoder, "discriminator": Discriminator}`` from ``config.model``."""
+    del dataset
     size, mask = int(config.data.get("image_size") or 0), config.mask
     if size and mask.size > size:
         raise ValueError(
@@ -64,8 +65,9 @@ def _add_hole(example, rng, *, image_fn, mask):
     return {**example, "hole": hole[:, :, None]}
 
 
-def preprocess(config, *, train: bool):
+def preprocess(config, *, train: bool, dataset=None):
     """The data's image transform, plus ``"hole"``: float32 [H, W, 1], 1 = pixel to fill."""
+    del dataset
     mask = config.mask
     return functools.partial(
         _add_hole, image_fn=make_image_transform(config.data, train=train), mask=mask

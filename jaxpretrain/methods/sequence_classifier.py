@@ -19,7 +19,8 @@ from jaxpretrain.methods.cpc import sequence_backbone
 ENCODER = "backbone"
 
 
-def make_model(config) -> models.Classifier:
+def make_model(config, dataset=None) -> models.Classifier:
+    del dataset
     return models.Classifier(
         backbone=sequence_backbone(config.model, pooled=True),
         num_classes=config.data.num_classes,
@@ -38,8 +39,8 @@ def loss_fn(params, batch, rng, *, model, config):
     return classification_loss(logits, batch["label"], batch.get("mask"))
 
 
-def preprocess(config, *, train: bool):
-    del config, train
+def preprocess(config, *, train: bool, dataset=None):
+    del config, train, dataset
     return None  # MNIST-1D's signals are used as generated.
 
 

@@ -48,9 +48,10 @@ def image_backbone(model_config, *, pooled: bool = True):
     )
 
 
-def make_model(config) -> models.Classifier:
+def make_model(config, dataset=None) -> models.Classifier:
     """A ``Classifier`` whose backbone is ``image_backbone(config.model)`` and head has
     ``config.data.num_classes`` outputs."""
+    del dataset
     return models.Classifier(
         backbone=image_backbone(config.model), num_classes=config.data.num_classes
     )
@@ -76,7 +77,8 @@ def loss_fn(params, batch, rng, *, model, config):
     )
 
 
-def preprocess(config, *, train: bool):
+def preprocess(config, *, train: bool, dataset=None):
+    del dataset
     return make_image_transform(config.data, train=train)
 
 

@@ -33,10 +33,11 @@ from jaxpretrain.methods.common import masked_mean
 ENCODER = ""  # The whole params tree: a fine-tune inherits everything.
 
 
-def make_model(config) -> models.Transformer:
+def make_model(config, dataset=None) -> models.Transformer:
     """``models.transformer(config.model.variant)`` with V = data.vocab_size on both sides,
     max_length = the longer of data.max_source_length and data.max_target_length, and every other
     ``config.model`` field (width, num_layers, share_embeddings, dtype...) overriding the preset."""
+    del dataset
     overrides = {k: v for k, v in config.model.items() if k != "variant"}
     if "dtype" in overrides:  # Configs name the compute dtype as a string, e.g. "bfloat16".
         overrides["dtype"] = jnp.dtype(overrides["dtype"])
@@ -167,9 +168,9 @@ def eval_metrics(params, batch, *, model, config):
     return metrics
 
 
-def preprocess(config, *, train: bool):
+def preprocess(config, *, train: bool, dataset=None):
     """No per-example transform: the sources give padded pairs."""
-    del config, train
+    del config, train, dataset
     return None
 
 

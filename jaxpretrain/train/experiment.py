@@ -17,7 +17,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxpretrain import parallel
-from jaxpretrain.data import BatchStream, build_source, eval_batches
+from jaxpretrain.data import BatchStream, eval_batches, load_dataset
 from jaxpretrain.methods import get_method
 from jaxpretrain.train import pretrained
 from jaxpretrain.train.optim import make_optimizer
@@ -120,13 +120,14 @@ def build_experiment(
 ) -> Experiment:
     """Build a run; ``init_from`` (a pretraining workdir) fills ``config.init_subtree``."""
     method = get_method(config.method)
-    model = method.make_model(config)
+    dataset = load_dataset(config.data)  # Built once; the method reads its data from it.
+    model = method.make_model(config, dataset)
     process = dict(process_index=jax.process_index(), process_count=jax.process_count())
     stream = BatchStream(
-        build_source(config.data, "train"),
+        dataset.train,
         global_batch_size=config.batch_size,
         seed=config.seed,
-        transform=method.preprocess(config, train=True),
+        transform=method.preprocess(config, train=True, dataset=dataset),
         workers=config.data.get("workers", 0),
         **process,
     )
@@ -185,7 +186,7 @@ def build_experiment(
         train_step=train_step,
         eval_step=jax.jit(eval_step, in_shardings=(param_sh, batch_sh), out_shardings=replicated),
         stream=stream,
-        eval_source=build_source(config.data, "eval"),
-        eval_transform=method.preprocess(config, train=False),
+        eval_source=dataset.eval,
+        eval_transform=method.preprocess(config, train=False, dataset=dataset),
         pictures_step=pictures_step,
     )

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage.color import lab2rgb, rgb2lab
 
-from jaxpretrain.data import build_source, color, photos
+from jaxpretrain.data import build_source, color, load_dataset, photos
 
 
 def test_lab_round_trip_matches_scikit_image():
@@ -54,19 +54,40 @@ def test_nearest_bin_and_soft_encoding_match_brute_force():
 
 def test_rebalancing_weights_are_one_for_uniform_data_and_favour_rare_colours():
     bins = color.ab_bins()
-    uniform = np.repeat(bins, 3, axis=0)
+    uniform = np.bincount(color.nearest_bin(np.repeat(bins, 3, axis=0), bins))
+    np.testing.assert_array_equal(uniform, 3)
     np.testing.assert_allclose(color.rebalancing_weights(uniform, bins, sigma=1e-3), 1.0, rtol=1e-5)
     skewed = np.concatenate([np.zeros((1000, 2)), bins])  # Gray dominates, as in photos.
-    weights = color.rebalancing_weights(skewed, bins)
+    counts = np.bincount(color.nearest_bin(skewed, bins), minlength=len(bins))
+    weights = color.rebalancing_weights(counts, bins)
     gray = color.nearest_bin(np.zeros(2), bins)
     assert weights[gray] == weights.min() and weights.max() > 1.5
     # E_p̃[w] = 1 for the smoothed empirical distribution p̃ (Zhang et al. Eq. 4).
-    counts = np.bincount(color.nearest_bin(skewed, bins), minlength=len(bins))
     kernel = np.exp(-np.sum((bins[:, None] - bins[None]) ** 2, -1) / (2 * 5.0**2))
     smoothed = kernel @ (counts / counts.sum())
     np.testing.assert_allclose(np.sum(smoothed / smoothed.sum() * weights), 1.0, rtol=1e-5)
     # Larger λ (more uniform mixed in) flattens the weights towards 1.
-    assert np.ptp(color.rebalancing_weights(skewed, bins, mix=0.9)) < np.ptp(weights)
+    assert np.ptp(color.rebalancing_weights(counts, bins, mix=0.9)) < np.ptp(weights)
+    with pytest.raises(ValueError, match="counts must have shape"):
+        color.rebalancing_weights(counts[:-1], bins)
+
+
+def test_ab_bin_counts_count_the_evenly_spaced_training_images_once():
+    config = {"name": "photos", "scale": 96, "tile": 32, "image_size": 16}
+    dataset = load_dataset(config)
+    bins = color.ab_bins()
+    counts = color.ab_bin_counts(dataset, max_images=7)
+    assert counts.dtype == np.int64 and counts.shape == (len(bins),)
+    assert counts.sum() == 7 * 16 * 16  # Every pixel of 7 central 16 x 16 crops.
+    # By hand: the central crops of the tiles at 7 evenly spaced indices, all pixels at once.
+    index = np.linspace(0, len(dataset.train) - 1, 7).astype(int)
+    tiles = dataset.train.arrays["image"][index][:, 8:24, 8:24]  # [7, 16, 16, 3]
+    ab = color.rgb_to_lab(tiles.reshape(-1, 16, 3))[..., 1:].reshape(-1, 2)
+    expected = np.bincount(color.nearest_bin(ab, bins), minlength=len(bins))
+    np.testing.assert_array_equal(counts, expected)
+    # Cached per data config: an equal config's Dataset reads no image again.
+    assert color.ab_bin_counts(load_dataset(dict(config)), max_images=7) is counts
+    assert color.ab_bin_counts(dataset, max_images=3).sum() == 3 * 16 * 16
 
 
 def test_photos_split_by_photo_into_colour_tiles():

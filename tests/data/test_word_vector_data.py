@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from jaxpretrain.data import BatchStream, build_source, data_tokenizer, word_data
+from jaxpretrain.data import BatchStream, build_source, data_tokenizer, load_dataset, word_data
 from jaxpretrain.data.word_subwords import build_subwords, char_ngrams, fnv1a
 from jaxpretrain.data.word_vectors import (
     CbowTransform,
     Vocabulary,
+    cbow_transform,
     keep_probabilities,
     negative_cdf,
     words_of,
@@ -84,14 +85,11 @@ def test_negatives_shared_by_groups_of_positions():
 
 def test_source_batches_are_a_pure_function_of_seed_and_step(tmp_path):
     config = _files(tmp_path, window=2, negatives=3)
-    from jaxpretrain.data.word_vectors import cbow_transform
 
     def stream(seed):
+        dataset = load_dataset(config)
         return BatchStream(
-            build_source(config, "train"),
-            global_batch_size=2,
-            seed=seed,
-            transform=cbow_transform(config),
+            dataset.train, global_batch_size=2, seed=seed, transform=cbow_transform(dataset)
         )
 
     a, b = stream(0).local_batch(3), stream(0).local_batch(3)
@@ -107,6 +105,22 @@ def test_data_tokenizer_saves_the_vocabulary(tmp_path):
     path = data_tokenizer(config).save(str(tmp_path))
     assert path == str(tmp_path / "vocab.txt")
     assert Vocabulary.load(str(tmp_path)).words == word_data(config).vocabulary.words
+    assert load_dataset(config).tokenizer is word_data(config)  # Cached: one corpus pass.
+
+
+def test_bag_budget_is_the_largest_chunk_of_bag_rows(tmp_path):
+    config = _files(tmp_path, subwords="ngrams", minn=3, maxn=3, buckets=50)
+    dataset = load_dataset(config)
+    words = dataset.tokenizer
+    sizes = (words.subwords.table >= 0).sum(1)  # [V] rows of each word's bag
+    for chunk in (1, 3, 8, 1000):
+        ids = words.ids
+        expected = max(sizes[ids[i : i + chunk]].sum() for i in range(0, len(ids), chunk))
+        assert words.bag_budget(chunk) == expected
+    chunks = dataset.train  # chunk=8
+    assert words.bag_budget(8) == max(
+        sizes[chunks[i]["ids"][chunks[i]["ids"] >= 0]].sum() for i in range(len(chunks))
+    )
 
 
 @pytest.mark.parametrize(
@@ -117,13 +131,15 @@ def test_data_tokenizer_saves_the_vocabulary(tmp_path):
     ],
 )
 def test_bad_settings_are_one_line_errors(tmp_path, fields, message):
-    from jaxpretrain.data.word_vectors import cbow_transform
-
     config = _files(tmp_path, **{k: v for k, v in fields.items() if k != "min_count"})
     config.update({k: v for k, v in fields.items() if k == "min_count"})
     with pytest.raises(ValueError, match=message):
-        build_source(config, "train")
-        cbow_transform(config)
+        cbow_transform(load_dataset(config))
+
+
+def test_cbow_sampling_needs_a_words_data_set():
+    with pytest.raises(ValueError, match="need a 'words' data set, got data.name='digits'"):
+        cbow_transform(load_dataset({"name": "digits"}))
 
 
 def test_empty_corpus_is_an_error(tmp_path):

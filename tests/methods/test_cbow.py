@@ -7,22 +7,52 @@ import subprocess
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from conftest import ROOT, load_config, overfit_one_batch, subprocess_env, train_command
 
+from jaxpretrain.data import cbow_transform, load_dataset
 from jaxpretrain.methods import cbow
 
 
 def _batch(config, rng=0):
-    from jaxpretrain.data import build_source, cbow_transform
-
-    source, transform = build_source(config.data, "train"), cbow_transform(config.data)
+    dataset = load_dataset(config.data)
+    source, transform = dataset.train, cbow.preprocess(config, train=True, dataset=dataset)
     items = [transform(source[i], np.random.default_rng(rng + i)) for i in range(2)]
     return {k: jnp.asarray(np.stack([it[k] for it in items])) for k in items[0]}
 
 
+def test_model_and_sampling_come_from_the_dataset_and_need_it():
+    config = load_config("fasttext_kjv")
+    dataset = load_dataset(config.data)
+    words = dataset.tokenizer
+    model = cbow.make_model(config, dataset)
+    assert model.vocab_size == len(words.vocabulary) and model.num_rows == words.subwords.num_rows
+    np.testing.assert_array_equal(model.bags, words.subwords.table)
+    # P: the most bag rows of any training chunk (the eval chunks are some of them).
+    chunks = dataset.train
+    sizes = (words.subwords.table >= 0).sum(1)  # [V]
+    budget = max(
+        sizes[item["ids"][item["ids"] >= 0]].sum()
+        for item in map(chunks.__getitem__, range(len(chunks)))
+    )
+    assert model.bag_budget == budget
+    transform = cbow.preprocess(config, train=True, dataset=dataset)
+    np.testing.assert_array_equal(transform.cdf, cbow_transform(dataset).cdf)
+    for call in (
+        lambda: cbow.make_model(config),
+        lambda: cbow.preprocess(config, train=True),
+    ):
+        with pytest.raises(
+            ValueError, match=r"dataset=jaxpretrain\.data\.load_dataset\(config\.data\)"
+        ):
+            call()
+    with pytest.raises(ValueError, match="need a 'words' data set"):
+        cbow.make_model(config, load_dataset(load_config("supervised_digits").data))
+
+
 def test_initial_loss_is_k_plus_one_log_two_and_padding_is_masked():
     config = load_config("cbow_kjv")
-    model = cbow.make_model(config)
+    model = cbow.make_model(config, load_dataset(config.data))
     batch = _batch(config)
     params = cbow.init_params(jax.random.PRNGKey(0), batch, model=model, config=config)
     assert params["target"].shape == (model.vocab_size, config.model.features)

@@ -8,7 +8,9 @@ from conftest import load_config
 from skimage.color import lab2rgb, rgb2lab
 
 from jaxpretrain import parallel
-from jaxpretrain.data.color import ab_bins
+from jaxpretrain.data import load_dataset
+from jaxpretrain.data.color import ab_bins, nearest_bin, rgb_to_lab
+from jaxpretrain.data.images import make_image_transform
 from jaxpretrain.methods import colorization
 from jaxpretrain.train.experiment import build_experiment
 
@@ -104,6 +106,36 @@ def test_eval_reports_colour_errors_of_the_model_and_of_gray():
     pictures = experiment.pictures(experiment.state.params)["colorization"]
     assert pictures.shape == (3, 8, 32, 32, 3) and pictures.min() >= 0 and pictures.max() <= 1
     np.testing.assert_allclose(pictures[2], truth[:8], atol=2e-3)  # Row 3: the truth.
+
+
+def test_rebalancing_weights_are_zhang_et_al_of_the_training_pixels():
+    """The weights preprocessing uses, bit for bit: every pixel of the central crops of up to
+    prior_images training tiles, evenly spaced, binned, smoothed, mixed with uniform, inverted."""
+    config = load_config("colorization_photos")
+    config.colorization.loss = "classification"
+    c = config.colorization
+    dataset = load_dataset(config.data)
+    weights = colorization.preprocess(config, train=False, dataset=dataset).keywords["weights"]
+    source, transform = dataset.train, make_image_transform(config.data, train=False)
+    index = np.linspace(0, len(source) - 1, min(len(source), c.prior_images)).astype(int)
+    rng = np.random.default_rng(0)
+    pixels = np.concatenate(
+        [rgb_to_lab(transform(source[int(i)], rng)["image"])[..., 1:].reshape(-1, 2) for i in index]
+    )  # [N, 2]
+    bins = ab_bins()
+    counts = np.bincount(nearest_bin(pixels, bins), minlength=len(bins)).astype(np.float64)
+    kernel = np.exp(-np.sum((bins[:, None, :] - bins[None, :, :]) ** 2, -1) / (2.0 * c.sigma**2))
+    smoothed = kernel @ (counts / counts.sum())
+    smoothed /= smoothed.sum()
+    expected = 1.0 / ((1.0 - c.mix) * smoothed + c.mix / len(bins))
+    expected = (expected / np.sum(smoothed * expected)).astype(np.float32)
+    assert weights.dtype == np.float32 and weights.shape == (len(bins),)
+    np.testing.assert_array_equal(weights, expected)
+    # Rebalancing needs the data set; regression and unbalanced classification do not.
+    with pytest.raises(ValueError, match=r"dataset=jaxpretrain\.data\.load_dataset"):
+        colorization.preprocess(config, train=True)
+    c.rebalance = False
+    assert colorization.preprocess(config, train=True).keywords["weights"] is None
 
 
 def test_grayscale_data_is_a_one_line_error():

@@ -1,5 +1,7 @@
 """Every method: overfits one batch, its metrics mean what they say, bad configs fail clearly."""
 
+import inspect
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -90,6 +92,13 @@ def test_method_interface(name):
     for attribute in ("make_model", "init_params", "preprocess", "encoder_params", "ENCODER"):
         assert hasattr(method, attribute), f"{name} lacks {attribute}"
     assert hasattr(method, "loss_fn") != hasattr(method, "loss_fns")
+    # The data set is handed in, never loaded by the method (methods/__init__.py).
+    make_model = inspect.signature(method.make_model).parameters
+    assert list(make_model) == ["config", "dataset"] and make_model["dataset"].default is None
+    preprocess = inspect.signature(method.preprocess).parameters
+    assert list(preprocess) == ["config", "train", "dataset"]
+    assert preprocess["train"].kind is preprocess["dataset"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert preprocess["dataset"].default is None
     params = {"backbone": {"w": 1}, "head": {"w": 2}}
     expected = params  # ENCODER "": every param; else the subtree at its '/'-separated path.
     for key in reversed(method.ENCODER.split("/") if method.ENCODER else []):

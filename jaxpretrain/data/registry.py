@@ -1,0 +1,161 @@
+"""Data sets by name: the one registry from a data config's `name` to the builder of its `Dataset`.
+
+`DATASETS[name](data_config)` builds a `base.Dataset` (train source, eval source, tokenizer):
+- "digits": `sklearn_digits.digits`, with optional fields `classes`, `per_class`, `seed`,
+  `test_fraction`;
+- "digits_hashtags": `sklearn_digits.digits_hashtags`, with optional `seed`, `test_fraction`;
+- "photos": tiles of the colour photos scikit-image and scikit-learn ship (`photos.photos`),
+  with optional `scale`, `tile`, `holdout` ("photos": whole photos, `eval_photos`, are held
+  out; "region": the right quarter of every photo), `eval_photos`;
+- "mnist1d": `signals.mnist1d` (1-D signals, generated locally), with optional `seed`,
+  `num_samples`;
+- "text": windows of a tokenized text corpus (`lm.lm_sources`), with fields `corpus`,
+  `vocab_size`, `context`, `eval_fraction`, `tokenizer`; eval is the held-out tail; tokenizer
+  a `tokenization.Tokenizer`;
+- "translation": padded sentence pairs (`translation.translation_sources`), with fields `pairs`
+  ("reverse", "tsv:<path>" or "tfds:<name>"), `vocab_size`, `max_source_length`,
+  `max_target_length` and more; tokenizer a `translation.TokenizerPair`;
+- "words": chunks of a corpus's word ids for word vectors (`word_vectors.word_source`), with
+  fields `corpus`, `min_count`, `chunk`, `window`, `negatives`, `sample`, `subwords`...; eval
+  is the first `eval_chunks` chunks; tokenizer the `word_vectors.WordData`;
+- "tfds" serves every name "tfds:<name>" (e.g. "tfds:cifar10", "tfds:imagenet2012"):
+  `base.tfds_source`, with optional `data_dir`, `train_split` (default "train") and
+  `eval_split` (default "validation" for imagenet2012, else "test").
+For the built-ins (digits, photos, mnist1d), train and eval are their "train" and "test" splits.
+
+A builder passes a built-in only the fields its config sets, so each default lives in one place,
+the data set function's signature: e.g. `digits(seed=0)` (the split's seed) and
+`mnist1d(seed=42)` (the published generator's seed). Text, translation and word data read their
+own fields (and cache the tokenized corpus per config values).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from jaxpretrain.data.base import Dataset, as_dict, field, tfds_source
+from jaxpretrain.data.lm import lm_sources
+from jaxpretrain.data.photos import photos
+from jaxpretrain.data.signals import mnist1d
+from jaxpretrain.data.sklearn_digits import digits, digits_hashtags
+from jaxpretrain.data.translation import translation_sources
+from jaxpretrain.data.word_vectors import word_data, word_source
+
+# The TFDS split used for "eval" when the config does not name one.
+_TFDS_EVAL_SPLITS = {"imagenet2012": "validation"}
+
+
+def _given(data_config: Any, *keys: str) -> dict[str, Any]:
+    """The fields among `keys` that `data_config` sets (present and not None)."""
+    return {k: field(data_config, k) for k in keys if field(data_config, k) is not None}
+
+
+def _builtin(data_config: Any, make: Callable[[str], Any]) -> Dataset:
+    """The Dataset of a built-in: `make("train")` and `make("test")`, no tokenizer."""
+    return Dataset(make("train"), make("test"), None, as_dict(data_config))
+
+
+def _digits(data_config: Any) -> Dataset:
+    fields = _given(data_config, "classes", "per_class", "seed", "test_fraction")
+    return _builtin(data_config, lambda split: digits(split, **fields))
+
+
+def _digits_hashtags(data_config: Any) -> Dataset:
+    fields = _given(data_config, "seed", "test_fraction")
+    return _builtin(data_config, lambda split: digits_hashtags(split, **fields))
+
+
+def _photos(data_config: Any) -> Dataset:
+    fields = _given(data_config, "scale", "tile", "holdout", "eval_photos")
+    return _builtin(data_config, lambda split: photos(split, **fields))
+
+
+def _mnist1d(data_config: Any) -> Dataset:
+    fields = _given(data_config, "seed", "num_samples")
+    return _builtin(data_config, lambda split: mnist1d(split, **fields))
+
+
+def _text(data_config: Any) -> Dataset:
+    built = lm_sources(data_config)
+    return Dataset(built.train, built.eval, built.tokenizer, as_dict(data_config))
+
+
+def _translation(data_config: Any) -> Dataset:
+    built = translation_sources(data_config)
+    return Dataset(built.train, built.eval, built.tokenizers, as_dict(data_config))
+
+
+def _words(data_config: Any) -> Dataset:
+    return Dataset(
+        word_source(data_config, "train"),
+        word_source(data_config, "eval"),
+        word_data(data_config),  # Its save() writes <workdir>/vocab.txt.
+        as_dict(data_config),
+    )
+
+
+def _tfds(data_config: Any) -> Dataset:
+    name = field(data_config, "name")[len("tfds:") :]
+    eval_default = _TFDS_EVAL_SPLITS.get(name.split(":")[0].split("/")[0], "test")
+    data_dir = field(data_config, "data_dir") or None
+    return Dataset(
+        tfds_source(name, field(data_config, "train_split", "train"), data_dir=data_dir),
+        tfds_source(name, field(data_config, "eval_split", eval_default), data_dir=data_dir),
+        None,
+        as_dict(data_config),
+    )
+
+
+DATASETS: dict[str, Callable[[Any], Dataset]] = {
+    "digits": _digits,
+    "digits_hashtags": _digits_hashtags,
+    "photos": _photos,
+    "mnist1d": _mnist1d,
+    "text": _text,
+    "translation": _translation,
+    "words": _words,
+    "tfds": _tfds,  # Every "tfds:<name>".
+}
+
+
+def _entry(name: Any) -> str:
+    """The `DATASETS` key of data set `name`: "tfds" for "tfds:<name>", else `name` itself."""
+    if isinstance(name, str) and name.startswith("tfds:") and len(name) > len("tfds:"):
+        return "tfds"
+    if isinstance(name, str) and name != "tfds" and name in DATASETS:
+        return name
+    names = ", ".join(repr(k) for k in DATASETS if k != "tfds")
+    raise ValueError(
+        f"Unknown data set name {name!r}; expected one of {names} or 'tfds:<name>'"
+        " (e.g. 'tfds:cifar10', 'tfds:imagenet2012')."
+    )
+
+
+def load_dataset(data_config: Any) -> Dataset:
+    """The `Dataset` (train source, eval source, tokenizer or None) a data config names.
+
+    Args:
+        data_config: ml_collections.ConfigDict or plain dict; `name` picks the `DATASETS` entry
+            (see the module docstring for each entry's fields).
+
+    Raises:
+        ValueError: an unknown name (the message lists the registered ones).
+    """
+    return DATASETS[_entry(field(data_config, "name"))](data_config)
+
+
+def build_source(data_config: Any, split: str) -> Any:
+    """The "train" or "eval" source of the data set `data_config` names (`load_dataset`)."""
+    if split not in ("train", "eval"):
+        raise ValueError(f"split must be 'train' or 'eval', got {split!r}.")
+    dataset = load_dataset(data_config)
+    return dataset.train if split == "train" else dataset.eval
+
+
+def data_tokenizer(data_config: Any) -> Any:
+    """The tokenizer of the data set `data_config` names (`Dataset.tokenizer`), or None (images).
+
+    Training saves it into the workdir, so that sampling and evaluation decode with exactly the
+    ids the model was trained on.
+    """
+    return load_dataset(data_config).tokenizer
