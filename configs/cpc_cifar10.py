@@ -34,6 +34,7 @@ def get_config(arg=None):
     )
     c.model = ml_collections.ConfigDict(
         dict(
+            backbone="resnet_patches",  # models.BACKBONES: a ResNet on each patch of a grid.
             variant="resnet18",  # Preset whose fields the entries below replace.
             stage_sizes=(1, 1) if smoke else (2, 2),  # Basic blocks per stage: 8 px -> 4 px.
             width=8 if smoke else 64,  # Channels of the first stage; D = 2 x width.

@@ -38,6 +38,7 @@ def get_config(arg=None):
     # The patch encoder; configs/cpc_probe_digits.py reads this block so checkpoints fit.
     c.model = ml_collections.ConfigDict(
         dict(
+            backbone="resnet_patches",  # models.BACKBONES: a ResNet on each patch of a grid.
             variant="resnet18",  # Preset whose fields the entries below replace.
             stage_sizes=(1, 1),  # One basic block per stage: 8x8 patch -> 4x4.
             width=8 if smoke else 16,  # Channels of the first stage; D = 2 x width.

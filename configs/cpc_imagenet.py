@@ -38,6 +38,7 @@ def get_config(arg=None):
     )
     c.model = ml_collections.ConfigDict(
         dict(
+            backbone="resnet_patches",  # models.BACKBONES: a ResNet on each patch of a grid.
             variant="resnet50",  # Bottleneck blocks 3-4-6-3; D = 2048.
             stem="imagenet",  # 7x7/2 convolution and 3x3/2 max-pool: 64-px patch -> 16 px.
             width=8 if smoke else 64,

@@ -35,6 +35,7 @@ def get_config(arg=None):
     # The sequence backbone; configs/cpc_probe_mnist1d.py reads this block so checkpoints fit.
     c.model = ml_collections.ConfigDict(
         dict(
+            backbone="cpc_sequence",  # models.BACKBONES: strided 1-D convs + a GRU.
             features=16 if smoke else 128,  # D: channels of the conv encoder (latents z_t).
             # Kernel = stride: z_t sees its own 4 samples only, so c_t (GRU over z_<=t) never sees
             # an input of z_{t+k} and every offset is a real prediction of the future.

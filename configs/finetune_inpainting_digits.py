@@ -37,7 +37,7 @@ def get_config(arg=None):
     )
     c.model = ml_collections.ConfigDict(
         dict(
-            variant="conv_encoder",  # models.ConvEncoder, mean-pooled: the inpainting encoder.
+            backbone="conv_encoder",  # models.ConvEncoder, mean-pooled: the inpainting encoder.
             features=(8, 16) if smoke else (32, 64, 128),  # Must match the pretraining model.
             num_groups=4 if smoke else 8,  # Must match the pretraining model.
         )

@@ -42,7 +42,7 @@ def get_config(arg=None):
     )
     c.model = ml_collections.ConfigDict(
         dict(
-            variant="conv_encoder",  # models.ConvEncoder, mean-pooled: the inpainting encoder.
+            backbone="conv_encoder",  # models.ConvEncoder, mean-pooled: the inpainting encoder.
             features=(8, 16)
             if smoke
             else (64, 128, 256, 512),  # As configs/inpainting_imagenet.py.

@@ -31,6 +31,7 @@ def get_config(arg=None):
     )
     c.model = ml_collections.ConfigDict(
         dict(
+            backbone="resnet",  # models.BACKBONES: a GroupNorm ResNet.
             variant="resnet18",  # Basic blocks 2-2-2-2.
             stem="small",  # 3x3 stem without pooling for 32x32 images.
             width=8 if smoke else 64,  # First-stage channels.

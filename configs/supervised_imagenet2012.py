@@ -36,6 +36,7 @@ def get_config(arg=None):
     )
     c.model = ml_collections.ConfigDict(
         dict(
+            backbone="resnet",  # models.BACKBONES: a GroupNorm ResNet.
             variant="resnet50",  # Bottleneck blocks 3-4-6-3, 25.6M parameters.
             stem="imagenet",  # 7x7/2 convolution and 3x3/2 max-pool.
             width=8 if smoke else 64,

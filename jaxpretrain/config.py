@@ -60,6 +60,7 @@ def digits_resnet(*, smoke: bool = False) -> ml_collections.ConfigDict:
     """The small ResNet for 8x8 digits, shared by the digits configs so their checkpoints fit."""
     return ml_collections.ConfigDict(
         dict(
+            backbone="resnet",  # models.BACKBONES: a GroupNorm ResNet.
             variant="resnet18",  # Preset whose fields the entries below replace.
             stage_sizes=(1, 1) if smoke else (1, 1, 1),  # Residual blocks per stage; 8x8 -> 2x2.
             width=8 if smoke else 16,  # Channels of the first stage, doubled per stage.

@@ -50,10 +50,10 @@ def _downstream_config(base, *, budget: int, seed: int, pretrained: str | None):
     config.seed = seed
     # Warm-up takes at most a fifth of a short schedule, so every budget reaches its peak lr.
     config.optimizer.warmup_steps = min(config.optimizer.warmup_steps, budget // 5)
-    if config.method in ("finetune", "supervised"):  # The image classifier.
+    if config.method in ("finetune", "supervised"):  # The classifier over any backbone.
         config.method = "finetune" if pretrained else "supervised"
-    # Other downstream methods (sequence_classifier) run with or without init_from as they are:
-    # with optimizer.freeze="backbone", "scratch" is then the random-init encoder's probe.
+    # With optimizer.freeze="backbone", "scratch" is the random-init encoder's probe. Other
+    # downstream methods run with or without init_from as they are.
     config.init_from = pretrained or ""
     return config
 

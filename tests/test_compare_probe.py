@@ -1,5 +1,5 @@
-"""scripts/compare.py's arms for a downstream method other than the image classifier: the CPC
-sequence probe keeps its method, and "scratch" is the probe of a random-init frozen encoder."""
+"""scripts/compare.py's arms for a linear probe: the pretrained arm fine-tunes (method finetune),
+"scratch" is the supervised classifier of a random-init frozen encoder, for sequences and images."""
 
 import importlib.util
 import os
@@ -16,16 +16,13 @@ def _compare_module():
     return module
 
 
-def test_probe_arms_keep_the_method_and_the_frozen_backbone():
+def test_probe_arms_keep_the_frozen_backbone():
     compare = _compare_module()
-    base = load_config("cpc_probe_mnist1d")
-    pretrained = compare._downstream_config(base, budget=10, seed=1, pretrained="runs/cpc")
-    scratch = compare._downstream_config(base, budget=10, seed=1, pretrained=None)
-    for config in (pretrained, scratch):
-        assert config.method == "sequence_classifier"
-        assert config.optimizer.freeze == "backbone" and config.total_steps == 10
-    assert pretrained.init_from == "runs/cpc" and scratch.init_from == ""
-    image = load_config("cpc_probe_digits")  # The image probe still swaps finetune/supervised.
-    assert compare._downstream_config(image, budget=10, seed=0, pretrained=None).method == (
-        "supervised"
-    )
+    for name in ("cpc_probe_mnist1d", "cpc_probe_digits"):  # Sequences and images alike.
+        base = load_config(name)
+        pretrained = compare._downstream_config(base, budget=10, seed=1, pretrained="runs/cpc")
+        scratch = compare._downstream_config(base, budget=10, seed=1, pretrained=None)
+        assert (pretrained.method, scratch.method) == ("finetune", "supervised")
+        for config in (pretrained, scratch):
+            assert config.optimizer.freeze == "backbone" and config.total_steps == 10
+        assert pretrained.init_from == "runs/cpc" and scratch.init_from == ""

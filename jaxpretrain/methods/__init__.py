@@ -7,7 +7,8 @@ A method module exports:
     or loss_fns = {player: loss_fn}, updated in this order by the one train step
   preprocess(config, *, train, dataset=None) -> per-example host transform
     ``(example, np_rng) -> example``, or None
-  encoder_params(params) -> the subtree a downstream fine-tune inherits; ENCODER names its path
+  ENCODER: the '/'-separated path of the subtree a downstream fine-tune inherits ("" = all);
+    required: ``init_from`` a run of a method without one is an error
   eval_metrics(params, batch, *, model, config) -> {name: scalar}   (optional)
   pictures(params, batch, *, model, config) -> {name: [R, N, H, W, C] in [0, 1]}   (optional;
     drawn from the first eval batch at every evaluation, as PNG and TensorBoard images)
@@ -35,7 +36,6 @@ from jaxpretrain.methods import (
     gpt2,
     hashtag,
     inpainting,
-    sequence_classifier,
     supervised,
     translation,
 )
@@ -48,7 +48,6 @@ METHODS: dict[str, ModuleType] = {
     "translation": translation,
     "cbow": cbow,
     "cpc": cpc,
-    "sequence_classifier": sequence_classifier,
     "inpainting": inpainting,
     "colorization": colorization,
 }

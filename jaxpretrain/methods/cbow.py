@@ -119,7 +119,3 @@ def preprocess(config, *, train: bool, dataset=None):
     word counts); evaluation gets the same transform under a fixed seed."""
     del config, train
     return cbow_transform(require_dataset(dataset, "cbow"))
-
-
-def encoder_params(params):
-    return params

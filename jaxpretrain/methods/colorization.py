@@ -197,7 +197,3 @@ def pictures(params, batch, *, model, config):
     _, ab = predict_ab(params, batch["lightness"], model=model, config=config)
     gray = _rgb(batch, jnp.zeros_like(ab))
     return {"colorization": jnp.stack([gray, _rgb(batch, ab), _rgb(batch, batch["ab"])])}
-
-
-def encoder_params(params):
-    return params[ENCODER]

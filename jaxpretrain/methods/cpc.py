@@ -10,44 +10,50 @@ images). With L_CEN(k) the InfoNCE loss (``losses.info_nce``, Eq. 4), the object
 Metrics per offset: ``loss/dt{k}``, ``mi_bound/dt{k}`` (ln(N+1) - L_CEN(k), in nats) and
 ``accuracy/dt{k}`` (how often the positive scores highest), plus ``candidates`` (N+1).
 
-Two models, picked by the config (``models.cpc``):
-- sequences, ``batch["signal"]`` [B, T, C]: strided 1-D convs + GRU (``config.model`` holds the
-  ``SequenceBackbone`` fields); the rows predicted are later times;
-- images, ``batch["image"]`` [B, H, W, C], when ``config.model.patch_size`` is set: a ResNet per
-  patch of an overlapping grid + a masked (PixelCNN-style) context network, predicting the rows of
-  patches below, k = 1..K rows down (``config.model`` holds ``resnet`` fields and the patch grid).
+Two models, picked by ``config.model.backbone`` (``models.BACKBONES``; ``models.cpc``):
+- "cpc_sequence", ``batch["signal"]`` [B, T, C]: strided 1-D convs + GRU (``config.model`` holds
+  the ``SequenceBackbone`` fields); the rows predicted are later times;
+- "resnet_patches", ``batch["image"]`` [B, H, W, C]: a ResNet per patch of an overlapping grid +
+  a masked (PixelCNN-style) context network, predicting the rows of patches below, k = 1..K rows
+  down (``config.model`` holds ``resnet`` fields and the patch grid).
 CPC's own fields are ``config.cpc``: ``offsets`` (K), ``offset_weights`` (λ_k; empty for all 1),
 and for images ``context_features`` and ``context_layers``.
 
-``encoder_params`` is the "backbone": the linear probe's frozen features
-(``methods.sequence_classifier`` for sequences, ``finetune`` for images).
+``ENCODER`` is the "backbone": the linear probe's frozen features (``methods.finetune`` with
+``optimizer.freeze="backbone"``, for sequences and images alike).
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jaxpretrain import losses
-from jaxpretrain.data.images import make_image_transform
-from jaxpretrain.methods.supervised import image_backbone
+from jaxpretrain import losses, models
+from jaxpretrain.methods import supervised
 from jaxpretrain.models import cpc as cpc_models
 
 ENCODER = "backbone"
 
 
-def is_vision(config) -> bool:
-    """Whether ``config.model`` describes the patch-grid ResNet (else the sequence model)."""
-    return bool(config.model.get("patch_size"))
+def _vision(config, offsets: int) -> cpc_models.CPCVision:
+    context = cpc_models.MaskedContext(
+        features=config.cpc.context_features, num_layers=config.cpc.context_layers
+    )
+    backbone = models.backbone(config.model, pooled=False)  # z [B, R, S, D]
+    return cpc_models.CPCVision(backbone=backbone, context=context, offsets=offsets)
 
 
-def sequence_backbone(model_config, *, pooled: bool) -> cpc_models.SequenceBackbone:
-    """The ``SequenceBackbone`` named by ``config.model`` (shared with the probe)."""
-    fields = {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in model_config.items()}
-    return cpc_models.SequenceBackbone(**fields, pooled=pooled)
+def _sequence(config, offsets: int) -> cpc_models.CPCSequence:
+    backbone = models.backbone(config.model, pooled=False)  # (z [B, T', D], c [B, T', D_c])
+    return cpc_models.CPCSequence(backbone=backbone, offsets=offsets)
+
+
+# The backbones CPC predicts over: rows of a patch grid, or time steps of a sequence.
+_MODELS = {"resnet_patches": _vision, "cpc_sequence": _sequence}
 
 
 def make_model(config, dataset=None):
-    """``models.cpc.CPCVision`` if ``config.model.patch_size`` is set, else ``CPCSequence``."""
+    """``models.cpc.CPCVision`` over the "resnet_patches" backbone, or ``CPCSequence`` over
+    "cpc_sequence" (``config.model.backbone``)."""
     del dataset
     offsets = config.cpc.offsets
     weights = tuple(config.cpc.offset_weights)
@@ -56,20 +62,18 @@ def make_model(config, dataset=None):
             f"config.cpc.offsets must be >= 1 and offset_weights hold one λ per offset (or be "
             f"empty), got K = {offsets} and {weights}."
         )
-    if is_vision(config):
-        context = cpc_models.MaskedContext(
-            features=config.cpc.context_features, num_layers=config.cpc.context_layers
+    name = config.model.get("backbone")
+    if name not in _MODELS:
+        raise ValueError(
+            f"cpc predicts over the backbones {sorted(_MODELS)}, got config.model.backbone="
+            f"{name!r}."
         )
-        return cpc_models.CPCVision(
-            backbone=image_backbone(config.model, pooled=False), context=context, offsets=offsets
-        )
-    return cpc_models.CPCSequence(
-        backbone=sequence_backbone(config.model, pooled=False), offsets=offsets
-    )
+    return _MODELS[name](config, offsets)
 
 
 def _inputs(batch, config):
-    return batch["image"] if is_vision(config) else batch["signal"]
+    (key,) = models.backbone_inputs(config.model)  # "image" or "signal"
+    return batch[key]
 
 
 def init_params(rng, batch, *, model, config):
@@ -128,11 +132,4 @@ def loss_fn(params, batch, rng, *, model, config):
     return jnp.sum(weights * per_offset), metrics
 
 
-def preprocess(config, *, train: bool, dataset=None):
-    """Images: the data set's image transform; signals need none."""
-    del dataset
-    return make_image_transform(config.data, train=train) if is_vision(config) else None
-
-
-def encoder_params(params):
-    return params[ENCODER]
+preprocess = supervised.preprocess  # The data's image transform; signals as stored.

@@ -1,10 +1,13 @@
 """Fine-tuning a pretrained backbone on a downstream task with a new head.
 
-The downstream model is the supervised classifier with ``config.data.num_classes`` outputs; its
-``config.init_subtree`` ("backbone") comes from the pretraining run named by ``config.init_from``
-and the head starts from zero. ``config.optimizer.freeze = "backbone"`` trains the head alone: a
-linear probe. The from-scratch baseline is the same config with ``method = "supervised"`` and no
-``init_from`` (see ``scripts/compare.py``; He et al. 2019, "Rethinking ImageNet Pre-training").
+The downstream model is the supervised classifier (``methods.supervised``): any registered
+backbone (``config.model.backbone``: images, sequences, and text encoders as they come) plus a
+linear head with ``config.data.num_classes`` outputs. Its ``config.init_subtree`` ("backbone")
+comes from the pretraining run named by ``config.init_from`` (that run's method's ``ENCODER``
+subtree) and the head starts from zero. ``config.optimizer.freeze = "backbone"`` trains the head
+alone: a linear probe. The from-scratch baseline is the same config with
+``method = "supervised"`` and no ``init_from`` (see ``scripts/compare.py``; He et al. 2019,
+"Rethinking ImageNet Pre-training"); with ``freeze = "backbone"`` that is the random-init probe.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ ENCODER = supervised.ENCODER
 init_params = supervised.init_params
 loss_fn = supervised.loss_fn
 preprocess = supervised.preprocess
-encoder_params = supervised.encoder_params
 
 
 def make_model(config, dataset=None):

@@ -11,7 +11,7 @@ exp(L) and ``bits_per_token`` = L / ln 2 (bits per byte is L / ln 2 / bytes-per-
 ``data.lm``). Dropout (``config.model.dropout_rate``) is active in training only.
 
 A fine-tune inherits the whole network (embeddings, blocks and the tied output head), so
-``ENCODER`` is "" and ``encoder_params`` returns every parameter.
+``ENCODER`` is "" (every parameter).
 """
 
 from __future__ import annotations
@@ -33,9 +33,7 @@ def make_model(config, dataset=None) -> models.GPT:
     positions) and every other ``config.model`` field (width, num_layers, dropout_rate, dtype...)
     overriding the preset."""
     del dataset
-    overrides = {k: v for k, v in config.model.items() if k != "variant"}
-    if "dtype" in overrides:  # Configs name the compute dtype as a string, e.g. "bfloat16".
-        overrides["dtype"] = jnp.dtype(overrides["dtype"])
+    overrides = models.module_fields(config.model, drop=("variant",))
     fields = {"vocab_size": config.data.vocab_size, "max_length": config.data.context}
     return models.gpt2(config.model.variant, **{**fields, **overrides})
 
@@ -103,7 +101,3 @@ def preprocess(config, *, train: bool, dataset=None):
     """No per-example transform: windows are used as they are."""
     del config, train, dataset
     return None
-
-
-def encoder_params(params):
-    return params

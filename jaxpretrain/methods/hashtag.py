@@ -20,18 +20,18 @@ ENCODER = supervised.ENCODER
 make_model = supervised.make_model
 init_params = supervised.init_params
 preprocess = supervised.preprocess
-encoder_params = supervised.encoder_params
 
 _LOSSES = {"softmax": losses.khot_softmax_cross_entropy, "sigmoid": losses.multilabel_sigmoid}
 
 
 def loss_fn(params, batch, rng, *, model, config):
-    """Multi-label loss on ``batch = {"image": [B,H,W,C], "tags": float [B,V]}``."""
+    """Multi-label loss of the backbone's inputs (e.g. ``batch["image"]`` [B, H, W, C]) against
+    ``batch["tags"]`` (float [B, V] in {0, 1})."""
     del rng
     if config.loss not in _LOSSES:
         raise ValueError(f"config.loss must be one of {sorted(_LOSSES)}, got {config.loss!r}")
     mask = batch.get("mask")
-    logits = model.apply({"params": params}, batch["image"])
+    logits = model.apply({"params": params}, *supervised.inputs(batch, config))
     per_example = _LOSSES[config.loss](logits, batch["tags"], where=mask)
     top_tag_is_true = jnp.take_along_axis(batch["tags"], jnp.argmax(logits, -1)[:, None], -1)[:, 0]
     return masked_mean(per_example, mask), {"precision_at_1": masked_mean(top_tag_is_true, mask)}

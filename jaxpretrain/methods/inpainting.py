@@ -162,7 +162,3 @@ def pictures(params, batch, *, model, config):
     _, filled = _fill(params, batch, model)
     masked = _display(image, image) * (1.0 - hole) + 0.5 * hole
     return {"inpainting": jnp.stack([masked, _display(filled, image), _display(image, image)])}
-
-
-def encoder_params(params):
-    return params["generator"]["encoder"]

@@ -1,74 +1,54 @@
-"""Supervised pretraining: a ResNet classifier trained with softmax cross-entropy.
+"""Supervised (pre)training: a classifier, any registered backbone plus a linear head, trained
+with softmax cross-entropy.
 
 The ImageNet-pretraining recipe (He et al. 2016) whose backbone later methods fine-tune: minimise
 mean_b -log softmax(f(x_b))[y_b] (optionally with label smoothing, Szegedy et al. 2016) with
 large-batch synchronous SGD (Goyal et al. 2017; the scaling rule lives in ``train.optim``).
+
+``config.model.backbone`` names the encoder (``models.BACKBONES``: a ResNet, a patch grid, the
+inpainting encoder, CPC's sequence encoder) and the batch keys it reads ("image", "signal");
+``config.data.num_classes`` sizes the head. The same model, started from a pretraining run, is
+the fine-tune (``methods.finetune``); trained from scratch it is the baseline beside it.
 """
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
 from jaxpretrain import models
 from jaxpretrain.data.images import make_image_transform
 from jaxpretrain.methods.common import classification_loss
-from jaxpretrain.models.cpc import PatchEncoder
 
 ENCODER = "backbone"
 
-
-def image_backbone(model_config, *, pooled: bool = True):
-    """The image encoder ``config.model`` names, shared by the methods that pretrain one and the
-    classifier that inherits it:
-
-    - ``variant`` "conv_encoder": ``models.ConvEncoder`` (fields ``features``, ``num_groups``), the
-      encoder inpainting and colorization train;
-    - a ResNet preset (``variant`` plus ``models.resnet`` overrides); with ``patch_size`` and
-      ``patch_stride`` it runs on each patch of an overlapping grid (``models.cpc.PatchEncoder``,
-      CPC's encoder).
-
-    ``pooled``: mean over positions (or patches), [B, D]; else the feature map (or grid).
-    """
-    if model_config.variant == "conv_encoder":
-        return models.ConvEncoder(
-            tuple(model_config.features), model_config.num_groups, pool=pooled
-        )
-    grid = ("variant", "patch_size", "patch_stride")
-    overrides = {k: v for k, v in model_config.items() if k not in grid}
-    if "dtype" in overrides:  # Configs name the compute dtype as a string, e.g. "bfloat16".
-        overrides["dtype"] = jnp.dtype(overrides["dtype"])
-    resnet = models.resnet(model_config.variant, **overrides)
-    if not model_config.get("patch_size"):
-        return resnet
-    return PatchEncoder(
-        resnet=resnet,
-        patch_size=model_config.patch_size,
-        patch_stride=model_config.patch_stride,
-        pooled=pooled,
-    )
+# The host transform of each kind of backbone input; a kind not listed is used as stored.
+_TRANSFORMS = {"image": make_image_transform}
 
 
 def make_model(config, dataset=None) -> models.Classifier:
-    """A ``Classifier`` whose backbone is ``image_backbone(config.model)`` and head has
-    ``config.data.num_classes`` outputs."""
+    """A ``Classifier`` over ``models.backbone(config.model)`` with ``config.data.num_classes``
+    outputs."""
     del dataset
     return models.Classifier(
-        backbone=image_backbone(config.model), num_classes=config.data.num_classes
+        backbone=models.backbone(config.model), num_classes=config.data.num_classes
     )
 
 
+def inputs(batch, config) -> tuple:
+    """The arrays the backbone reads, in call order (e.g. ``(batch["image"],)``)."""
+    return tuple(batch[key] for key in models.backbone_inputs(config.model))
+
+
 def init_params(rng, batch, *, model, config):
-    del config
-    return model.init(rng, batch["image"])["params"]
+    return model.init(rng, *inputs(batch, config))["params"]
 
 
 def loss_fn(params, batch, rng, *, model, config):
-    """Cross-entropy of ``model`` on ``batch = {"image": [B,H,W,C], "label": int [B]}``.
+    """Cross-entropy of ``model`` on the backbone's inputs (``batch["image"]`` [B, H, W, C] or
+    ``batch["signal"]`` [B, T, C]) against ``batch["label"]`` (int [B]).
 
     An optional ``batch["mask"]`` (bool [B]) excludes padding rows from every metric.
     """
     del rng
-    logits = model.apply({"params": params}, batch["image"])
+    logits = model.apply({"params": params}, *inputs(batch, config))
     return classification_loss(
         logits,
         batch["label"],
@@ -78,9 +58,7 @@ def loss_fn(params, batch, rng, *, model, config):
 
 
 def preprocess(config, *, train: bool, dataset=None):
+    """The data's image transform for an image backbone; other inputs are used as stored."""
     del dataset
-    return make_image_transform(config.data, train=train)
-
-
-def encoder_params(params):
-    return params[ENCODER]
+    transform = _TRANSFORMS.get(models.backbone_inputs(config.model)[0])
+    return None if transform is None else transform(config.data, train=train)

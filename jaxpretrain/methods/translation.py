@@ -16,8 +16,7 @@ tokens), so that averaging eval batches by their real rows is exact, and ``exact
 fraction of sentences whose greedy translation (``translate``) is exactly the reference, EOS
 included (``config.eval_greedy``).
 
-A fine-tune inherits the whole network, so ``ENCODER`` is "" and ``encoder_params`` returns every
-parameter.
+A fine-tune inherits the whole network: ``ENCODER`` is "" (every parameter).
 """
 
 from __future__ import annotations
@@ -38,9 +37,7 @@ def make_model(config, dataset=None) -> models.Transformer:
     max_length = the longer of data.max_source_length and data.max_target_length, and every other
     ``config.model`` field (width, num_layers, share_embeddings, dtype...) overriding the preset."""
     del dataset
-    overrides = {k: v for k, v in config.model.items() if k != "variant"}
-    if "dtype" in overrides:  # Configs name the compute dtype as a string, e.g. "bfloat16".
-        overrides["dtype"] = jnp.dtype(overrides["dtype"])
+    overrides = models.module_fields(config.model, drop=("variant",))
     data = config.data
     if not data.get("shared_vocab", True) and overrides.get("share_embeddings", True):
         raise ValueError(
@@ -172,7 +169,3 @@ def preprocess(config, *, train: bool, dataset=None):
     """No per-example transform: the sources give padded pairs."""
     del config, train, dataset
     return None
-
-
-def encoder_params(params):
-    return params

@@ -7,8 +7,9 @@ from jaxpretrain.models.attention import (
     combine_masks,
     padding_mask,
 )
+from jaxpretrain.models.backbones import BACKBONES, backbone, backbone_inputs
 from jaxpretrain.models.colorizer import Colorizer
-from jaxpretrain.models.common import num_params
+from jaxpretrain.models.common import module_fields, num_params
 from jaxpretrain.models.context_encoder import (
     ChannelwiseFC,
     ContextEncoder,
@@ -24,13 +25,14 @@ from jaxpretrain.models.cpc import (
     SequenceBackbone,
 )
 from jaxpretrain.models.gpt import GPT, gpt2, init_cache, init_gpt
+from jaxpretrain.models.heads import Classifier
 from jaxpretrain.models.positions import (
     LearnedPositions,
     dial_features,
     dial_positions,
     sinusoidal_positions,
 )
-from jaxpretrain.models.resnet import BasicBlock, BottleneckBlock, Classifier, ResNet, resnet
+from jaxpretrain.models.resnet import BasicBlock, BottleneckBlock, ResNet, resnet
 from jaxpretrain.models.transformer import (
     Transformer,
     init_decode_cache,
@@ -40,6 +42,7 @@ from jaxpretrain.models.transformer import (
 from jaxpretrain.models.word_vectors import CBOW, cbow_scores, gather_rows, row_ids
 
 __all__ = [
+    "BACKBONES",
     "BasicBlock",
     "BottleneckBlock",
     "CBOW",
@@ -60,6 +63,8 @@ __all__ = [
     "ResNet",
     "SequenceBackbone",
     "Transformer",
+    "backbone",
+    "backbone_inputs",
     "causal_mask",
     "cbow_scores",
     "combine_masks",
@@ -71,6 +76,7 @@ __all__ = [
     "init_decode_cache",
     "init_gpt",
     "init_transformer",
+    "module_fields",
     "num_params",
     "padding_mask",
     "resnet",

@@ -1,9 +1,10 @@
 """Model utilities shared by all architectures."""
 
 import math
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import jax
+import jax.numpy as jnp
 
 
 def num_params(params: Any) -> int:
@@ -20,3 +21,23 @@ def num_params(params: Any) -> int:
       The sum over leaves of their element counts, as a Python int.
     """
     return sum(math.prod(getattr(leaf, "shape", ())) for leaf in jax.tree_util.tree_leaves(params))
+
+
+def module_fields(block: Mapping[str, Any], *, drop: Sequence[str] = ()) -> dict[str, Any]:
+    """A config block's fields as a module's keyword arguments.
+
+    Lists become tuples (module fields must be hashable; a config read back from JSON holds
+    lists) and a ``dtype`` named by a string (``"bfloat16"``) becomes that dtype.
+
+    Args:
+      block: e.g. ``config.model`` (a ConfigDict or dict).
+      drop: keys that are not module fields (``"variant"``, ``"backbone"``).
+    """
+    fields = {
+        k: tuple(v) if isinstance(v, (list, tuple)) else v
+        for k, v in block.items()
+        if k not in drop
+    }
+    if "dtype" in fields:
+        fields["dtype"] = jnp.dtype(fields["dtype"])
+    return fields

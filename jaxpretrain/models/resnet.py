@@ -217,37 +217,6 @@ class ResNet(nn.Module):
         return jnp.mean(x.astype(jnp.float32), axis=(1, 2))  # [B, D]
 
 
-class Classifier(nn.Module):
-    """A backbone plus a linear head; params are {"backbone": ..., "head": ...}.
-
-    Attributes:
-      backbone: module mapping [B, H, W, C] images to [B, D] features.
-      num_classes: V, the number of logits.
-      head_zero_init: start the head's kernel at zero (as in BiT), so initial
-        logits are all 0 and the initial loss is ln V.
-    """
-
-    backbone: nn.Module
-    num_classes: int
-    head_zero_init: bool = True
-
-    def setup(self):
-        if self.num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {self.num_classes}.")
-        kernel_init = (
-            nn.initializers.zeros if self.head_zero_init else nn.initializers.lecun_normal()
-        )
-        self.head = nn.Dense(self.num_classes, kernel_init=kernel_init, dtype=jnp.float32)
-
-    def embed(self, x: Array) -> Array:
-        """[B, H, W, C] images -> [B, D] features; use via apply(method=...)."""
-        return self.backbone(x)
-
-    def __call__(self, x: Array) -> Array:
-        """[B, H, W, C] images -> [B, num_classes] float32 logits."""
-        return self.head(self.embed(x).astype(jnp.float32))
-
-
 _VARIANTS = {
     "resnet18": dict(stage_sizes=(2, 2, 2, 2), block="basic"),
     "resnet34": dict(stage_sizes=(3, 4, 6, 3), block="basic"),

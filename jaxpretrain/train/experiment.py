@@ -17,7 +17,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxpretrain import parallel
-from jaxpretrain.data import BatchStream, eval_batches, load_dataset
+from jaxpretrain.data import BatchStream, Dataset, eval_batches, load_dataset
 from jaxpretrain.methods import get_method
 from jaxpretrain.train import pretrained
 from jaxpretrain.train.optim import make_optimizer
@@ -37,8 +37,8 @@ class Experiment:
     state: TrainState
     train_step: Callable[[TrainState, dict], tuple[TrainState, dict]]
     eval_step: Callable[[Any, dict], tuple[dict, jax.Array]]
+    dataset: Dataset  # Its train split feeds `stream`; eval_batches read its eval split.
     stream: BatchStream
-    eval_source: Any
     eval_transform: Callable | None
     pictures_step: Callable[[Any, dict], dict] | None = None
 
@@ -63,7 +63,7 @@ class Experiment:
 
     def eval_batches(self) -> Iterator[dict[str, jax.Array]]:
         for local in eval_batches(
-            self.eval_source,
+            self.dataset.eval,
             global_batch_size=self.config.batch_size,
             transform=self.eval_transform,
             process_index=jax.process_index(),
@@ -185,8 +185,8 @@ def build_experiment(
         state=state,
         train_step=train_step,
         eval_step=jax.jit(eval_step, in_shardings=(param_sh, batch_sh), out_shardings=replicated),
+        dataset=dataset,
         stream=stream,
-        eval_source=dataset.eval,
         eval_transform=method.preprocess(config, train=False, dataset=dataset),
         pictures_step=pictures_step,
     )

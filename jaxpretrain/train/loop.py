@@ -16,7 +16,6 @@ import ml_collections
 
 from jaxpretrain import parallel
 from jaxpretrain.config import validate
-from jaxpretrain.data import data_tokenizer
 from jaxpretrain.train import pretrained
 from jaxpretrain.train.checkpoint import CONFIG_FILE, Checkpointer
 from jaxpretrain.train.experiment import build_experiment
@@ -65,7 +64,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     if main:
         with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
             f.write(config.to_json_best_effort(indent=2))
-        tokenizer = data_tokenizer(config.data)
+        tokenizer = experiment.dataset.tokenizer
         if tokenizer is not None:  # Sampling and evaluation decode with the training ids.
             tokenizer.save(workdir)  # <workdir>/tokenizer.json
 

@@ -1,0 +1,92 @@
+"""Backbones by name: the encoders that a classifier head, or a pretraining method, builds from
+`config.model`.
+
+`config.model.backbone` names an entry of `BACKBONES`; the block's other fields are that
+encoder's settings (list values become tuples, a `dtype` string a dtype: `module_fields`). An
+entry gives the module and the batch keys it reads, in call order, so that a method feeds any
+backbone without knowing what it is:
+
+| name             | module                                          | reads      | pooled output |
+|------------------|-------------------------------------------------|------------|---------------|
+| "resnet"         | `resnet(variant, ...)`, GroupNorm ResNet        | "image"    | [B, D]        |
+| "resnet_patches" | a ResNet per patch of a grid (`cpc.PatchEncoder`) | "image"  | [B, D]        |
+| "conv_encoder"   | `context_encoder.ConvEncoder` (inpainting, colorization) | "image" | [B, D] |
+| "cpc_sequence"   | `cpc.SequenceBackbone`, 1-D convs + GRU         | "signal"   | [B, D]        |
+
+Text encoders (BERT, ELMo) register here the same way, reading "tokens" and friends.
+With `pooled=False` an encoder returns its positions instead (the feature map, the patch grid,
+or (z, c) over time), which CPC's predictors need.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, NamedTuple
+
+import flax.linen as nn
+
+from jaxpretrain.models.common import module_fields
+from jaxpretrain.models.context_encoder import ConvEncoder
+from jaxpretrain.models.cpc import PatchEncoder, SequenceBackbone
+from jaxpretrain.models.resnet import resnet
+
+
+class Backbone(NamedTuple):
+    """A registry entry: `build(fields, pooled) -> nn.Module` and the batch keys it reads."""
+
+    build: Callable[[dict[str, Any], bool], nn.Module]
+    inputs: tuple[str, ...]
+
+
+def _resnet(fields: dict[str, Any], pooled: bool) -> nn.Module:
+    del pooled  # A ResNet always ends in its mean over positions.
+    return resnet(fields.pop("variant"), **fields)
+
+
+def _resnet_patches(fields: dict[str, Any], pooled: bool) -> nn.Module:
+    patch_size, patch_stride = fields.pop("patch_size"), fields.pop("patch_stride")
+    return PatchEncoder(_resnet(fields, pooled), patch_size, patch_stride, pooled=pooled)
+
+
+def _conv_encoder(fields: dict[str, Any], pooled: bool) -> nn.Module:
+    return ConvEncoder(**fields, pool=pooled)
+
+
+def _cpc_sequence(fields: dict[str, Any], pooled: bool) -> nn.Module:
+    return SequenceBackbone(**fields, pooled=pooled)
+
+
+BACKBONES: dict[str, Backbone] = {
+    "resnet": Backbone(_resnet, ("image",)),
+    "resnet_patches": Backbone(_resnet_patches, ("image",)),
+    "conv_encoder": Backbone(_conv_encoder, ("image",)),
+    "cpc_sequence": Backbone(_cpc_sequence, ("signal",)),
+}
+
+
+def _entry(model_config: Mapping[str, Any]) -> Backbone:
+    name = model_config.get("backbone")
+    if name not in BACKBONES:
+        raise ValueError(
+            f"unknown backbone {name!r} in config.model.backbone; registered: "
+            f"{', '.join(sorted(BACKBONES))}."
+        )
+    return BACKBONES[name]
+
+
+def backbone(model_config: Mapping[str, Any], *, pooled: bool = True) -> nn.Module:
+    """The encoder `model_config.backbone` names, with the block's other fields as settings.
+
+    Args:
+      model_config: `config.model` (a ConfigDict or dict) with a `backbone` key.
+      pooled: [B, D] features (a classifier's input); False: the encoder's positions.
+
+    Raises:
+      ValueError: an unknown backbone name (the message lists the registered ones); a field
+        the encoder does not take is the encoder's own TypeError.
+    """
+    return _entry(model_config).build(module_fields(model_config, drop=("backbone",)), pooled)
+
+
+def backbone_inputs(model_config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The batch keys the backbone of `model_config` reads, in call order, e.g. ("image",)."""
+    return _entry(model_config).inputs
