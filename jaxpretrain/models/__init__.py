@@ -1,12 +1,7 @@
 """Model definitions: backbones return [B, D] features; Classifier adds a head; attention and
 position layers for Transformers."""
 
-from jaxpretrain.models.attention import (
-    MultiHeadAttention,
-    causal_mask,
-    combine_masks,
-    padding_mask,
-)
+from jaxpretrain.models.attention import MultiHeadAttention
 from jaxpretrain.models.colorizer import Colorizer
 from jaxpretrain.models.common import num_params
 from jaxpretrain.models.context_encoder import (
@@ -24,6 +19,7 @@ from jaxpretrain.models.cpc import (
     SequenceBackbone,
 )
 from jaxpretrain.models.gpt import GPT, gpt2, init_cache, init_gpt
+from jaxpretrain.models.masks import causal_mask, combine_masks, padding_mask
 from jaxpretrain.models.positions import (
     LearnedPositions,
     dial_features,

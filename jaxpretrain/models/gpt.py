@@ -37,8 +37,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxpretrain.models.attention import MultiHeadAttention, padding_mask
+from jaxpretrain.models.attention import MultiHeadAttention
 from jaxpretrain.models.layers import MLP, check_tokens, layer_norm, over_rows, partitioned
+from jaxpretrain.models.masks import padding_mask
 from jaxpretrain.models.positions import LearnedPositions
 
 Array = Any
