@@ -1,5 +1,5 @@
-"""Model definitions: backbones return [B, D] features; Classifier adds a head; attention and
-position layers for Transformers."""
+"""Model definitions: backbones return [B, D] features; Classifier adds a head; attention, masks
+and position layers for Transformers, and greedy / beam-search decoding over their caches."""
 
 from jaxpretrain.models.attention import MultiHeadAttention
 from jaxpretrain.models.colorizer import Colorizer
@@ -17,6 +17,13 @@ from jaxpretrain.models.cpc import (
     MaskedContext,
     PatchEncoder,
     SequenceBackbone,
+)
+from jaxpretrain.models.decoding import (
+    beam_search,
+    gather_beams,
+    greedy_decode,
+    length_penalty,
+    sequence_lengths,
 )
 from jaxpretrain.models.gpt import GPT, gpt2, init_cache, init_gpt
 from jaxpretrain.models.masks import causal_mask, combine_masks, padding_mask
@@ -56,21 +63,26 @@ __all__ = [
     "ResNet",
     "SequenceBackbone",
     "Transformer",
+    "beam_search",
     "causal_mask",
     "cbow_scores",
     "combine_masks",
     "dial_features",
     "dial_positions",
+    "gather_beams",
     "gather_rows",
     "gpt2",
+    "greedy_decode",
     "init_cache",
     "init_decode_cache",
     "init_gpt",
     "init_transformer",
+    "length_penalty",
     "num_params",
     "padding_mask",
     "resnet",
     "row_ids",
+    "sequence_lengths",
     "sinusoidal_positions",
     "transformer",
 ]

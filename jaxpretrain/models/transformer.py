@@ -31,7 +31,7 @@ untied. ``init`` returns ``nn.LogicallyPartitioned`` boxes.
 Incremental decoding: ``decode(..., decode=True)`` runs the decoder on the next target positions
 only, with the self-attention keys/values of earlier positions in the "cache" collection
 (``init_decode_cache``); cross-attention reads the encoder output again at every step, but
-inside the jitted decoding loops (``evaluate.decoding``) XLA hoists its loop-invariant Key/Value
+inside the jitted decoding loops (``models.decoding``) XLA hoists its loop-invariant Key/Value
 projection out of the loop: caching it measured no faster (0.93x, beam search, 6 layers, D 512).
 """
 
@@ -309,7 +309,7 @@ class Transformer(nn.Module):
           decode: incremental decoding (``init_decode_cache``): ``target_inputs`` are the next T
             positions after those cached; call with ``apply({"params": p, "cache": c}, ...,
             decode=True, mutable=["cache"], method="decode")``. Under ``jit`` nothing checks
-            that the cache has room: ``evaluate.decoding`` stays within it.
+            that the cache has room: ``models.decoding`` stays within it.
 
         Returns:
           float32 [B, T, V_tgt]; logits[b, t] depends on target_inputs[b, :t+1] and the real
