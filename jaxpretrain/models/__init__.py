@@ -1,5 +1,6 @@
-"""Model definitions: backbones return [B, D] features; Classifier adds a head; attention, masks
-and position layers for Transformers, and greedy / beam-search decoding over their caches."""
+"""Model definitions: backbones return [B, D] features; Classifier adds a head; attention, masks,
+positions, the configurable Transformer layer and stack, and greedy / beam-search decoding for
+Transformers."""
 
 from jaxpretrain.models.attention import MultiHeadAttention
 from jaxpretrain.models.colorizer import Colorizer
@@ -26,6 +27,7 @@ from jaxpretrain.models.decoding import (
     sequence_lengths,
 )
 from jaxpretrain.models.gpt import GPT, gpt2, init_cache, init_gpt
+from jaxpretrain.models.layers import ACTIVATIONS
 from jaxpretrain.models.masks import causal_mask, combine_masks, padding_mask
 from jaxpretrain.models.positions import (
     LearnedPositions,
@@ -40,9 +42,17 @@ from jaxpretrain.models.transformer import (
     init_transformer,
     transformer,
 )
+from jaxpretrain.models.transformer_stack import (
+    KernelInits,
+    LayerConfig,
+    LayerNames,
+    TransformerLayer,
+    TransformerStack,
+)
 from jaxpretrain.models.word_vectors import CBOW, cbow_scores, gather_rows, row_ids
 
 __all__ = [
+    "ACTIVATIONS",
     "BasicBlock",
     "BottleneckBlock",
     "CBOW",
@@ -56,6 +66,9 @@ __all__ = [
     "ConvEncoder",
     "Discriminator",
     "GPT",
+    "KernelInits",
+    "LayerConfig",
+    "LayerNames",
     "LearnedPositions",
     "MaskedContext",
     "MultiHeadAttention",
@@ -63,6 +76,8 @@ __all__ = [
     "ResNet",
     "SequenceBackbone",
     "Transformer",
+    "TransformerLayer",
+    "TransformerStack",
     "beam_search",
     "causal_mask",
     "cbow_scores",
