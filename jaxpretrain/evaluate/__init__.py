@@ -1,6 +1,6 @@
 """Evaluation of trained models: text generation (a KV-cached sampler, best-of-n, stop strings,
-few-shot prompts), sequence decoding for translation, and word vectors (similarity, analogies,
-nearest neighbours)."""
+few-shot prompts) and word vectors (similarity, analogies, nearest neighbours). Greedy and
+beam-search decoding for translation live in ``models.decoding``."""
 
 from jaxpretrain.evaluate.generation import (
     Completion,

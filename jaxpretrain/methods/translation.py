@@ -26,8 +26,8 @@ import jax.numpy as jnp
 
 from jaxpretrain import losses, models
 from jaxpretrain.data.translation import EOS_ID
-from jaxpretrain.evaluate.decoding import beam_search, greedy_decode
 from jaxpretrain.methods.common import masked_mean
+from jaxpretrain.models.decoding import beam_search, greedy_decode
 
 ENCODER = ""  # The whole params tree: a fine-tune inherits everything.
 

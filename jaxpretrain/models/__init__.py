@@ -1,12 +1,8 @@
-"""Model definitions: backbones return [B, D] features; Classifier adds a head; attention and
-position layers for Transformers."""
+"""Model definitions: backbones by name (``BACKBONES``) return [B, D] features and Classifier adds
+a head to any of them; attention, masks, positions, the configurable Transformer layer and stack,
+and greedy / beam-search decoding for Transformers."""
 
-from jaxpretrain.models.attention import (
-    MultiHeadAttention,
-    causal_mask,
-    combine_masks,
-    padding_mask,
-)
+from jaxpretrain.models.attention import MultiHeadAttention
 from jaxpretrain.models.backbones import BACKBONES, backbone, backbone_inputs
 from jaxpretrain.models.colorizer import Colorizer
 from jaxpretrain.models.common import module_fields, num_params
@@ -24,8 +20,17 @@ from jaxpretrain.models.cpc import (
     PatchEncoder,
     SequenceBackbone,
 )
+from jaxpretrain.models.decoding import (
+    beam_search,
+    gather_beams,
+    greedy_decode,
+    length_penalty,
+    sequence_lengths,
+)
 from jaxpretrain.models.gpt import GPT, gpt2, init_cache, init_gpt
 from jaxpretrain.models.heads import Classifier
+from jaxpretrain.models.layers import ACTIVATIONS
+from jaxpretrain.models.masks import causal_mask, combine_masks, padding_mask
 from jaxpretrain.models.positions import (
     LearnedPositions,
     dial_features,
@@ -39,9 +44,17 @@ from jaxpretrain.models.transformer import (
     init_transformer,
     transformer,
 )
+from jaxpretrain.models.transformer_stack import (
+    KernelInits,
+    LayerConfig,
+    LayerNames,
+    TransformerLayer,
+    TransformerStack,
+)
 from jaxpretrain.models.word_vectors import CBOW, cbow_scores, gather_rows, row_ids
 
 __all__ = [
+    "ACTIVATIONS",
     "BACKBONES",
     "BasicBlock",
     "BottleneckBlock",
@@ -56,6 +69,9 @@ __all__ = [
     "ConvEncoder",
     "Discriminator",
     "GPT",
+    "KernelInits",
+    "LayerConfig",
+    "LayerNames",
     "LearnedPositions",
     "MaskedContext",
     "MultiHeadAttention",
@@ -65,22 +81,29 @@ __all__ = [
     "Transformer",
     "backbone",
     "backbone_inputs",
+    "TransformerLayer",
+    "TransformerStack",
+    "beam_search",
     "causal_mask",
     "cbow_scores",
     "combine_masks",
     "dial_features",
     "dial_positions",
+    "gather_beams",
     "gather_rows",
     "gpt2",
+    "greedy_decode",
     "init_cache",
     "init_decode_cache",
     "init_gpt",
     "init_transformer",
+    "length_penalty",
     "module_fields",
     "num_params",
     "padding_mask",
     "resnet",
     "row_ids",
+    "sequence_lengths",
     "sinusoidal_positions",
     "transformer",
 ]

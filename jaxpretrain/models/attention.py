@@ -16,36 +16,32 @@ One module is one layer, so ℓ is dropped. Kernels keep the lecture's index ord
 contracting over (h, i) with W^O reshaped to [H, K, D_out], which is how ``out/kernel`` is stored,
 so no reshape of activations is needed.
 
-Masks are boolean, True where query t may attend to key t′, of shape [B|1, H|1, T, S]. Masked
-logits are replaced by the most negative finite float32 before a float32 softmax, and α is then
-multiplied by "does row t allow any key", so a query with no allowed key gets α = 0 exactly, an
-attention output of 0 (the layer outputs the ``out`` bias) and finite gradients, never NaN.
+Masks are boolean, True where query t may attend to key t′, of shape [B|1, H|1, T, S]
+(``masks``); a query with no allowed key gets attention output 0, so the layer outputs the
+``out`` bias there. The softmax and V are computed by ``attention_kernels`` ("einsum", the
+equations written out, or ``jax.nn.dot_product_attention`` with "xla" or "cudnn": the same
+function); decoding reads and extends a key/value cache (``attention_cache``) and always uses
+"einsum".
 
-Two implementations compute the same function (``MultiHeadAttention.implementation``):
-"einsum", the equations above written out (α is materialised, [B, H, T, S] in float32: the
-reference, and the only one that can return α), and ``jax.nn.dot_product_attention`` with
-implementation "xla" or "cudnn" (cuDNN's fused flash attention on NVIDIA GPUs, bf16/fp16 only:
-α is never stored, and with ``causal=True`` the blocks above the diagonal are skipped, so
-memory grows as T, not T², and long contexts run faster). Decoding always uses "einsum".
-
-Key/value cache for decoding (``decode=True``, self-attention only): the module keeps the
-projected Key and Value of every position seen so far in the "cache" collection, as
-``cached_key``/``cached_value`` [B, H, S, K] (S = the cache length) and ``cache_index`` (int32,
-positions filled).
-A call with T new positions writes their Key/Value at ``index .. index+T-1`` and attends from
-query t (absolute position index + t) to every cached key t′ ≤ index + t, so running a prompt
-then one token at a time gives the same outputs as one causal pass over the whole sequence,
-at O(S) instead of O(S²) work per new token. Create the cache by ``init`` with ``decode=True``
-on a [B, S] input (its length fixes S), then ``apply(..., decode=True, mutable=["cache"])``.
+Parameters carry logical axis names (``nn.with_logical_partitioning``: "heads", "kv", "embed")
+so that sharding rules can map them to mesh axes; no such rules exist yet (``parallel``'s
+``param_shardings`` replicates parameters or shards them by shape, FSDP, without reading the
+names).
 """
 
-import functools
-import math
 from typing import Any, Callable
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
+
+from jaxpretrain.models.attention_cache import extend_cache
+from jaxpretrain.models.attention_kernels import (
+    check_cudnn,
+    check_implementation,
+    einsum_attention,
+    fused_attention,
+)
+from jaxpretrain.models.masks import causal_mask, check_mask, combine_masks
 
 Array = Any
 Initializer = Callable[..., Array]
@@ -53,127 +49,11 @@ Initializer = Callable[..., Array]
 # GPT-2 and BERT both initialise every projection from N(0, 0.02²).
 default_kernel_init = nn.initializers.normal(stddev=0.02)
 
-IMPLEMENTATIONS = ("einsum", "xla", "cudnn")  # See the module docstring.
-
-# Logical axis names of the parameters; parallel/ maps them to mesh axes.
+# Logical axis names of the parameters (module docstring).
 _IN_KERNEL_AXES = ("heads", "kv", "embed")  # W_Q/W_K/W_V[h, k, j]
 _IN_BIAS_AXES = ("heads", "kv")
 _OUT_KERNEL_AXES = ("heads", "kv", "embed")  # W_O[h, i, J']
 _OUT_BIAS_AXES = ("embed",)
-
-
-def _check_mask(mask: Array, name: str = "mask") -> Array:
-    mask = jnp.asarray(mask)
-    if mask.dtype != jnp.bool_:
-        raise ValueError(
-            f"{name} must be boolean (True = may attend), got dtype {mask.dtype}. "
-            "Additive float masks (0/-inf) are not accepted: convert with `mask == 0`."
-        )
-    return mask
-
-
-def causal_mask(length: int) -> Array:
-    """The causal (autoregressive) mask: query t may attend to key t′ iff t′ ≤ t.
-
-    Args:
-      length: T, the sequence length (queries and keys alike).
-
-    Returns:
-      bool [1, 1, T, T], lower triangular including the diagonal.
-    """
-    if length < 1:
-        raise ValueError(f"causal_mask needs a positive length, got {length}.")
-    return jnp.tril(jnp.ones((length, length), jnp.bool_))[None, None]  # [1, 1, T, T]
-
-
-def padding_mask(q_valid: Array, k_valid: Array | None = None) -> Array:
-    """Allows query t to attend to key t′ iff both are real tokens (not padding).
-
-    Args:
-      q_valid: bool [B, T], True at real query positions.
-      k_valid: bool [B, S], True at real key positions; defaults to ``q_valid`` (self-attention).
-
-    Returns:
-      bool [B, 1, T, S]. Rows of padded queries are all False, so their attention output is 0.
-    """
-    q_valid = _check_mask(q_valid, "q_valid")
-    k_valid = q_valid if k_valid is None else _check_mask(k_valid, "k_valid")
-    if q_valid.ndim != 2 or k_valid.ndim != 2:
-        raise ValueError(
-            f"padding_mask expects q_valid [B, T] and k_valid [B, S], got shapes "
-            f"{q_valid.shape} and {k_valid.shape}."
-        )
-    if q_valid.shape[0] != k_valid.shape[0]:
-        raise ValueError(
-            f"q_valid and k_valid disagree on the batch size: {q_valid.shape} vs {k_valid.shape}."
-        )
-    return q_valid[:, None, :, None] & k_valid[:, None, None, :]  # [B, 1, T, S]
-
-
-def combine_masks(*masks: Array | None) -> Array | None:
-    """The logical and of boolean masks, skipping None; None if every mask is None.
-
-    Args:
-      *masks: bool arrays of one rank whose shapes broadcast, e.g. [1, 1, T, T] and [B, 1, T, T].
-
-    Returns:
-      bool array of the broadcast shape, or None.
-    """
-    masks = [_check_mask(m) for m in masks if m is not None]
-    if not masks:
-        return None
-    if len({m.ndim for m in masks}) != 1:
-        raise ValueError(
-            f"combine_masks needs masks of one rank, got shapes {[m.shape for m in masks]}."
-        )
-    out = masks[0]
-    for m in masks[1:]:
-        out = jnp.logical_and(out, m)
-    return out
-
-
-def _einsum_attention(
-    query: Array, key: Array, value: Array, mask: Array | None, dtype: Any
-) -> tuple[Array, Array]:
-    """The lecture's equations: heads V [B, H, T, K] (``dtype``) and α float32 [B, H, T, S]
-    from Query [B, H, T, K], Key and Value [B, H, S, K] and a mask [B|1, H|1, T, S] or None."""
-    # s[b,h,t,t′] = (1/√K) Σ_k Query[b,h,t,k] Key[b,h,t′,k], in float32 for the softmax.
-    logits = jnp.einsum("bhtk,bhsk->bhts", query, key).astype(jnp.float32)
-    logits = logits / math.sqrt(query.shape[-1])
-    if mask is not None:
-        # A finite floor (not -inf) keeps fully masked rows finite: softmax of a constant
-        # row is uniform, and the any-allowed factor below zeroes it.
-        logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)
-    weights = jax.nn.softmax(logits, axis=-1)  # α [B, H, T, S]
-    if mask is not None:
-        weights = weights * jnp.any(mask, axis=-1, keepdims=True)
-    # V[b,h,t,i] = Σ_t′ α[b,h,t,t′] Value[b,h,t′,i]
-    heads = jnp.einsum("bhts,bhsi->bhti", weights.astype(dtype), value)  # [B, H, T, K]
-    return heads, weights
-
-
-def _fused_attention(
-    query: Array, key: Array, value: Array, mask: Array | None, causal: bool, implementation: str
-) -> Array:
-    """The same heads V [B, H, T, K] through ``jax.nn.dot_product_attention`` (which takes
-    [B, T, H, K]); α is never stored. Rows with no allowed key give 0, as in the einsums: the
-    kernel lets them attend everywhere (so no kernel meets an empty softmax, whose statistics
-    could turn into NaN in its backward pass) and their output is then replaced by 0."""
-    allowed = None if mask is None else jnp.any(mask, axis=-1, keepdims=True)  # [B|1, H|1, T, 1]
-    swap = functools.partial(jnp.swapaxes, axis1=1, axis2=2)  # [B, H, T, K] <-> [B, T, H, K]
-    heads = swap(
-        jax.nn.dot_product_attention(
-            swap(query),
-            swap(key),
-            swap(value),
-            mask=None if mask is None else mask | ~allowed,
-            is_causal=causal,
-            implementation=implementation,
-        )
-    )  # [B, H, T, K]
-    if mask is None:  # Causal rows always see their own key.
-        return heads
-    return jnp.where(allowed, heads, 0).astype(heads.dtype)
 
 
 class _InProjection(nn.Module):
@@ -258,7 +138,7 @@ class MultiHeadAttention(nn.Module):
         ``kernel_init``. GPT-2 scales it by 1/√(2·layers).
       bias_init: initialiser of every bias, zeros by default.
       implementation: "einsum" (the lecture's equations), or "xla" / "cudnn" for
-        ``jax.nn.dot_product_attention`` (module docstring); "cudnn" needs an NVIDIA GPU and a
+        ``jax.nn.dot_product_attention`` (``attention_kernels``); "cudnn" needs an NVIDIA GPU and a
         bf16/fp16 ``dtype``.
     """
 
@@ -273,11 +153,7 @@ class MultiHeadAttention(nn.Module):
     implementation: str = "einsum"
 
     def _validate(self, x: Array, context: Array, mask: Array | None) -> None:
-        if self.implementation not in IMPLEMENTATIONS:
-            raise ValueError(
-                f"unknown attention implementation {self.implementation!r}; choose one of "
-                f"{', '.join(IMPLEMENTATIONS)}."
-            )
+        check_implementation(self.implementation)
         if self.num_heads < 1 or self.head_dim < 1:
             raise ValueError(
                 f"num_heads and head_dim must be positive, got {self.num_heads} and "
@@ -309,25 +185,6 @@ class MultiHeadAttention(nn.Module):
                     f"{mask.shape}."
                 )
 
-    def _check_cudnn(self, t: int, s: int) -> None:
-        """What cuDNN's flash attention supports (jax's check_is_flash_attention), checked
-        before tracing so that a misfit is one clear error, not a failure inside jit."""
-        problems = []
-        if jnp.dtype(self.dtype) not in (jnp.bfloat16, jnp.float16):
-            problems.append(f"dtype bfloat16 or float16 (got {jnp.dtype(self.dtype).name})")
-        if self.head_dim % 8 or self.head_dim > 256:
-            problems.append(
-                f"a head width that is a multiple of 8, at most 256 (got {self.head_dim})"
-            )
-        if t % 2 or s % 2:
-            problems.append(f"even sequence lengths (got T {t}, S {s})")
-        if problems:
-            raise ValueError(
-                "attention implementation 'cudnn' (cuDNN flash attention) needs "
-                + "; ".join(problems)
-                + ": change that, or use implementation 'xla' or 'einsum'."
-            )
-
     @nn.compact
     def __call__(
         self,
@@ -352,7 +209,7 @@ class MultiHeadAttention(nn.Module):
           causal: self-attention only: also mask key t′ > t (``causal_mask``); a fused
             implementation then skips those blocks instead of masking them. Implied by
             ``decode``.
-          decode: self-attention over a key/value cache (module docstring): append this call's
+          decode: self-attention over a key/value cache (``attention_cache``): append this call's
             T positions to the "cache" collection and attend causally to all cached ones.
             Under ``jit`` nothing checks that index + T ≤ S: the caller must.
           return_weights: also return α (needs ``implementation="einsum"``).
@@ -365,7 +222,7 @@ class MultiHeadAttention(nn.Module):
         self_attention = context is None
         context = x if self_attention else jnp.asarray(context)
         if mask is not None:
-            mask = _check_mask(mask)
+            mask = check_mask(mask)
         if (decode or causal) and not self_attention:
             raise ValueError(
                 "decode=True and causal=True are for self-attention only; for cross-attention "
@@ -378,7 +235,7 @@ class MultiHeadAttention(nn.Module):
             )
         self._validate(x, context, None if decode else mask)
         if self.implementation == "cudnn" and not decode:
-            self._check_cudnn(x.shape[1], context.shape[1])
+            check_cudnn(self.dtype, self.head_dim, x.shape[1], context.shape[1])
 
         x = x.astype(self.dtype)
         context = x if self_attention else context.astype(self.dtype)
@@ -394,13 +251,13 @@ class MultiHeadAttention(nn.Module):
         key = _InProjection(**proj, name="key")(context)  # [B, H, S, K]
         value = _InProjection(**proj, name="value")(context)  # [B, H, S, K] (I = K)
         if decode:
-            key, value, mask = self._extend_cache(key, value, mask)
+            key, value, mask = extend_cache(self, key, value, mask)
         if self.implementation != "einsum" and not decode:
-            heads = _fused_attention(query, key, value, mask, causal, self.implementation)
+            heads = fused_attention(query, key, value, mask, causal, self.implementation)
         else:
             if causal and not decode:
                 mask = combine_masks(causal_mask(x.shape[1]), mask)
-            heads, weights = _einsum_attention(query, key, value, mask, self.dtype)
+            heads, weights = einsum_attention(query, key, value, mask, self.dtype)
         out = _OutProjection(
             features=self.out_features or x.shape[-1],
             use_bias=self.use_bias,
@@ -412,32 +269,3 @@ class MultiHeadAttention(nn.Module):
         if return_weights:
             return out, weights
         return out
-
-    def _extend_cache(self, key: Array, value: Array, mask: Array | None):
-        """Writes Key/Value [B, H, T, K] at the cache index; returns the whole cache [B, H, S, K]
-        and the mask [B|1, H|1, T, S] letting query t see cached keys t′ ≤ index + t."""
-        initialised = self.has_variable("cache", "cached_key")
-        cached_key = self.variable("cache", "cached_key", jnp.zeros, key.shape, key.dtype)
-        cached_value = self.variable("cache", "cached_value", jnp.zeros, value.shape, value.dtype)
-        index = self.variable("cache", "cache_index", lambda: jnp.zeros((), jnp.int32))
-        if not initialised:  # ``init``: the input's length T sets the cache length S.
-            return key, value, combine_masks(causal_mask(key.shape[2]), mask)
-        b, h, t, _ = key.shape
-        if cached_key.value.shape[:2] != (b, h) or t > cached_key.value.shape[2]:
-            raise ValueError(
-                f"decode step of shape [B, H, T] = {[b, h, t]} does not fit the cache "
-                f"{list(cached_key.value.shape[:3])}; initialise the cache for this batch size "
-                "and a length covering prompt plus new tokens."
-            )
-        start = index.value
-        cached_key.value = jax.lax.dynamic_update_slice(cached_key.value, key, (0, 0, start, 0))
-        cached_value.value = jax.lax.dynamic_update_slice(
-            cached_value.value, value, (0, 0, start, 0)
-        )
-        index.value = start + t
-        s = cached_key.value.shape[2]
-        # Query t sits at absolute position start + t and may see keys t′ ≤ start + t.
-        seen = jnp.arange(s)[None, :] <= (start + jnp.arange(t))[:, None]  # [T, S]
-        if mask is not None and (mask.ndim != 4 or mask.shape[2:] != (t, s)):
-            raise ValueError(f"with decode, mask must be [B|1, H|1, {t}, {s}], got {mask.shape}.")
-        return cached_key.value, cached_value.value, combine_masks(seen[None, None], mask)

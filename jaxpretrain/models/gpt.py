@@ -22,6 +22,9 @@ Initialisation (GPT-2 §2.3): every weight from N(0, 0.02²), biases zero, Layer
 two projections that write into the residual stream (attention ``out`` and the MLP's second
 layer) are scaled by 1/√(2L), since each block adds two such terms to the residual.
 
+The blocks and LN_f are a pre-LN ``TransformerStack`` (``transformer_stack``), which also applies
+the dropout on h⁰.
+
 Parameter layout (names chosen to mirror Hugging Face's ``transformer.*``):
 ``wte/embedding`` [V, D], ``wpe/embedding`` [max_length, D], ``h_{i}/ln_1``, ``h_{i}/attn``
 (``MultiHeadAttention``: query/key/value kernels [H, K, D], out kernel [H, K, D]),
@@ -29,78 +32,30 @@ Parameter layout (names chosen to mirror Hugging Face's ``transformer.*``):
 ``init`` returns ``nn.LogicallyPartitioned`` boxes; ``init_gpt`` returns plain arrays.
 """
 
-import functools
-import math
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxpretrain.models.attention import MultiHeadAttention, padding_mask
-from jaxpretrain.models.layers import MLP, check_tokens, layer_norm, over_rows, partitioned
+from jaxpretrain.models.layers import check_tokens, over_rows, partitioned
+from jaxpretrain.models.masks import padding_mask
 from jaxpretrain.models.positions import LearnedPositions
+from jaxpretrain.models.transformer_stack import (
+    KernelInits,
+    LayerConfig,
+    LayerNames,
+    TransformerStack,
+)
 
 Array = Any
 
 _STDDEV = 0.02  # GPT-2's init scale for every weight.
 
-
-class Block(nn.Module):
-    """One pre-LayerNorm GPT-2 block: x + Attn(LN_1 x), then + MLP(LN_2 ·).
-
-    Attributes:
-      num_heads: H; the per-head width is K = D / H.
-      num_layers: L of the whole model, for the 1/√(2L) residual init scale.
-      mlp_ratio: F / D (4 in GPT-2).
-      dropout_rate: dropout on each residual branch's output.
-      layer_norm_epsilon: ε of both LayerNorms.
-      dtype: compute dtype.
-      attention: ``MultiHeadAttention.implementation`` ("einsum", "xla" or "cudnn").
-    """
-
-    num_heads: int
-    num_layers: int
-    mlp_ratio: int = 4
-    dropout_rate: float = 0.0
-    layer_norm_epsilon: float = 1e-5
-    dtype: Any = jnp.float32
-    attention: str = "einsum"
-
-    @nn.compact
-    def __call__(
-        self, x: Array, *, mask: Array | None, deterministic: bool = True, decode: bool = False
-    ) -> Array:
-        """Args: x [B, T, D]; mask: the padding mask, bool [B, 1, T, T], or None (no padding),
-        or with ``decode`` bool [B, 1, T, S] over the S cache slots. Attention is causal: it
-        adds the causal mask (over its key/value cache with ``decode``, which it reads and
-        extends).
-
-        Returns: [B, T, D] in ``dtype``.
-        """
-        d = x.shape[-1]
-        out_stddev = _STDDEV / math.sqrt(2 * self.num_layers)
-        y = layer_norm(self.layer_norm_epsilon, self.dtype, "ln_1")(x)
-        y = MultiHeadAttention(
-            num_heads=self.num_heads,
-            head_dim=d // self.num_heads,
-            dtype=self.dtype,
-            kernel_init=nn.initializers.normal(_STDDEV),
-            out_kernel_init=nn.initializers.normal(out_stddev),
-            implementation=self.attention,
-            name="attn",
-        )(y, mask=mask, causal=not decode, decode=decode)  # [B, T, D]
-        x = x + nn.Dropout(self.dropout_rate)(y, deterministic=deterministic)
-        y = layer_norm(self.layer_norm_epsilon, self.dtype, "ln_2")(x)
-        y = MLP(
-            self.mlp_ratio * d,
-            activation=functools.partial(nn.gelu, approximate=True),
-            kernel_init=nn.initializers.normal(_STDDEV),
-            out_kernel_init=nn.initializers.normal(out_stddev),
-            dtype=self.dtype,
-            name="mlp",
-        )(y)
-        return x + nn.Dropout(self.dropout_rate)(y, deterministic=deterministic)
+# Hugging Face's sub-module names (``interop.hf_gpt2`` maps them); one dropout module per residual
+# branch, Dropout_0 and Dropout_1: module names seed the dropout masks, and these keep GPT's masks
+# what they were before it shared its layer with the other Transformers.
+_NAMES = LayerNames(self_attention="attn", mlp="mlp", dropout="Dropout_{}")
 
 
 class GPT(nn.Module):
@@ -143,8 +98,6 @@ class GPT(nn.Module):
                 f"GPT width {self.width} is not divisible by num_heads {self.num_heads}; "
                 "pick a width that is a multiple of the head count."
             )
-        if not 0.0 <= self.dropout_rate < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}.")
 
     @nn.compact
     def __call__(
@@ -200,20 +153,23 @@ class GPT(nn.Module):
         else:
             x = x + positions(_positions(valid, 0))  # [B, T, D]
             mask = padding_mask(valid)  # [B, 1, T, T]; attention adds the causal mask.
-        x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
-
-        for i in range(self.num_layers):
-            x = Block(
-                num_heads=self.num_heads,
-                num_layers=self.num_layers,
-                mlp_ratio=self.mlp_ratio,
-                dropout_rate=self.dropout_rate,
-                layer_norm_epsilon=self.layer_norm_epsilon,
-                dtype=self.dtype,
-                attention=self.attention,
-                name=f"h_{i}",
-            )(x, mask=mask, deterministic=deterministic, decode=decode)
-        x = layer_norm(self.layer_norm_epsilon, self.dtype, "ln_f")(x)
+        layer = LayerConfig(
+            num_heads=self.num_heads,
+            hidden=self.mlp_ratio * self.width,
+            norm_placement="pre",
+            activation="gelu_tanh",
+            layer_norm_epsilon=self.layer_norm_epsilon,
+            kernel_init=KernelInits.normal(_STDDEV, residual_layers=self.num_layers),
+            dropout_rate=self.dropout_rate,
+            dtype=self.dtype,
+            attention=self.attention,
+            names=_NAMES,
+        )
+        stack = TransformerStack(self.num_layers, layer, layer_name="h_{}", final_norm="ln_f")
+        # The stack's modules (its input dropout, h_{i}, ln_f) live in this module's scope: the
+        # top of the parameter tree, where Hugging Face's names and saved checkpoints have them.
+        nn.share_scope(self, stack)
+        x = stack(x, mask=mask, causal=True, deterministic=deterministic, decode=decode)
         # Tied head: logits[b,t,v] = Σ_j x[b,t,j] W_e[v,j].
         return over_rows(wte.attend, x).astype(jnp.float32)  # [B, T, V]
 

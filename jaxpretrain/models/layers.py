@@ -1,6 +1,17 @@
-"""Layers shared by the Transformer models: the position-wise MLP and LayerNorm, with logical
-axis names on their parameters (``parallel/`` maps them to mesh axes)."""
+"""Layers shared by the Transformer models: the position-wise MLP (Vaswani et al. 2017, Eq. 2)
+with its activations by name, LayerNorm (Ba et al. 2016), and the token-input check.
 
+Activations (``ACTIVATIONS``, the names configs use):
+
+    relu:       max(0, u)                                    (Vaswani et al. 2017)
+    gelu:       u·Φ(u), Φ the standard normal CDF (erf)      (Hendrycks & Gimpel 2016; BERT)
+    gelu_tanh:  ½u(1 + tanh(√(2/π)(u + 0.044715u³)))         (the approximation GPT-2 used)
+
+Parameters carry logical axis names ("embed", "mlp") so that sharding rules can map them to mesh
+axes; no such rules exist yet (``parallel``'s ``param_shardings`` does not read the names).
+"""
+
+import functools
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -10,6 +21,24 @@ import numpy as np
 
 Array = Any
 Initializer = Callable[..., Array]
+
+
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "relu": nn.relu,
+    "gelu": functools.partial(nn.gelu, approximate=False),
+    "gelu_tanh": functools.partial(nn.gelu, approximate=True),
+}
+
+
+def activation(name: str) -> Callable[[Array], Array]:
+    """The activation called ``name`` in ``ACTIVATIONS`` (module docstring).
+
+    Raises:
+      ValueError: for an unknown name, listing the known ones.
+    """
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}.")
+    return ACTIVATIONS[name]
 
 
 def partitioned(init: Initializer, axes: tuple) -> Initializer:
@@ -29,13 +58,13 @@ def over_rows(layer: Callable[[Array], Array], x: Array) -> Array:
 class MLP(nn.Module):
     """The position-wise feed-forward network: [B, T, D] -> act(x W_1 + b_1) W_2 + b_2.
 
-    Vaswani et al. 2017, Eq. 2 (act = ReLU); GPT-2 uses the tanh GELU.
+    Vaswani et al. 2017, Eq. 2 (act = ReLU); BERT uses the erf GELU, GPT-2 the tanh GELU.
 
     Params: ``fc`` kernel [D, F], bias [F]; ``proj`` kernel [F, D], bias [D] (F = hidden).
 
     Attributes:
       hidden: F (4D in GPT-2, d_ff = 2048 in the base Transformer).
-      activation: the nonlinearity, e.g. ``nn.relu`` or ``partial(nn.gelu, approximate=True)``.
+      activation: the nonlinearity, e.g. ``nn.relu`` or ``activation("gelu_tanh")``.
       kernel_init: initialiser of the ``fc`` kernel.
       out_kernel_init: initialiser of the ``proj`` kernel (GPT-2 scales it by 1/√(2L)).
       dtype: compute dtype; params stay float32.

@@ -16,7 +16,9 @@ each stack (§3.1, post-LayerNorm: each sub-layer is LN(z + Dropout(Sublayer(z))
 
 Dropout (P_drop, §5.4) acts on each sub-layer's output before the residual addition and on the
 sums of embeddings and positions. Embeddings are drawn from N(0, 1/D), so √D · E has unit-variance
-entries, like the sinusoids; the other kernels are Glorot-uniform (as in tensor2tensor).
+entries, like the sinusoids; the other kernels are Glorot-uniform (as in tensor2tensor). Both
+stacks are ``TransformerStack``s of post-LN ReLU layers (``transformer_stack``); the embeddings
+and sinusoids are added here, before them.
 
 Vocabularies: ``share_embeddings`` makes E_src = E_tgt (one vocabulary of both languages, §5.1's
 shared BPE); ``tie_output`` makes W_out = E_tgt, as the paper does. With separate vocabularies,
@@ -31,11 +33,10 @@ untied. ``init`` returns ``nn.LogicallyPartitioned`` boxes.
 Incremental decoding: ``decode(..., decode=True)`` runs the decoder on the next target positions
 only, with the self-attention keys/values of earlier positions in the "cache" collection
 (``init_decode_cache``); cross-attention reads the encoder output again at every step, but
-inside the jitted decoding loops (``evaluate.decoding``) XLA hoists its loop-invariant Key/Value
+inside the jitted decoding loops (``models.decoding``) XLA hoists its loop-invariant Key/Value
 projection out of the loop: caching it measured no faster (0.93x, beam search, 6 layers, D 512).
 """
 
-import functools
 import math
 from typing import Any
 
@@ -43,138 +44,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxpretrain.models.attention import MultiHeadAttention, padding_mask
-from jaxpretrain.models.layers import MLP, check_tokens, layer_norm, over_rows, partitioned
+from jaxpretrain.models.layers import check_tokens, over_rows, partitioned
+from jaxpretrain.models.masks import padding_mask
 from jaxpretrain.models.positions import sinusoidal_positions
+from jaxpretrain.models.transformer_stack import KernelInits, LayerConfig, TransformerStack
 
 Array = Any
-
-
-_GLOROT = nn.initializers.xavier_uniform()
-# Attention kernels are [H, K, D] (in D, out H·K) and [H, K, D_out] (in H·K, out D_out).
-_QKV_INIT = nn.initializers.xavier_uniform(in_axis=-1, out_axis=(0, 1))
-_OUT_INIT = nn.initializers.xavier_uniform(in_axis=(0, 1), out_axis=-1)
-
-
-def _attention(
-    num_heads: int, width: int, dtype: Any, implementation: str, name: str
-) -> MultiHeadAttention:
-    return MultiHeadAttention(
-        num_heads=num_heads,
-        head_dim=width // num_heads,
-        dtype=dtype,
-        implementation=implementation,
-        kernel_init=_QKV_INIT,
-        out_kernel_init=_OUT_INIT,
-        name=name,
-    )
-
-
-class Layer(nn.Module):
-    """One post-LN layer (§3.1): LN_1(x + SelfAttn(x)), then, in the decoder, LN_2(· +
-    CrossAttn(·, encoded)), then LN(· + FFN(·)); each branch is dropped out before the sum."""
-
-    num_heads: int
-    hidden: int
-    dropout_rate: float = 0.0
-    dtype: Any = jnp.float32
-    attention: str = "einsum"  # MultiHeadAttention.implementation.
-
-    @nn.compact
-    def __call__(
-        self,
-        x: Array,
-        encoded: Array | None = None,
-        *,
-        self_mask: Array | None,
-        cross_mask: Array | None = None,
-        causal: bool = False,
-        deterministic: bool,
-        decode: bool = False,
-    ) -> Array:
-        """Args: x [B, T, D]; encoded [B, S, D] (decoder layers) or None (encoder layers);
-        self_mask bool [B, 1, T, T] (padded keys in the encoder) or None; cross_mask bool
-        [B, 1, T, S] (real source keys); causal: causal self-attention (the decoder; with
-        ``decode`` the cache masks instead).
-
-        Returns: [B, T, D].
-        """
-        d, drop = x.shape[-1], nn.Dropout(self.dropout_rate)
-        attention = functools.partial(_attention, self.num_heads, d, self.dtype, self.attention)
-
-        def residual(x, y, i):  # LN_i(x + Dropout(y))
-            return layer_norm(1e-6, self.dtype, f"ln_{i}")(x + drop(y, deterministic=deterministic))
-
-        self_attention = attention("self_attn")(
-            x, mask=self_mask, causal=causal and not decode, decode=decode
-        )
-        x = residual(x, self_attention, 1)
-        if encoded is not None:
-            x = residual(x, attention("cross_attn")(x, context=encoded, mask=cross_mask), 2)
-        ffn = MLP(  # Eq. 2: max(0, x W_1 + b_1) W_2 + b_2
-            self.hidden,
-            activation=nn.relu,
-            kernel_init=_GLOROT,
-            out_kernel_init=_GLOROT,
-            dtype=self.dtype,
-            name="ffn",
-        )(x)
-        return residual(x, ffn, 2 if encoded is None else 3)
-
-
-class Stack(nn.Module):
-    """N layers over √D-scaled embeddings plus the sinusoids: the encoder (no ``encoded``), or
-    the decoder (causal self-attention and cross-attention to ``encoded``): [B, T, D] -> [B, T, D].
-    """
-
-    num_layers: int
-    num_heads: int
-    hidden: int
-    max_length: int
-    dropout_rate: float = 0.0
-    dtype: Any = jnp.float32
-    attention: str = "einsum"  # MultiHeadAttention.implementation.
-
-    @nn.compact
-    def __call__(
-        self,
-        x: Array,
-        source_valid: Array,
-        encoded: Array | None = None,
-        *,
-        deterministic: bool,
-        decode: bool = False,
-    ) -> Array:
-        """Args: x [B, T, D]; source_valid bool [B, S], the real source positions (keys of the
-        encoder's self-attention or the decoder's cross-attention); encoded [B, S, D] (decoder).
-        With ``decode``, positions continue after the cached ones (the "position" counter)."""
-        b, t, d = x.shape
-        table = sinusoidal_positions(self.max_length, d)  # [max_length, D]
-        if decode:
-            filled = self.variable("cache", "position", lambda: jnp.zeros((), jnp.int32))
-            positions = jax.lax.dynamic_slice_in_dim(table, filled.value, t)  # [T, D]
-            if not self.is_initializing():
-                filled.value = filled.value + t
-        else:
-            positions = table[:t]
-        x = nn.Dropout(self.dropout_rate)(
-            x + positions.astype(x.dtype), deterministic=deterministic
-        )
-        if encoded is None:
-            self_mask, cross_mask = padding_mask(source_valid), None  # [B, 1, S, S]
-        else:  # Right-padded targets need no mask beyond causality: real queries never see
-            # later keys.
-            self_mask, s = None, source_valid.shape[1]
-            cross_mask = jnp.broadcast_to(source_valid[:, None, None, :], (b, 1, t, s))
-        layer = functools.partial(
-            Layer, self.num_heads, self.hidden, self.dropout_rate, self.dtype, self.attention
-        )
-        kwargs = dict(
-            self_mask=self_mask, cross_mask=cross_mask, causal=encoded is not None, decode=decode
-        )
-        for i in range(self.num_layers):
-            x = layer(name=f"layer_{i}")(x, encoded, deterministic=deterministic, **kwargs)
-        return x
 
 
 class Transformer(nn.Module):
@@ -226,16 +101,24 @@ class Transformer(nn.Module):
         else:
             self.source_embed = embed(self.source_vocab_size, "source_embed")
             self.target_embed = embed(self.target_vocab_size, "target_embed")
-        fields = (
-            "max_length", "num_layers", "num_heads", "hidden", "dropout_rate", "dtype", "attention",
-        )  # fmt: skip
-        stack = {name: getattr(self, name) for name in fields}
-        self.encoder, self.decoder = Stack(**stack), Stack(**stack)
+        layer = LayerConfig(
+            num_heads=self.num_heads,
+            hidden=self.hidden,
+            norm_placement="post",  # §3.1
+            activation="relu",  # Eq. 2
+            layer_norm_epsilon=1e-6,  # tensor2tensor's
+            kernel_init=KernelInits.glorot_uniform(),
+            dropout_rate=self.dropout_rate,
+            dtype=self.dtype,
+            attention=self.attention,
+        )
+        self.encoder = TransformerStack(self.num_layers, layer)
+        self.decoder = TransformerStack(self.num_layers, layer)
         if not self.tie_output:
             self.head = nn.Dense(
                 self.target_vocab_size,
                 dtype=self.dtype,
-                kernel_init=partitioned(_GLOROT, ("embed", "vocab")),
+                kernel_init=partitioned(nn.initializers.xavier_uniform(), ("embed", "vocab")),
                 bias_init=partitioned(nn.initializers.zeros, ("vocab",)),
             )
 
@@ -251,8 +134,6 @@ class Transformer(nn.Module):
                 f"Transformer width {self.width} must be even and divisible by num_heads "
                 f"{self.num_heads}; pick a width that is a multiple of 2·num_heads."
             )
-        if not 0.0 <= self.dropout_rate < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}.")
         if self.share_embeddings and self.source_vocab_size != self.target_vocab_size:
             raise ValueError(
                 f"share_embeddings needs one vocabulary, but source_vocab_size="
@@ -266,8 +147,10 @@ class Transformer(nn.Module):
             name=name,
         )  # fmt: skip
 
-    def _embed(self, table: nn.Embed, tokens: Array) -> Array:
-        return table(tokens) * math.sqrt(self.width)  # §3.4: embeddings are multiplied by √D.
+    def _embed(self, table: nn.Embed, tokens: Array, positions: Array) -> Array:
+        """√D · E[tokens] + PE[positions]: [B, T, D] from int [B, T] and float32 [T, D]."""
+        x = table(tokens) * math.sqrt(self.width)  # §3.4: embeddings are multiplied by √D.
+        return x + positions.astype(x.dtype)
 
     def encode(
         self, source: Array, source_valid: Array | None = None, *, deterministic: bool = True
@@ -286,9 +169,12 @@ class Transformer(nn.Module):
             "source", source, self.source_vocab_size, source_valid
         )
         valid = jnp.ones(source.shape, jnp.bool_) if source_valid is None else source_valid
-        x = self._embed(self.source_embed, source)
-        return self.encoder(x, valid, deterministic=deterministic)
+        positions = sinusoidal_positions(self.max_length, self.width)[: source.shape[1]]  # [S, D]
+        x = self._embed(self.source_embed, source, positions)
+        mask = padding_mask(valid)  # [B, 1, S, S]: every real source key.
+        return self.encoder(x, mask=mask, deterministic=deterministic)
 
+    @nn.compact  # Only for the "position" counter of incremental decoding, a "cache" variable.
     def decode(
         self,
         target_inputs: Array,
@@ -306,26 +192,39 @@ class Transformer(nn.Module):
           source_valid: bool [B, S], as given to ``encode``.
           deterministic: False enables dropout.
           decode: incremental decoding (``init_decode_cache``): ``target_inputs`` are the next T
-            positions after those cached; call with ``apply({"params": p, "cache": c}, ...,
-            decode=True, mutable=["cache"], method="decode")``. Under ``jit`` nothing checks
-            that the cache has room: ``evaluate.decoding`` stays within it.
+            positions after those cached (positions continue from the "position" counter); call
+            with ``apply({"params": p, "cache": c}, ..., decode=True, mutable=["cache"],
+            method="decode")``. Under ``jit`` nothing checks that the cache has room:
+            ``models.decoding`` stays within it.
 
         Returns:
           float32 [B, T, V_tgt]; logits[b, t] depends on target_inputs[b, :t+1] and the real
           source positions only.
         """
         target_inputs, _ = self._check_tokens("target", target_inputs, self.target_vocab_size)
-        b = target_inputs.shape[0]
+        b, t = target_inputs.shape
         if encoded.ndim != 3 or encoded.shape[0] != b or encoded.shape[2] != self.width:
             raise ValueError(
                 f"encoded must be [B, S, D] = [{b}, S, {self.width}], got {encoded.shape}."
             )
         if source_valid is None:
             source_valid = jnp.ones(encoded.shape[:2], jnp.bool_)
+        table = sinusoidal_positions(self.max_length, self.width)  # [max_length, D]
+        if decode:
+            filled = self.variable("cache", "position", lambda: jnp.zeros((), jnp.int32))
+            positions = jax.lax.dynamic_slice_in_dim(table, filled.value, t)  # [T, D]
+            if not self.is_initializing():
+                filled.value = filled.value + t
+        else:
+            positions = table[:t]
+        s = source_valid.shape[1]
+        # Right-padded targets need no self-attention mask beyond causality: real queries never
+        # see later keys. Cross-attention sees the real source positions only.
         y = self.decoder(
-            self._embed(self.target_embed, target_inputs),
-            source_valid,
+            self._embed(self.target_embed, target_inputs, positions),
             encoded,
+            cross_mask=jnp.broadcast_to(source_valid[:, None, None, :], (b, 1, t, s)),
+            causal=True,
             deterministic=deterministic,
             decode=decode,
         )  # [B, T, D]
@@ -359,7 +258,7 @@ def init_decode_cache(model: Transformer, batch_size: int, length: int) -> dict:
 
     Returns:
       The "cache" collection: ``decoder/layer_{i}/self_attn/cached_{key,value}`` zeros
-      [B, H, length, K] (``dtype``) and ``cache_index``, and ``decoder/position``, int32 scalars.
+      [B, H, length, K] (``dtype``) and ``cache_index``, and ``position``, int32 scalars.
     """
     if not 1 <= length <= model.max_length:
         raise ValueError(

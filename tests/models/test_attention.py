@@ -189,24 +189,6 @@ def test_jit_matches_eager_and_bfloat16_keeps_float32_params():
     assert out.dtype == jnp.bfloat16 and alpha.dtype == jnp.float32
 
 
-def test_mask_helpers():
-    np.testing.assert_array_equal(
-        causal_mask(3)[0, 0], [[True, False, False], [True, True, False], [True, True, True]]
-    )
-    assert causal_mask(3).shape == (1, 1, 3, 3)
-    pad = padding_mask(_Q_VALID, _K_VALID)
-    assert pad.shape == (B, 1, T, S) and pad.dtype == jnp.bool_
-    np.testing.assert_array_equal(pad[:, 0], _Q_VALID[:, :, None] & _K_VALID[:, None, :])
-    assert padding_mask(_Q_VALID).shape == (B, 1, T, T)
-    assert combine_masks(None, None) is None
-    np.testing.assert_array_equal(combine_masks(None, causal_mask(4)), causal_mask(4))
-    both = combine_masks(causal_mask(T), padding_mask(_Q_VALID))
-    assert both.shape == (B, 1, T, T)
-    np.testing.assert_array_equal(
-        both, np.asarray(causal_mask(T)) & np.asarray(padding_mask(_Q_VALID))
-    )
-
-
 def test_invalid_inputs_raise():
     x, c = _inputs()
     model = MultiHeadAttention(num_heads=H, head_dim=K)
@@ -227,12 +209,6 @@ def test_invalid_inputs_raise():
         init(x, mask=jnp.ones((B, 3, T, T), bool))  # 3 heads, not H = 2
     with pytest.raises(ValueError, match="positive"):
         MultiHeadAttention(num_heads=0, head_dim=K).init(jax.random.key(0), x)
-    with pytest.raises(ValueError, match="one rank"):
-        combine_masks(causal_mask(T), _Q_VALID)
-    with pytest.raises(ValueError, match=r"\[B, T\]"):
-        padding_mask(_Q_VALID[0])
-    with pytest.raises(ValueError, match="positive length"):
-        causal_mask(0)
 
 
 def test_fused_qkv_layout_maps_by_reshape_and_transpose():

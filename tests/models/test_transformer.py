@@ -134,7 +134,7 @@ def test_cached_decoding_equals_teacher_forcing(tiny):
         logits, cache = step(target[:, t : t + 1], cache)
         outputs.append(logits)
     np.testing.assert_allclose(jnp.concatenate(outputs, axis=1), want, rtol=1e-5, atol=1e-5)
-    assert int(cache["decoder"]["position"]) == 8
+    assert int(cache["position"]) == 8
 
 
 def test_dropout_is_active_only_when_not_deterministic():

@@ -9,15 +9,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxpretrain.evaluate.decoding import (
+from jaxpretrain.methods.translation import translate
+from jaxpretrain.models import init_transformer, transformer
+from jaxpretrain.models.decoding import (
     beam_search,
     gather_beams,
     greedy_decode,
     length_penalty,
     sequence_lengths,
 )
-from jaxpretrain.methods.translation import translate
-from jaxpretrain.models import init_transformer, transformer
 
 EOS = 0
 
