@@ -115,7 +115,7 @@ def translate(params, source, source_valid, *, model, max_length, beam_size=1, a
       alpha: α of the GNMT length penalty (beam search only).
 
     Returns:
-      int32 [B, L]: y_1..y_n EOS, then EOS (``evaluate.decoding``); the best hypothesis.
+      int32 [B, L]: y_1..y_n EOS, then EOS (``models.decoding``); the best hypothesis.
     """
     b = source.shape[0]
     encoded = model.apply({"params": params}, source, source_valid, method="encode")
