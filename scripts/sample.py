@@ -22,7 +22,7 @@ import time
 
 from absl import app, flags, logging
 
-from jaxpretrain.data.translation import read_tsv
+from jaxpretrain.data.translation_pairs import read_tsv
 from jaxpretrain.evaluate import best_of, complete, few_shot_prompt, load_language_model
 
 _MODEL = flags.DEFINE_string("model", None, "A gpt2 training workdir, or hf:<dir>.")

@@ -23,10 +23,10 @@ import numpy as np
 from jaxpretrain.data.translation import (
     EOS_ID,
     TOKENIZER_FILE,
-    ListPairs,
     TokenizerPair,
     TranslationSource,
 )
+from jaxpretrain.data.translation_pairs import ListPairs
 from jaxpretrain.methods.translation import translate
 from jaxpretrain.train import pretrained
 

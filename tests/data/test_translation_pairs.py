@@ -11,6 +11,7 @@ from jaxpretrain.data import (
     build_source,
     data_tokenizer,
     translation,
+    translation_pairs,
 )
 from jaxpretrain.data.corpus import CorpusNotFoundError
 from jaxpretrain.data.translation import EOS_ID, TokenizerPair, translation_sources
@@ -208,7 +209,7 @@ def test_missing_wmt14_is_a_clear_error(tmp_path):
 
 def test_words_outside_a_word_level_vocabulary_are_named():
     tokenizer = translation.reverse_tokenizer(3)  # a, b, c
-    pairs = translation.ListPairs([("a b", "b a"), ("a z", "z a")], ["pair 1", "pair 2"])
+    pairs = translation_pairs.ListPairs([("a b", "b a"), ("a z", "z a")], ["pair 1", "pair 2"])
     with pytest.raises(ValueError, match="pair 2: the source tokenizer cannot encode 'a z'"):
         translation.TranslationSource(
             pairs,
