@@ -42,7 +42,7 @@ def players(method: ModuleType) -> Mapping[str, LossFn] | None:
 def _update(loss_fn, params, opt_state, tx, batch, rng):
     (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch, rng)
     updates, opt_state = tx.update(grads, opt_state, params)
-    metrics = {**metrics, "loss": loss, "grad_norm": optax.global_norm(grads)}
+    metrics = {**metrics, "loss": loss, "grad_norm": optax.tree.norm(grads)}
     return optax.apply_updates(params, updates), opt_state, loss, metrics
 
 
@@ -56,7 +56,7 @@ def _sparse_update(method, model, config, params, batch, rng, lr):
     for name, index in ids.items():
         params[name] = params[name].at[index].add(-lr * grads[name])
     # The norm of the rows' gradients: a repeated row counts once per use, not summed.
-    metrics = {**metrics, "loss": loss, "row_grad_norm": optax.global_norm(grads), "lr": lr}
+    metrics = {**metrics, "loss": loss, "row_grad_norm": optax.tree.norm(grads), "lr": lr}
     return params, loss, metrics
 
 
@@ -134,7 +134,7 @@ def make_train_step(
         if not sparse:
             # The loss is computed on the parameters before the update, so check the updated
             # parameters too: a checkpoint of this state must never hold a diverged model.
-            finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(params))
+            finite = jnp.isfinite(loss) & jnp.isfinite(optax.tree.norm(params))
         new_state = state.replace(
             step=state.step + 1,
             params=params,
