@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import subprocess
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -29,20 +29,49 @@ CORPUS_FIELDS = ("corpus", "tfds_split", "text_feature", "max_documents", "data_
 _KJV_RANGE = "Genesis 1:1-Revelation 22:21"
 _KJV_INSTALL = "apt-get install bible-kjv"
 # `bible -f` prints one verse per line, each after its reference: "Ge1:1 ", "1Cor13:4 ", "SSol2:1 ".
-_VERSE_REF = re.compile(r"[1-3]?[A-Za-z]+\d+:\d+ ")
+_VERSE_REF = re.compile(r"([1-3]?[A-Za-z]+)(\d+):(\d+) ")
 
 
 class CorpusNotFoundError(FileNotFoundError):
     """A text corpus is missing (package not installed, file absent); the message says the fix."""
 
 
+class Verse(NamedTuple):
+    """One verse of the King James Bible.
+
+    Attributes:
+        book: the book's index in canonical order, 0 (Genesis) to 65 (Revelation).
+        chapter: the chapter number, from 1.
+        number: the verse number within its chapter, from 1.
+        text: the verse without its reference.
+    """
+
+    book: int
+    chapter: int
+    number: int
+    text: str
+
+
+_KJV_BOOK_NAMES = (
+    "Genesis Exodus Leviticus Numbers Deuteronomy Joshua Judges Ruth 1_Samuel 2_Samuel 1_Kings"
+    " 2_Kings 1_Chronicles 2_Chronicles Ezra Nehemiah Esther Job Psalms Proverbs Ecclesiastes"
+    " Song_of_Solomon Isaiah Jeremiah Lamentations Ezekiel Daniel Hosea Joel Amos Obadiah Jonah"
+    " Micah Nahum Habakkuk Zephaniah Haggai Zechariah Malachi Matthew Mark Luke John Acts Romans"
+    " 1_Corinthians 2_Corinthians Galatians Ephesians Philippians Colossians 1_Thessalonians"
+    " 2_Thessalonians 1_Timothy 2_Timothy Titus Philemon Hebrews James 1_Peter 2_Peter 1_John"
+    " 2_John 3_John Jude Revelation"
+)
+# The 66 books in order, Genesis to Revelation: `KJV_BOOKS[verse.book]` names a verse's book.
+KJV_BOOKS = tuple(name.replace("_", " ") for name in _KJV_BOOK_NAMES.split(" "))
+
+
 @functools.cache
-def kjv_text() -> str:
-    """The King James Bible as plain text: 31,102 verses, one per line, without references.
+def kjv_verses() -> tuple[Verse, ...]:
+    """The King James Bible as its 31,102 verses, in order, each with book, chapter and number.
 
     Runs Debian's `bible` command (package `bible-kjv`, whose data is `bible-kjv-text`) once and
-    keeps the text (about 4.1 MB) in memory. Starts "In the beginning God created the heaven and
-    the earth.\\n" and ends "...be with you all. Amen.\\n".
+    keeps the verses (about 4.1 MB of text) in memory. The first is Genesis 1:1, "In the
+    beginning God created the heaven and the earth."; the last Revelation 22:21.
 
     Raises:
         CorpusNotFoundError: the `bible` command is not installed or cannot read its data.
@@ -70,7 +99,7 @@ def kjv_text() -> str:
             f"`bible` failed (exit {result.returncode}: {problem or 'no output'}): reinstall its"
             f" data with apt-get install --reinstall bible-kjv bible-kjv-text"
         )
-    verses = []
+    verses, books = [], {}
     for number, line in enumerate(output.splitlines(), 1):
         match = _VERSE_REF.match(line)
         if match is None:
@@ -78,8 +107,47 @@ def kjv_text() -> str:
                 f"unexpected line {number} from `bible -f`: {line[:80]!r}; expected 'Ge1:1 <verse>'"
                 f" (is {command!r} Debian's bible-kjv?)"
             )
-        verses.append(line[match.end() :].rstrip())
-    return "\n".join(verses) + "\n"
+        book = books.setdefault(match.group(1), len(books))
+        text = line[match.end() :].rstrip()
+        verses.append(Verse(book, int(match.group(2)), int(match.group(3)), text))
+    if len(books) != len(KJV_BOOKS):
+        raise RuntimeError(
+            f"`bible -f` printed {len(books)} books, expected the {len(KJV_BOOKS)} of the KJV:"
+            " reinstall its data with apt-get install --reinstall bible-kjv bible-kjv-text"
+        )
+    return tuple(verses)
+
+
+def kjv_heldout(verse: Verse, every: int) -> bool:
+    """Whether `verse` lies in a held-out chapter: of the 1,189 chapters, numbered 0, 1, ... in
+    canonical order, those with number % `every` == `every` // 2 (every tenth chapter for
+    `every` = 10, spread over every part of the Bible). BERT pretraining on the KJV skips them,
+    and the fine-tuning tasks built from the KJV (`kjv_tasks`) use only them, so that no
+    downstream example was seen in pretraining. `every` = 0 holds out nothing."""
+    if every < 0:
+        raise ValueError(f"heldout_every must be >= 0 (0: hold out nothing), got {every}.")
+    return every > 0 and _kjv_chapter_numbers()[(verse.book, verse.chapter)] % every == every // 2
+
+
+@functools.cache
+def _kjv_chapter_numbers() -> dict[tuple[int, int], int]:
+    """(book, chapter) -> the chapter's number in canonical order, from 0."""
+    numbers: dict[tuple[int, int], int] = {}
+    for verse in kjv_verses():
+        numbers.setdefault((verse.book, verse.chapter), len(numbers))
+    return numbers
+
+
+@functools.cache
+def kjv_text() -> str:
+    """The King James Bible as plain text: 31,102 verses, one per line, without references
+    (`kjv_verses`). Starts "In the beginning God created the heaven and the earth.\\n" and ends
+    "...be with you all. Amen.\\n".
+
+    Raises:
+        CorpusNotFoundError: the `bible` command is not installed or cannot read its data.
+    """
+    return "\n".join(verse.text for verse in kjv_verses()) + "\n"
 
 
 def read_text_files(paths: Sequence[str]) -> str:
