@@ -21,13 +21,14 @@ setup(
         "ml_collections>=1.1,<2",
         "absl-py>=2.1,<3",
         "numpy>=2.0,<3",
-        "scikit-learn>=1.5,<2",
+        "scikit-learn>=1.5,<2",  # Digits; accuracy, F1, Matthews correlation (methods.scores).
+        "scipy>=1.11,<2",  # Pearson and Spearman correlation (methods.scores).
         "scikit-image>=0.24,<1",  # sRGB <-> CIE Lab for colorization, and its bundled photos.
         "Pillow>=10,<13",
         "tqdm>=4.66,<5",
         "tensorboardX>=2.6,<3",
         "matplotlib>=3.8,<4",
-        "tokenizers>=0.20,<1",
+        "tokenizers>=0.20,<1",  # BPE (GPT-2) and WordPiece (BERT) training.
         "sacrebleu>=2.4,<3",
         "mnist1d>=0.0.2,<0.1",  # Generates MNIST-1D locally (CPC on sequences); no download.
     ],

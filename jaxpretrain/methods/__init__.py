@@ -10,6 +10,10 @@ A method module exports:
   ENCODER: the '/'-separated path of the subtree a downstream fine-tune inherits ("" = all);
     required: ``init_from`` a run of a method without one is an error
   eval_metrics(params, batch, *, model, config) -> {name: scalar}   (optional)
+  eval_outputs(params, batch, *, model, config) -> {name: [B] array} and
+    split_metrics(outputs, *, config) -> {name: float}   (optional: scores of a whole split
+    that are not means over examples, such as F1 or a correlation, from every real row's outputs
+    gathered into [N] arrays; ``methods.scores``)
   pictures(params, batch, *, model, config) -> {name: [R, N, H, W, C] in [0, 1]}   (optional;
     drawn from the first eval batch at every evaluation, as PNG and TensorBoard images)
   sparse_rows(batch, *, model, config) -> {table: int ids} and

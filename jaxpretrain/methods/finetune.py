@@ -17,6 +17,9 @@ from jaxpretrain.methods import supervised
 ENCODER = supervised.ENCODER
 init_params = supervised.init_params
 loss_fn = supervised.loss_fn
+eval_metrics = supervised.eval_metrics
+eval_outputs = supervised.eval_outputs
+split_metrics = supervised.split_metrics
 preprocess = supervised.preprocess
 
 

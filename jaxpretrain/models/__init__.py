@@ -3,7 +3,12 @@ a head to any of them; attention, masks, positions, the configurable Transformer
 and greedy / beam-search decoding for Transformers."""
 
 from jaxpretrain.models.attention import MultiHeadAttention
-from jaxpretrain.models.backbones import BACKBONES, backbone, backbone_inputs
+from jaxpretrain.models.backbones import (
+    BACKBONES,
+    backbone,
+    backbone_has_dropout,
+    backbone_inputs,
+)
 from jaxpretrain.models.colorizer import Colorizer
 from jaxpretrain.models.common import module_fields, num_params
 from jaxpretrain.models.context_encoder import (
@@ -80,6 +85,7 @@ __all__ = [
     "SequenceBackbone",
     "Transformer",
     "backbone",
+    "backbone_has_dropout",
     "backbone_inputs",
     "TransformerLayer",
     "TransformerStack",

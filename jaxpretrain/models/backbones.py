@@ -31,10 +31,12 @@ from jaxpretrain.models.resnet import resnet
 
 
 class Backbone(NamedTuple):
-    """A registry entry: `build(fields, pooled) -> nn.Module` and the batch keys it reads."""
+    """A registry entry: `build(fields, pooled) -> nn.Module`, the batch keys it reads, and
+    whether it has dropout of its own (then it takes a `deterministic` keyword)."""
 
     build: Callable[[dict[str, Any], bool], nn.Module]
     inputs: tuple[str, ...]
+    dropout: bool = False
 
 
 def _resnet(fields: dict[str, Any], pooled: bool) -> nn.Module:
@@ -90,3 +92,8 @@ def backbone(model_config: Mapping[str, Any], *, pooled: bool = True) -> nn.Modu
 def backbone_inputs(model_config: Mapping[str, Any]) -> tuple[str, ...]:
     """The batch keys the backbone of `model_config` reads, in call order, e.g. ("image",)."""
     return _entry(model_config).inputs
+
+
+def backbone_has_dropout(model_config: Mapping[str, Any]) -> bool:
+    """Whether the backbone of `model_config` has dropout (and takes `deterministic`)."""
+    return _entry(model_config).dropout

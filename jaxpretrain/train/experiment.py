@@ -41,6 +41,7 @@ class Experiment:
     stream: BatchStream
     eval_transform: Callable | None
     pictures_step: Callable[[Any, dict], dict] | None = None
+    outputs_step: Callable[[Any, dict], dict] | None = None
 
     def pictures(self, params, *, count: int = 8) -> dict[str, np.ndarray]:
         """The method's pictures of the first ``count`` eval examples: {name: float [R, N, H, W,
@@ -72,15 +73,24 @@ class Experiment:
             yield parallel.to_global_batch(local, self.mesh)
 
     def evaluate(self, params) -> dict[str, float]:
-        """Metrics averaged over the whole eval split (padding rows excluded)."""
+        """Metrics averaged over the whole eval split (padding rows excluded), and the method's
+        scores of the whole split (``split_metrics``) if it has any."""
         totals: dict[str, float] = {}
         count = 0.0
+        outputs: list[dict[str, np.ndarray]] = []
         for batch in self.eval_batches():
             metrics, rows = jax.device_get(self.eval_step(params, batch))
             count += float(rows)
             for key, value in metrics.items():
                 totals[key] = totals.get(key, 0.0) + float(value) * float(rows)
-        return {key: value / max(count, 1.0) for key, value in totals.items()}
+            if self.outputs_step is not None:
+                out, real = jax.device_get(self.outputs_step(params, batch))
+                outputs.append({k: np.asarray(v)[np.asarray(real)] for k, v in out.items()})
+        means = {key: value / max(count, 1.0) for key, value in totals.items()}
+        if not outputs:
+            return means
+        gathered = {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
+        return {**means, **self.method.split_metrics(gathered, config=self.config)}
 
 
 def _optimizers(config, method, params):
@@ -177,6 +187,15 @@ def build_experiment(
             out_shardings=replicated,
         )
 
+    outputs_step = None
+    if hasattr(method, "eval_outputs"):  # Replicated output: every host gathers the whole split.
+        eval_outputs = functools.partial(method.eval_outputs, model=model, config=config)
+        outputs_step = jax.jit(
+            lambda params, batch: (eval_outputs(params, batch), batch["mask"]),
+            in_shardings=(param_sh, batch_sh),
+            out_shardings=replicated,
+        )
+
     return Experiment(
         config=config,
         method=method,
@@ -189,4 +208,5 @@ def build_experiment(
         stream=stream,
         eval_transform=method.preprocess(config, train=False, dataset=dataset),
         pictures_step=pictures_step,
+        outputs_step=outputs_step,
     )
