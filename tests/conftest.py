@@ -105,3 +105,15 @@ CONFIG_ARGUMENTS = {
         request.getfixturevalue("hf_gpt2_dir"),
     ),
 }
+
+
+@pytest.fixture(scope="session")
+def bert_vocab_dir(tmp_path_factory):
+    """A directory holding a tiny WordPiece vocab.txt (300 ids) trained on 400 KJV verses, as a
+    BERT pretraining workdir or a Hugging Face BERT folder holds one."""
+    from jaxpretrain.data import WordPieceTokenizer, corpus
+
+    directory = tmp_path_factory.mktemp("bert_vocab")
+    texts = [verse.text for verse in corpus.kjv_verses()[:400]]
+    WordPieceTokenizer.train(texts, vocab_size=300).save(str(directory))
+    return str(directory)

@@ -7,11 +7,12 @@ function of `(seed, step)`; `jaxpretrain.parallel` makes global arrays.
 
 Modules, lowest first: `base` (source protocol, `Dataset`, TFDS access) < the per-data-set
 modules (`sklearn_digits`, `photos`, `signals`, `corpus`, `lm`, `translation`, `word_vectors`,
-...) and the transforms (`images`, `color`, `masks`, `text`) < `registry`.
+`glue`, `kjv_tasks`, ...) and the transforms (`images`, `color`, `masks`, `text`) < `registry`.
 """
 
 from jaxpretrain.data.base import ArraySource, Dataset, DatasetNotFoundError, tfds_source
 from jaxpretrain.data.corpus import CorpusNotFoundError, corpus_text, kjv_text, read_text_files
+from jaxpretrain.data.glue import GlueSource, glue_sources
 from jaxpretrain.data.images import (
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -24,9 +25,11 @@ from jaxpretrain.data.images import (
     random_resized_crop,
 )
 from jaxpretrain.data.iterator import BatchStream, eval_batches
+from jaxpretrain.data.kjv_tasks import SECTIONS, kjv_task_examples, kjv_task_sources
 from jaxpretrain.data.registry import DATASETS, build_source, data_tokenizer, load_dataset
 from jaxpretrain.data.sklearn_digits import HASHTAG_DIGITS, HASHTAGS, digits, digits_hashtags
 from jaxpretrain.data.text import TokenWindows, bits_per_byte, split_tokens
+from jaxpretrain.data.text_tasks import GLUE_TASKS, KJV_TASKS, TextTask, task_of, task_tokenizer
 from jaxpretrain.data.tokenization import Tokenizer, load_gpt2_tokenizer, train_bpe
 from jaxpretrain.data.translation import TokenizerPair, TranslationSource, translation_sources
 from jaxpretrain.data.word_subwords import Subwords, build_subwords
@@ -38,6 +41,7 @@ from jaxpretrain.data.word_vectors import (
     word_data,
     words_of,
 )
+from jaxpretrain.data.wordpiece import WordPieceTokenizer
 
 __all__ = [
     "ArraySource",
@@ -49,17 +53,23 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "DatasetNotFoundError",
+    "GLUE_TASKS",
+    "GlueSource",
     "HASHTAGS",
     "HASHTAG_DIGITS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "KJV_TASKS",
+    "SECTIONS",
     "Subwords",
+    "TextTask",
     "TokenWindows",
     "Tokenizer",
     "TokenizerPair",
     "TranslationSource",
     "Vocabulary",
     "WordData",
+    "WordPieceTokenizer",
     "bits_per_byte",
     "build_source",
     "build_subwords",
@@ -70,6 +80,9 @@ __all__ = [
     "digits",
     "digits_hashtags",
     "eval_batches",
+    "glue_sources",
+    "kjv_task_examples",
+    "kjv_task_sources",
     "kjv_text",
     "load_dataset",
     "load_gpt2_tokenizer",
@@ -79,6 +92,8 @@ __all__ = [
     "random_resized_crop",
     "read_text_files",
     "split_tokens",
+    "task_of",
+    "task_tokenizer",
     "tfds_source",
     "train_bpe",
     "translation_sources",

@@ -18,6 +18,17 @@
 - "words": chunks of a corpus's word ids for word vectors (`word_vectors.word_source`), with
   fields `corpus`, `min_count`, `chunk`, `window`, `negatives`, `sample`, `subwords`...; eval
   is the first `eval_chunks` chunks; tokenizer the `word_vectors.WordData`;
+- "glue": a GLUE task from TFDS (`glue.glue_sources`), tokenized and packed for BERT as it is
+  read, with fields `task` (cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, wnli), `vocab` (a
+  vocab.txt, or a directory holding one: the BERT pretraining workdir, a Hugging Face BERT
+  folder, "hf:<dir>"), `max_length` (default 128), and optional `data_dir`, `train_split`,
+  `eval_split` (default "validation", MNLI "validation_matched"), `max_train_examples`
+  (default 0: all) with `seed` (default 0); tokenizer the `wordpiece.WordPieceTokenizer`;
+- "kjv_task": an offline BERT fine-tuning task on the KJV chapters pretraining held out
+  (`kjv_tasks.kjv_task_sources`), with fields `task` ("section", "same_book", "grammar"),
+  `vocab`, `max_length` (default 128), `heldout_every` (default 10, the pretraining config's),
+  `per_class` (default 0: all) and `seed` (default 0); tokenizer the `WordPieceTokenizer`.
+  `text_tasks.task_of` gives a glue or kjv_task config's classes and metrics;
 - "tfds" serves every name "tfds:<name>" (e.g. "tfds:cifar10", "tfds:imagenet2012"):
   `base.tfds_source`, with optional `data_dir`, `train_split` (default "train") and
   `eval_split` (default "validation" for imagenet2012, else "test").
@@ -34,6 +45,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from jaxpretrain.data.base import Dataset, as_dict, field, tfds_source
+from jaxpretrain.data.glue import glue_sources
+from jaxpretrain.data.kjv_tasks import kjv_task_sources
 from jaxpretrain.data.lm import lm_sources
 from jaxpretrain.data.photos import photos
 from jaxpretrain.data.signals import mnist1d
@@ -94,6 +107,16 @@ def _words(data_config: Any) -> Dataset:
     )
 
 
+def _glue(data_config: Any) -> Dataset:
+    built = glue_sources(data_config)
+    return Dataset(built.train, built.eval, built.tokenizer, as_dict(data_config))
+
+
+def _kjv_task(data_config: Any) -> Dataset:
+    built = kjv_task_sources(data_config)
+    return Dataset(built.train, built.eval, built.tokenizer, as_dict(data_config))
+
+
 def _tfds(data_config: Any) -> Dataset:
     name = field(data_config, "name")[len("tfds:") :]
     eval_default = _TFDS_EVAL_SPLITS.get(name.split(":")[0].split("/")[0], "test")
@@ -114,6 +137,8 @@ DATASETS: dict[str, Callable[[Any], Dataset]] = {
     "text": _text,
     "translation": _translation,
     "words": _words,
+    "glue": _glue,  # GLUE from TFDS, packed for BERT.
+    "kjv_task": _kjv_task,  # Offline BERT fine-tuning tasks on the KJV's held-out chapters.
     "tfds": _tfds,  # Every "tfds:<name>".
 }
 
