@@ -71,6 +71,35 @@ def digits_resnet(*, smoke: bool = False) -> ml_collections.ConfigDict:
     )
 
 
+def bert_kjv_model(*, smoke: bool = False) -> ml_collections.ConfigDict:
+    """The small BERT of configs/bert_kjv.py, shared with its fine-tunes so their checkpoints fit."""
+    return ml_collections.ConfigDict(
+        dict(
+            backbone="bert",  # models.BACKBONES: BERT's encoder; a classifier reads its pooled [CLS].
+            variant="bert-mini",  # Preset whose fields the entries below replace.
+            vocab_size=512 if smoke else 8192,  # V: the WordPiece vocabulary of the pretraining data.
+            max_length=32 if smoke else 128,  # Learned positions: the longest input.
+            num_layers=2 if smoke else 4,  # L post-LN Transformer layers.
+            num_heads=2 if smoke else 4,  # H attention heads; must divide width.
+            width=32 if smoke else 256,  # D, the hidden size (the MLP is 4D wide).
+            dropout_rate=0.1,  # On embeddings and every residual branch, in training (BERT).
+            dtype="float32",  # Compute dtype; "bfloat16" on accelerators.
+            attention="einsum",  # The equations; "cudnn": flash attention on NVIDIA GPUs (bf16).
+        )
+    )
+
+
+def split_argument(arg: str | None, default: str) -> tuple[bool, str]:
+    """(smoke, value) of a config argument "value", "smoke", "smoke,value" or None, for configs
+    whose argument names something (a task, a directory) besides the smoke variant."""
+    smoke, _, value = (arg or "").rpartition(",")
+    if not smoke and value == "smoke":
+        smoke, value = "smoke", ""
+    if smoke not in ("", "smoke"):
+        raise ValueError(f"unknown config argument {arg!r}; use '<value>' or 'smoke,<value>'")
+    return smoke == "smoke", value or default
+
+
 def is_smoke(arg: str | None) -> bool:
     """Whether a config argument asks for the smoke variant; anything but None/"smoke" is an error."""
     if arg not in (None, "smoke"):

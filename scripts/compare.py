@@ -1,15 +1,22 @@
-"""Pretrained vs from-scratch at several training budgets (He et al. 2019, "Rethinking ImageNet
-Pre-training": does training from scratch catch up with a longer schedule?).
+"""Pretrained vs from-scratch at several budgets: training steps (He et al. 2019, "Rethinking
+ImageNet Pre-training": does training from scratch catch up with a longer schedule?) or labels.
 
   python scripts/compare.py --workdir=runs/compare            # the digits demo (defaults)
   python scripts/compare.py --pretrain_config=configs/supervised_digits.py \
       --finetune_config=configs/finetune_digits.py --budgets=10,30,100,300 --seeds=0,1,2 \
       --workdir=runs/compare
+  # BERT on a KJV task at 10, 50 and all (0) labels per class, from one pretraining run:
+  python scripts/compare.py --pretrain_config=configs/bert_kjv.py --pretrain_workdir=runs/bert_kjv \
+      --finetune_config=configs/finetune_bert_kjv.py:section --vary=data.per_class \
+      --budgets=10,50,0 --workdir=runs/compare_section
 
-Pretrains once (or resumes/reuses <workdir>/pretrain), then for every budget and seed trains the
-fine-tune config twice with the same schedule (total_steps = budget): from the pretrained backbone,
-and from scratch (method=supervised, no init_from). Prints a table of final eval accuracy, writes it
-to <workdir>/compare.md, and draws the eval curves to <workdir>/compare.png.
+Pretrains once (or resumes/reuses --pretrain_workdir, by default <workdir>/pretrain), then for
+every budget and seed trains the fine-tune config twice with the same schedule: from the
+pretrained backbone, and from scratch (method=supervised, no init_from). The budget is the
+config field --vary names: total_steps (the default), or e.g. data.per_class (labels per class,
+with the config's own schedule). A fine-tune that reads a vocabulary (``data.vocab``) reads the
+pretraining run's in both arms. Prints a table of the final --metric, writes it to
+<workdir>/compare.md, and draws the eval curves to <workdir>/compare.png.
 """
 
 from __future__ import annotations
@@ -40,21 +47,38 @@ _WORKDIR = flags.DEFINE_string(
     "workdir", "runs/compare", "Directory for every run and the outputs."
 )
 _METRIC = flags.DEFINE_string("metric", "eval/accuracy", "metrics.jsonl key compared.")
+_VARY = flags.DEFINE_string(
+    "vary", "total_steps", "The config field each budget sets: total_steps or e.g. data.per_class."
+)
+_PRETRAIN_WORKDIR = flags.DEFINE_string(
+    "pretrain_workdir", "", "The pretraining run (trained or resumed there); '' = <workdir>/pretrain."
+)
 
 
-def _downstream_config(base, *, budget: int, seed: int, pretrained: str | None):
+def _downstream_config(
+    base, *, vary: str, budget: int, seed: int, pretrain_dir: str, pretrained: bool
+):
     config = base.copy_and_resolve_references()
-    config.total_steps = budget
-    config.eval_every = max(budget // 10, 1)
-    config.checkpoint_every = budget
+    if vary == "total_steps":
+        config.total_steps = budget
+        config.eval_every = max(budget // 10, 1)
+        config.checkpoint_every = budget
+        # Warm-up takes at most a fifth of a short schedule, so every budget reaches its peak lr.
+        config.optimizer.warmup_steps = min(config.optimizer.warmup_steps, budget // 5)
+    else:
+        block, _, key = vary.rpartition(".")
+        fields = config[block] if block else config
+        if key not in fields:
+            raise ValueError(f"--vary={vary}: the fine-tune config has no field {vary!r}")
+        fields[key] = budget
     config.seed = seed
-    # Warm-up takes at most a fifth of a short schedule, so every budget reaches its peak lr.
-    config.optimizer.warmup_steps = min(config.optimizer.warmup_steps, budget // 5)
     if config.method in ("finetune", "supervised"):  # The classifier over any backbone.
         config.method = "finetune" if pretrained else "supervised"
     # With optimizer.freeze="backbone", "scratch" is the random-init encoder's probe. Other
     # downstream methods run with or without init_from as they are.
-    config.init_from = pretrained or ""
+    config.init_from = pretrain_dir if pretrained else ""
+    if "vocab" in config.data:  # Both arms read the text with the pretraining run's vocabulary.
+        config.data.vocab = pretrain_dir
     return config
 
 
@@ -67,7 +91,7 @@ def _curve(workdir: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _table(results, budgets, metric) -> str:
     lines = [
-        f"| downstream steps | pretrained {metric} | scratch {metric} | pretrained - scratch |",
+        f"| {_VARY.value} | pretrained {metric} | scratch {metric} | pretrained - scratch |",
         "|---:|---:|---:|---:|",
     ]
     for budget in budgets:
@@ -96,7 +120,7 @@ def _plot(results, budgets, metric, path) -> None:
             for i, seed in enumerate(_seeds()):
                 steps, values = results[kind, budget, seed]
                 ax.plot(steps, values, color=color, alpha=0.8, label=kind if i == 0 else None)
-        ax.set_title(f"{budget} downstream steps")
+        ax.set_title(f"{_VARY.value} = {budget}")
         ax.set_xlabel("step")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
@@ -111,15 +135,20 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     budgets = [int(b) for b in _BUDGETS.value]
     root = _WORKDIR.value
-    pretrain_dir = os.path.join(root, "pretrain")
+    pretrain_dir = _PRETRAIN_WORKDIR.value or os.path.join(root, "pretrain")
     train(_PRETRAIN.value, pretrain_dir)
     results = {}
     for budget in budgets:
         for seed in _seeds():
-            for kind, pretrained in (("pretrained", pretrain_dir), ("scratch", None)):
+            for kind in ("pretrained", "scratch"):
                 workdir = os.path.join(root, f"{kind}_{budget}_seed{seed}")
                 config = _downstream_config(
-                    _FINETUNE.value, budget=budget, seed=seed, pretrained=pretrained
+                    _FINETUNE.value,
+                    vary=_VARY.value,
+                    budget=budget,
+                    seed=seed,
+                    pretrain_dir=pretrain_dir,
+                    pretrained=kind == "pretrained",
                 )
                 train(config, workdir)
                 results[kind, budget, seed] = _curve(workdir, _METRIC.value)

@@ -37,7 +37,7 @@ def test_compare_prints_and_writes_the_table(tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
 
     lines = result.stdout.splitlines()
-    header = [i for i, line in enumerate(lines) if line.startswith("| downstream steps |")]
+    header = [i for i, line in enumerate(lines) if line.startswith("| total_steps |")]
     assert len(header) == 1, result.stdout
     rows = lines[header[0] + 2 : header[0] + 2 + len(BUDGETS)]
     number = r"-?\d+\.\d+"
