@@ -7,10 +7,19 @@ function of `(seed, step)`; `jaxpretrain.parallel` makes global arrays.
 
 Modules, lowest first: `base` (source protocol, `Dataset`, TFDS access) < the per-data-set
 modules (`sklearn_digits`, `photos`, `signals`, `corpus`, `lm`, `translation`, `word_vectors`,
-...) and the transforms (`images`, `color`, `masks`, `text`) < `registry`.
+`bert_documents` < `bert_pretraining`, ...) and the transforms (`images`, `color`, `masks`,
+`text`) < `registry`.
 """
 
 from jaxpretrain.data.base import ArraySource, Dataset, DatasetNotFoundError, tfds_source
+from jaxpretrain.data.bert_documents import (
+    BertSources,
+    ChunkSource,
+    TokenizedDocuments,
+    bert_sources,
+    tokenized_corpus,
+)
+from jaxpretrain.data.bert_pretraining import InstanceTransform, instance_transform
 from jaxpretrain.data.corpus import CorpusNotFoundError, corpus_text, kjv_text, read_text_files
 from jaxpretrain.data.images import (
     CIFAR10_MEAN,
@@ -42,6 +51,8 @@ from jaxpretrain.data.word_vectors import (
 __all__ = [
     "ArraySource",
     "BatchStream",
+    "BertSources",
+    "ChunkSource",
     "CIFAR10_MEAN",
     "CIFAR10_STD",
     "CbowTransform",
@@ -53,13 +64,16 @@ __all__ = [
     "HASHTAG_DIGITS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "InstanceTransform",
     "Subwords",
+    "TokenizedDocuments",
     "TokenWindows",
     "Tokenizer",
     "TokenizerPair",
     "TranslationSource",
     "Vocabulary",
     "WordData",
+    "bert_sources",
     "bits_per_byte",
     "build_source",
     "build_subwords",
@@ -70,6 +84,7 @@ __all__ = [
     "digits",
     "digits_hashtags",
     "eval_batches",
+    "instance_transform",
     "kjv_text",
     "load_dataset",
     "load_gpt2_tokenizer",
@@ -80,6 +95,7 @@ __all__ = [
     "read_text_files",
     "split_tokens",
     "tfds_source",
+    "tokenized_corpus",
     "train_bpe",
     "translation_sources",
     "word_data",
