@@ -38,15 +38,15 @@ def get_config(arg=None):
         )
     )
     c.init_subtree = ""  # A run started from a bert run inherits every parameter.
-    c.total_steps = 1000
+    c.total_steps = 600  # 600 x 32 instances of ~122 real tokens: ~2.3M tokens, ~2.8 epochs.
     c.batch_size = 32  # Instances per step: 32 x 128 = 4,096 tokens.
     c.log_every = 50
-    c.eval_every = 250
-    c.checkpoint_every = 500
+    c.eval_every = 200
+    c.checkpoint_every = 300
     c.optimizer.name = "adamw"
     c.optimizer.base_lr = 5e-4  # Peak lr (no batch scaling, see lr_scaling).
     c.optimizer.lr_scaling = "none"  # lr = base_lr whatever the batch size.
-    c.optimizer.warmup_steps = 100  # Linear warm-up over the first 10% (BERT: 10k of 1M).
+    c.optimizer.warmup_steps = 60  # Linear warm-up over the first 10% (BERT: 10k of 1M).
     c.optimizer.decay = "linear"  # Then linear decay to 0 (BERT).
     c.optimizer.weight_decay = 0.01  # Decoupled, not on biases/norms (BERT).
     c.optimizer.grad_clip_norm = 1.0  # Clip the global gradient norm (BERT).

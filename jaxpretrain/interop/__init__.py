@@ -19,8 +19,9 @@ def import_hf(method: str, directory: str) -> tuple[Any, Any]:
     (what ``--config.init_from=hf:<dir>`` and the loaders' ``hf:<dir>`` read)."""
     if method not in HF_IMPORTERS:
         raise ValueError(
-            f"hf:{directory}: method {method!r} cannot import Hugging Face weights "
-            f"(only {', '.join(sorted(HF_IMPORTERS))} can); give a jaxpretrain workdir instead."
+            f"hf:{directory}: {method!r} has no Hugging Face importer (only"
+            f" {', '.join(sorted(HF_IMPORTERS))} have one, and fine-tunes of their backbones);"
+            " give a jaxpretrain workdir instead."
         )
     return HF_IMPORTERS[method](directory)
 

@@ -20,6 +20,7 @@ from scratch it is the baseline beside it.
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxpretrain import models
@@ -51,7 +52,8 @@ def inputs(batch, config) -> tuple:
 
 
 def init_params(rng, batch, *, model, config):
-    return model.init(rng, *inputs(batch, config))["params"]
+    # Plain arrays: a backbone may box its params with logical axis names (BERT's do).
+    return nn.unbox(model.init(rng, *inputs(batch, config))["params"])
 
 
 def _is_regression(config) -> bool:

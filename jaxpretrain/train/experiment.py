@@ -120,7 +120,11 @@ def _init_opt_state(tx, params, mesh: Mesh, fsdp: bool):
 
 def _load_init_from(params, config, shardings):
     merged = pretrained.init_params(
-        params, config.init_from, method=config.method, subtree=config.init_subtree
+        params,
+        config.init_from,
+        method=config.method,
+        subtree=config.init_subtree,
+        backbone=config.get("model", {}).get("backbone"),
     )
     return jax.device_put(merged, shardings)
 

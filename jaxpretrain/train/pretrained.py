@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import ml_collections
 
 from jaxpretrain.errors import CheckpointError
-from jaxpretrain.interop import import_hf
+from jaxpretrain.interop import HF_IMPORTERS, import_hf
 from jaxpretrain.methods import get_method
 from jaxpretrain.train import checkpoint
 
@@ -58,30 +58,36 @@ def encoder_path(method_name: str) -> str:
     return encoder
 
 
-def init_params(params: Any, spec: str, *, method: str, subtree: str) -> Any:
+def init_params(
+    params: Any, spec: str, *, method: str, subtree: str, backbone: str | None = None
+) -> Any:
     """`params` with `subtree` filled from the pretrained source `spec` (the config's init_from).
 
     From a run, the inherited part is the `ENCODER` subtree of the method that trained it (read
     from the run's config.json; without one, the same path as `subtree`). From Hugging Face
-    weights, `method`'s importer converts the whole model.
+    weights, `method`'s importer converts the whole model; a fine-tune (a method without an
+    importer) uses the importer of the pretraining method its backbone is named after (the
+    "bert" backbone: `interop.HF_IMPORTERS["bert"]`) and inherits that method's `ENCODER`.
 
     Args:
       params: the freshly initialised parameters of the model being trained.
       spec: "hf:<dir>" or a pretraining workdir (see `parse`).
       method: the method being trained (picks the Hugging Face importer).
       subtree: '/'-separated path in `params` that is replaced ("" = everything).
+      backbone: the model's backbone name (`config.model.backbone`), if it has one.
 
     Raises:
       CheckpointError: listing every mismatched parameter path and shape.
     """
     source = parse(spec)
     if source.kind == "hf":
-        _, imported = import_hf(method, source.path)
+        importer = method if method in HF_IMPORTERS or backbone is None else backbone
+        _, imported = import_hf(importer, source.path)
         return checkpoint.merge_pretrained(
             params,
             imported,
             subtree=subtree,
-            source_subtree="",
+            source_subtree="" if importer == method else encoder_path(importer),
             source_name=f"Hugging Face checkpoint {spec!r}",
         )
     run_config = checkpoint.source_config(source.path)

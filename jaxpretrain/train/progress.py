@@ -63,7 +63,5 @@ def progress_bar(total: int, initial: int = 0, *, stream: TextIO | None = None):
     """A tqdm bar when `stream` (default stderr) is a terminal, else a `LineProgress`."""
     stream = stream if stream is not None else sys.stderr
     if stream.isatty():
-        return tqdm.tqdm(
-            total=total, initial=initial, unit="step", dynamic_ncols=True, file=stream
-        )
+        return tqdm.tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, file=stream)
     return LineProgress(total, initial, stream=stream)

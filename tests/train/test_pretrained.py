@@ -31,5 +31,5 @@ def test_a_method_without_encoder_cannot_be_inherited_from(tmp_path, monkeypatch
 
 
 def test_methods_without_a_hugging_face_importer_say_so(tmp_path):
-    with pytest.raises(ValueError, match="method 'supervised' cannot import Hugging Face"):
+    with pytest.raises(ValueError, match="'supervised' has no Hugging Face importer"):
         pretrained.load_model(f"hf:{tmp_path}", "supervised", use="testing")
