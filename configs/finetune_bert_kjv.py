@@ -13,7 +13,7 @@ configs/bert_kjv.py held out, split by chapter into train (60 chapters, 1,496 ve
 - same_book: are two verses from the same book (a sentence pair; accuracy and F1);
 - grammar: is the verse as written, or has it two words swapped (Matthews correlation).
 The model is the pretraining encoder (``config.bert_kjv_model``) with dropout 0.1 and one dense
-layer on the pooled [CLS] output (Devlin et al. 2019, Sec. 4), all trained for about 3 epochs
+layer on the pooled [CLS] output (Devlin et al. 2019, Sec. 4), all trained for about 2 epochs
 with AdamW; the vocabulary is the pretraining run's (``data.vocab``).
 """
 
@@ -50,15 +50,15 @@ def get_config(arg=None):
     c.head_dropout = 0.1  # Dropout on the pooled [CLS] output before the task layer (BERT).
     c.init_from = "runs/bert_kjv"  # Pretraining workdir; "" with method=supervised: scratch.
     c.init_subtree = "backbone"  # The classifier's encoder takes the run's "encoder".
-    c.total_steps = 150  # ~3 epochs of the 1,496 training verses at batch 32.
+    c.total_steps = 100  # ~2 epochs of the 1,496 training verses at batch 32.
     c.batch_size = 32
     c.log_every = 25
-    c.eval_every = 75
-    c.checkpoint_every = 150
+    c.eval_every = 50
+    c.checkpoint_every = 100
     c.optimizer.name = "adamw"
     c.optimizer.base_lr = 1e-4  # Small BERTs fine-tune at 1e-4..3e-4 (Turc et al. 2019).
     c.optimizer.lr_scaling = "none"
-    c.optimizer.warmup_steps = 15  # 10% (run_classifier.py's warmup_proportion).
+    c.optimizer.warmup_steps = 10  # 10% (run_classifier.py's warmup_proportion).
     c.optimizer.decay = "linear"
     c.optimizer.weight_decay = 0.01
     if smoke:
