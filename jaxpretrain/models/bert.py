@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpretrain.models.common import init_token_model
 from jaxpretrain.models.layers import activation, check_tokens, layer_norm, over_rows, partitioned
 from jaxpretrain.models.masks import padding_mask
 from jaxpretrain.models.positions import LearnedPositions
@@ -335,20 +336,7 @@ def _gather(h: Array, positions: Array) -> Array:
     return jnp.take_along_axis(h, positions[:, :, None], axis=1)  # [B, P, D]
 
 
-def init_bert(model: nn.Module, rng: Array, length: int = 1) -> dict:
-    """Initialises a ``Bert`` or ``BertEncoder``'s params as plain (unboxed) float32 arrays.
-
-    Args:
-      model: a Bert or BertEncoder module.
-      rng: a PRNG key.
-      length: the sequence length of the dummy input (params do not depend on it).
-
-    Returns:
-      The params dict (without the {"params": ...} wrapper).
-    """
-    tokens = jnp.zeros((1, length), jnp.int32)
-    # One compiled init is much faster than op-by-op, and works under jax.eval_shape too.
-    return jax.jit(lambda key: nn.unbox(model.init(key, tokens)["params"]))(rng)
+init_bert = init_token_model  # Params of a Bert or BertEncoder: plain float32 arrays.
 
 
 _VARIANTS = {

@@ -3,6 +3,7 @@
 import math
 from typing import Any, Mapping, Sequence
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -41,3 +42,20 @@ def module_fields(block: Mapping[str, Any], *, drop: Sequence[str] = ()) -> dict
     if "dtype" in fields:
         fields["dtype"] = jnp.dtype(fields["dtype"])
     return fields
+
+
+def init_token_model(model: nn.Module, rng: jax.Array, length: int = 1) -> dict:
+    """Initialises the params of a model whose input is int tokens [B, T] (GPT, BERT) as plain
+    (unboxed) float32 arrays.
+
+    Args:
+      model: e.g. a ``GPT``, ``Bert`` or ``BertEncoder``.
+      rng: a PRNG key.
+      length: the sequence length of the dummy input (params do not depend on it).
+
+    Returns:
+      The params dict (without the {"params": ...} wrapper).
+    """
+    tokens = jnp.zeros((1, length), jnp.int32)
+    # One compiled init is much faster than op-by-op, and works under jax.eval_shape too.
+    return jax.jit(lambda key: nn.unbox(model.init(key, tokens)["params"]))(rng)

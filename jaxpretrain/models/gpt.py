@@ -38,6 +38,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.models.common import init_token_model
 from jaxpretrain.models.layers import check_tokens, over_rows, partitioned
 from jaxpretrain.models.masks import padding_mask
 from jaxpretrain.models.positions import LearnedPositions
@@ -203,20 +204,7 @@ def _positions(valid: Array, offset: Array | int) -> Array:
     return jnp.maximum(offset + jnp.cumsum(valid, axis=1, dtype=jnp.int32) - 1, 0)
 
 
-def init_gpt(model: GPT, rng: Array, length: int = 1) -> dict:
-    """Initialises ``model``'s params as plain (unboxed) float32 arrays.
-
-    Args:
-      model: a GPT module.
-      rng: a PRNG key.
-      length: the sequence length of the dummy input (params do not depend on it).
-
-    Returns:
-      The params dict (without the {"params": ...} wrapper).
-    """
-    tokens = jnp.zeros((1, length), jnp.int32)
-    # One compiled init is much faster than op-by-op, and works under jax.eval_shape too.
-    return jax.jit(lambda key: nn.unbox(model.init(key, tokens)["params"]))(rng)
+init_gpt = init_token_model  # Params of a GPT: plain float32 arrays.
 
 
 def init_cache(model: GPT, batch_size: int, length: int) -> dict:
