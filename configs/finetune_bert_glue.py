@@ -32,7 +32,9 @@ TRAIN_EXAMPLES = dict(
 def get_config(arg=None):
     smoke, task = split_argument(arg, default="sst2")
     if task not in GLUE_TASKS:
-        raise ValueError(f"unknown GLUE task {task!r}; the argument must be one of {sorted(GLUE_TASKS)}")
+        raise ValueError(
+            f"unknown GLUE task {task!r}; the argument must be one of {sorted(GLUE_TASKS)}"
+        )
     spec = GLUE_TASKS[task]
     c = base_config()
     c.method = "finetune"

@@ -26,7 +26,9 @@ from jaxpretrain.data.text_tasks import KJV_TASKS
 def get_config(arg=None):
     smoke, task = split_argument(arg, default="section")
     if task not in KJV_TASKS:
-        raise ValueError(f"unknown KJV task {task!r}; the argument must be one of {sorted(KJV_TASKS)}")
+        raise ValueError(
+            f"unknown KJV task {task!r}; the argument must be one of {sorted(KJV_TASKS)}"
+        )
     spec = KJV_TASKS[task]
     c = base_config()
     c.method = "finetune"

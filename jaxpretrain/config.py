@@ -77,7 +77,9 @@ def bert_kjv_model(*, smoke: bool = False) -> ml_collections.ConfigDict:
         dict(
             backbone="bert",  # models.BACKBONES: BERT's encoder; a classifier reads its pooled [CLS].
             variant="bert-mini",  # Preset whose fields the entries below replace.
-            vocab_size=512 if smoke else 8192,  # V: the WordPiece vocabulary of the pretraining data.
+            vocab_size=512
+            if smoke
+            else 8192,  # V: the WordPiece vocabulary of the pretraining data.
             max_length=32 if smoke else 128,  # Learned positions: the longest input.
             num_layers=2 if smoke else 4,  # L post-LN Transformer layers.
             num_heads=2 if smoke else 4,  # H attention heads; must divide width.

@@ -51,7 +51,9 @@ _VARY = flags.DEFINE_string(
     "vary", "total_steps", "The config field each budget sets: total_steps or e.g. data.per_class."
 )
 _PRETRAIN_WORKDIR = flags.DEFINE_string(
-    "pretrain_workdir", "", "The pretraining run (trained or resumed there); '' = <workdir>/pretrain."
+    "pretrain_workdir",
+    "",
+    "The pretraining run (trained or resumed there); '' = <workdir>/pretrain.",
 )
 
 

@@ -7,10 +7,19 @@ function of `(seed, step)`; `jaxpretrain.parallel` makes global arrays.
 
 Modules, lowest first: `base` (source protocol, `Dataset`, TFDS access) < the per-data-set
 modules (`sklearn_digits`, `photos`, `signals`, `corpus`, `lm`, `translation`, `word_vectors`,
-`glue`, `kjv_tasks`, ...) and the transforms (`images`, `color`, `masks`, `text`) < `registry`.
+`bert_documents` < `bert_pretraining`, `glue`, `kjv_tasks`, ...) and the transforms (`images`,
+`color`, `masks`, `text`) < `registry`.
 """
 
 from jaxpretrain.data.base import ArraySource, Dataset, DatasetNotFoundError, tfds_source
+from jaxpretrain.data.bert_documents import (
+    BertSources,
+    ChunkSource,
+    TokenizedDocuments,
+    bert_sources,
+    tokenized_corpus,
+)
+from jaxpretrain.data.bert_pretraining import InstanceTransform, instance_transform
 from jaxpretrain.data.corpus import CorpusNotFoundError, corpus_text, kjv_text, read_text_files
 from jaxpretrain.data.glue import GlueSource, glue_sources
 from jaxpretrain.data.images import (
@@ -46,6 +55,8 @@ from jaxpretrain.data.wordpiece import WordPieceTokenizer
 __all__ = [
     "ArraySource",
     "BatchStream",
+    "BertSources",
+    "ChunkSource",
     "CIFAR10_MEAN",
     "CIFAR10_STD",
     "CbowTransform",
@@ -59,10 +70,12 @@ __all__ = [
     "HASHTAG_DIGITS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "InstanceTransform",
     "KJV_TASKS",
     "SECTIONS",
     "Subwords",
     "TextTask",
+    "TokenizedDocuments",
     "TokenWindows",
     "Tokenizer",
     "TokenizerPair",
@@ -70,6 +83,7 @@ __all__ = [
     "Vocabulary",
     "WordData",
     "WordPieceTokenizer",
+    "bert_sources",
     "bits_per_byte",
     "build_source",
     "build_subwords",
@@ -81,6 +95,7 @@ __all__ = [
     "digits_hashtags",
     "eval_batches",
     "glue_sources",
+    "instance_transform",
     "kjv_task_examples",
     "kjv_task_sources",
     "kjv_text",
@@ -95,6 +110,7 @@ __all__ = [
     "task_of",
     "task_tokenizer",
     "tfds_source",
+    "tokenized_corpus",
     "train_bpe",
     "translation_sources",
     "word_data",

@@ -5,8 +5,10 @@
 (`files:<glob>`); or a TFDS text data set by name (`tfds:lm1b`). A missing corpus is a
 `CorpusNotFoundError` whose message says how to get it.
 
-`corpus_key` is the hashable form of the fields that choose the text, for the caches of the
-modules that tokenize it (`lm`, `word_vectors`). Host-side only (no jax).
+`text_file_paths` and `tfds_texts` give the files and the TFDS records one by one, for readers
+that keep document boundaries (`bert_documents`). `corpus_key` is the hashable form of the
+fields that choose the text, for the caches of the modules that tokenize it (`lm`,
+`word_vectors`, `bert_documents`). Host-side only (no jax).
 """
 
 from __future__ import annotations
@@ -179,8 +181,16 @@ def read_text_files(paths: Sequence[str]) -> str:
     return "".join(texts)
 
 
-def _tfds_text(name: str, data_config: Any) -> str:
-    """Records of TFDS text set `name`, their `text_feature` joined by newlines."""
+def tfds_texts(name: str, data_config: Any) -> list[str]:
+    """The `text_feature` (default "text") of each record of TFDS text set `name`, in order, as
+    str without a trailing newline: the first `max_documents` records (default 0: all) of split
+    `tfds_split` (default "train") in `data_dir`.
+
+    Raises:
+        base.DatasetNotFoundError: the data set has not been built.
+        ValueError: the split has no records.
+        KeyError: the records have no feature `text_feature`.
+    """
     split = field(data_config, "tfds_split", "train")
     feature = field(data_config, "text_feature", "text")
     limit = field(data_config, "max_documents", 0)
@@ -188,7 +198,7 @@ def _tfds_text(name: str, data_config: Any) -> str:
     count = len(source) if not limit else min(limit, len(source))
     if count == 0:
         raise ValueError(f"TFDS data set {name!r} split {split!r} has no records: pick another.")
-    lines = []
+    texts = []
     for i in range(count):  # One index at a time: mocked sources break on batched reads.
         record = source[i]
         if feature not in record:
@@ -199,8 +209,23 @@ def _tfds_text(name: str, data_config: Any) -> str:
         value = record[feature]
         value = value.item() if isinstance(value, np.ndarray) else value
         value = value.decode("utf-8") if isinstance(value, bytes) else str(value)
-        lines.append(value.rstrip("\n"))
-    return "\n".join(lines) + "\n"
+        texts.append(value.rstrip("\n"))
+    return texts
+
+
+def text_file_paths(corpus: str) -> list[str]:
+    """The files a "files:<glob>" corpus names, sorted (`**` recurses).
+
+    Raises:
+        CorpusNotFoundError: no file matches.
+    """
+    pattern = os.path.expanduser(corpus[len("files:") :])
+    paths = sorted(p for p in glob_lib.glob(pattern, recursive=True) if os.path.isfile(p))
+    if not paths:
+        raise CorpusNotFoundError(
+            f"no text files match {pattern!r}: check data.corpus='files:<glob>'."
+        )
+    return paths
 
 
 def corpus_key(data_config: Any) -> tuple[tuple[str, Any], ...]:
@@ -231,15 +256,9 @@ def corpus_text(data_config: Any) -> str:
     if corpus == "kjv":
         return kjv_text()
     if isinstance(corpus, str) and corpus.startswith("files:") and len(corpus) > len("files:"):
-        pattern = os.path.expanduser(corpus[len("files:") :])
-        paths = sorted(p for p in glob_lib.glob(pattern, recursive=True) if os.path.isfile(p))
-        if not paths:
-            raise CorpusNotFoundError(
-                f"no text files match {pattern!r}: check data.corpus='files:<glob>'."
-            )
-        return read_text_files(paths)
+        return read_text_files(text_file_paths(corpus))
     if isinstance(corpus, str) and corpus.startswith("tfds:") and len(corpus) > len("tfds:"):
-        return _tfds_text(corpus[len("tfds:") :], data_config)
+        return "\n".join(tfds_texts(corpus[len("tfds:") :], data_config)) + "\n"
     raise ValueError(
         f"Unknown corpus {corpus!r}; expected 'kjv', 'files:<glob>' (e.g. 'files:books/*.txt') or"
         " 'tfds:<name>' (e.g. 'tfds:lm1b')."

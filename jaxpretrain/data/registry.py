@@ -18,6 +18,18 @@
 - "words": chunks of a corpus's word ids for word vectors (`word_vectors.word_source`), with
   fields `corpus`, `min_count`, `chunk`, `window`, `negatives`, `sample`, `subwords`...; eval
   is the first `eval_chunks` chunks; tokenizer the `word_vectors.WordData`;
+- "bert_pretraining": BERT's masked LM + next sentence instances (Devlin et al. 2019), drawn
+  on the fly: items are chunk anchors of documents (`bert_documents.bert_sources`), which the
+  method's transform `bert_pretraining.instance_transform` turns into instances; tokenizer the
+  `wordpiece.WordPieceTokenizer`. Fields: `corpus` ("kjv", "files:<glob>" in
+  google-research/bert's one-sentence-a-line format, "tfds:<name>", plus the corpus fields of
+  `corpus.corpus_text`), `document` ("chapter" or "book", for the KJV; default "chapter"),
+  `heldout_every` (default 10: the KJV chapters `corpus.kjv_heldout` picks are eval only, never
+  trained on), `eval_fraction` (default 0.05: the last documents of files/tfds), `vocab_size`
+  (default 8192, WordPiece trained on the train documents), `lowercase` (default True),
+  `vocab` (a vocab.txt or a folder holding one, used instead of training), `max_length` (T,
+  default 128), `max_predictions` (P, default 20), `mask_rate` (0.15), `short_seq_prob` (0.1),
+  `whole_word` (False);
 - "glue": a GLUE task from TFDS (`glue.glue_sources`), tokenized and packed for BERT as it is
   read, with fields `task` (cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, wnli), `vocab` (a
   vocab.txt, or a directory holding one: the BERT pretraining workdir, a Hugging Face BERT
@@ -45,6 +57,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from jaxpretrain.data.base import Dataset, as_dict, field, tfds_source
+from jaxpretrain.data.bert_documents import bert_sources
+from jaxpretrain.data.bert_pretraining import instance_options
 from jaxpretrain.data.glue import glue_sources
 from jaxpretrain.data.kjv_tasks import kjv_task_sources
 from jaxpretrain.data.lm import lm_sources
@@ -117,6 +131,12 @@ def _kjv_task(data_config: Any) -> Dataset:
     return Dataset(built.train, built.eval, built.tokenizer, as_dict(data_config))
 
 
+def _bert_pretraining(data_config: Any) -> Dataset:
+    instance_options(data_config)  # Bad masking fields fail before the corpus is read.
+    built = bert_sources(data_config)
+    return Dataset(built.train, built.eval, built.tokenizer, as_dict(data_config))
+
+
 def _tfds(data_config: Any) -> Dataset:
     name = field(data_config, "name")[len("tfds:") :]
     eval_default = _TFDS_EVAL_SPLITS.get(name.split(":")[0].split("/")[0], "test")
@@ -139,6 +159,7 @@ DATASETS: dict[str, Callable[[Any], Dataset]] = {
     "words": _words,
     "glue": _glue,  # GLUE from TFDS, packed for BERT.
     "kjv_task": _kjv_task,  # Offline BERT fine-tuning tasks on the KJV's held-out chapters.
+    "bert_pretraining": _bert_pretraining,
     "tfds": _tfds,  # Every "tfds:<name>".
 }
 

@@ -50,8 +50,11 @@ def train_wordpiece(
 ) -> tokenizers.Tokenizer:
     """Trains a WordPiece vocabulary of at most `vocab_size` tokens on `texts`.
 
-    Ids 0..4 are `SPECIAL_TOKENS`, then the characters seen, then pieces in the order learned.
-    Deterministic: the same texts and arguments give the same vocabulary.
+    Ids 0..4 are `SPECIAL_TOKENS`, then "##" + each character of the normalised text (sorted),
+    then the characters seen, then pieces in the order learned. Deterministic in any process:
+    `tokenizers`' trainer alone is not (huggingface/tokenizers#1794: it numbers the "##"
+    characters in hash-map order, and those numbers break ties between merges), so they are
+    numbered here first, in sorted order, as reserved tokens of the trainer.
 
     Args:
         texts: the training text, e.g. one string per sentence or document.
@@ -67,13 +70,22 @@ def train_wordpiece(
             f" {len(SPECIAL_TOKENS)} special tokens {', '.join(SPECIAL_TOKENS)}."
         )
     tokenizer = _bert_pipeline(tokenizers.Tokenizer(models.WordPiece(unk_token="[UNK]")), lowercase)
+    texts = list(texts)
+    normalize = tokenizer.normalizer.normalize_str
+    characters = sorted({c for text in texts for c in normalize(text) if not c.isspace()})
+    continuations = [CONTINUATION + c for c in characters]
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=list(SPECIAL_TOKENS) + continuations,
         continuing_subword_prefix=CONTINUATION,
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
+    # The "##" characters become plain pieces again: only SPECIAL_TOKENS stay special.
+    vocab = tokenizer.get_vocab(with_added_tokens=True)
+    model = models.WordPiece(vocab, unk_token="[UNK]", continuing_subword_prefix=CONTINUATION)
+    tokenizer = _bert_pipeline(tokenizers.Tokenizer(model), lowercase)
+    tokenizer.add_special_tokens(list(SPECIAL_TOKENS))
     return tokenizer
 
 

@@ -1,7 +1,13 @@
 """Evaluation of trained models: text generation (a KV-cached sampler, best-of-n, stop strings,
-few-shot prompts) and word vectors (similarity, analogies, nearest neighbours). Greedy and
+few-shot prompts), word vectors (similarity, analogies, nearest neighbours) and BERT sentence
+embeddings. Greedy and
 beam-search decoding for translation live in ``models.decoding``."""
 
+from jaxpretrain.evaluate.embeddings import (
+    SentenceEncoder,
+    embed_sentences,
+    load_sentence_encoder,
+)
 from jaxpretrain.evaluate.generation import (
     Completion,
     best_of,
@@ -23,15 +29,18 @@ from jaxpretrain.evaluate.word_vectors import (
 __all__ = [
     "Completion",
     "Sampler",
+    "SentenceEncoder",
     "WordVectors",
     "analogies",
     "best_of",
     "complete",
+    "embed_sentences",
     "few_shot_prompt",
     "generate",
     "generate_batch",
     "gensim_data",
     "load_language_model",
+    "load_sentence_encoder",
     "load_word_vectors",
     "word_similarity",
 ]

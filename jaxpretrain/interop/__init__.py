@@ -1,12 +1,17 @@
-"""Interoperability with other ecosystems: Hugging Face GPT-2 weights, word2vec .vec files."""
+"""Interoperability with other ecosystems: Hugging Face GPT-2 and BERT weights, word2vec .vec
+files."""
 
 from typing import Any, Callable
 
+from jaxpretrain.interop.hf_bert import bert_config_from_hf, load_hf_bert
 from jaxpretrain.interop.hf_gpt2 import gpt2_config_from_hf, load_hf_gpt2
 from jaxpretrain.interop.word_vectors import save_vec
 
 # Method name -> reads a Hugging Face directory as (model, params) of that method's model.
-HF_IMPORTERS: dict[str, Callable[[str], tuple[Any, Any]]] = {"gpt2": load_hf_gpt2}
+HF_IMPORTERS: dict[str, Callable[[str], tuple[Any, Any]]] = {
+    "bert": load_hf_bert,
+    "gpt2": load_hf_gpt2,
+}
 
 
 def import_hf(method: str, directory: str) -> tuple[Any, Any]:
@@ -20,4 +25,12 @@ def import_hf(method: str, directory: str) -> tuple[Any, Any]:
     return HF_IMPORTERS[method](directory)
 
 
-__all__ = ["HF_IMPORTERS", "gpt2_config_from_hf", "import_hf", "load_hf_gpt2", "save_vec"]
+__all__ = [
+    "HF_IMPORTERS",
+    "bert_config_from_hf",
+    "gpt2_config_from_hf",
+    "import_hf",
+    "load_hf_bert",
+    "load_hf_gpt2",
+    "save_vec",
+]

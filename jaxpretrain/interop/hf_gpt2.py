@@ -21,15 +21,12 @@ Name mapping (``transformer.`` prefix optional, as in the original OpenAI-conver
     h.{i}.attn.bias, masked_bias  -> buffers (causal mask constants), ignored
 """
 
-import json
-import os
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from jaxpretrain.errors import CheckpointError
+from jaxpretrain.interop.hf_files import convert_tensors, read_config, read_tensors
 from jaxpretrain.models.gpt import GPT
 
 _SUPPORTED_ACTIVATIONS = ("gelu_new", "gelu_pytorch_tanh")
@@ -90,24 +87,6 @@ def gpt2_config_from_hf(config: dict) -> dict:
     )
 
 
-def _read_tensors(directory: str) -> dict[str, np.ndarray]:
-    safetensors_path = os.path.join(directory, "model.safetensors")
-    bin_path = os.path.join(directory, "pytorch_model.bin")
-    if os.path.exists(safetensors_path):
-        from safetensors.numpy import load_file
-
-        return dict(load_file(safetensors_path))
-    if os.path.exists(bin_path):
-        import torch
-
-        state = torch.load(bin_path, map_location="cpu", weights_only=True)
-        return {k: v.detach().to(torch.float32).numpy() for k, v in state.items()}
-    raise FileNotFoundError(
-        f"No weights in {directory!r}: expected model.safetensors (or pytorch_model.bin) next to "
-        "config.json, as written by `save_pretrained`. Sharded checkpoints are not supported."
-    )
-
-
 def _convert(tensors: dict[str, np.ndarray], fields: dict) -> dict:
     """HF tensors -> our flat {path: array}; raises one CheckpointError listing all mismatches."""
     d, h, n = fields["width"], fields["num_heads"], fields["num_layers"]
@@ -157,37 +136,13 @@ def _convert(tensors: dict[str, np.ndarray], fields: dict) -> dict:
         expected[f"{hf}mlp.c_proj.weight"] = ((4 * d, d), {f"{ours}mlp/proj/kernel": lambda a: a})
         expected[f"{hf}mlp.c_proj.bias"] = ((d,), {f"{ours}mlp/proj/bias": lambda a: a})
 
-    problems = []
-    for name, (shape, _) in expected.items():
-        if name not in tensors:
-            problems.append(f"  {name}: expected {shape}, missing in the checkpoint")
-        elif tuple(tensors[name].shape) != shape:
-            problems.append(
-                f"  {name}: expected {shape}, checkpoint has {tuple(tensors[name].shape)}"
-            )
-    for name, a in tensors.items():
-        if name in expected or name.endswith(_IGNORED_SUFFIXES):
-            continue
-        if name == "lm_head.weight":
-            wte = tensors.get("wte.weight")
-            if wte is None or wte.shape != a.shape or not np.array_equal(wte, a):
-                problems.append(
-                    f"  lm_head.weight {tuple(a.shape)}: differs from wte.weight; only the tied "
-                    "output head is supported"
-                )
-            continue
-        problems.append(f"  {name}: unexpected tensor {tuple(a.shape)}")
-    if problems:
-        raise CheckpointError(
-            f"GPT-2 checkpoint does not fit the config ({len(problems)} mismatches):\n"
-            + "\n".join(problems)
-        )
-    flat = {}
-    for name, (_, targets) in expected.items():
-        a = np.asarray(tensors[name], np.float32)
-        for path, convert in targets.items():
-            flat[path] = jnp.asarray(convert(a))
-    return flat
+    return convert_tensors(
+        tensors,
+        expected,
+        model_name="GPT-2",
+        tied={"lm_head.weight": "wte.weight"},
+        ignore=lambda name: name.endswith(_IGNORED_SUFFIXES),
+    )
 
 
 def load_hf_gpt2(directory: str, **overrides: Any) -> tuple[GPT, dict]:
@@ -207,21 +162,8 @@ def load_hf_gpt2(directory: str, **overrides: Any) -> tuple[GPT, dict]:
       ValueError: the config uses a GPT-2 variant this model does not implement.
       CheckpointError: tensors are missing, unexpected or mis-shaped (all listed in one error).
     """
-    directory = os.fspath(directory)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(
-            f"Hugging Face GPT-2 directory {directory!r} does not exist; expected a folder with "
-            "config.json and model.safetensors (from `save_pretrained` or the Hub)."
-        )
-    config_path = os.path.join(directory, "config.json")
-    if not os.path.exists(config_path):
-        raise FileNotFoundError(
-            f"No config.json in {directory!r}; expected a Hugging Face GPT-2 directory with "
-            "config.json and model.safetensors."
-        )
-    with open(config_path) as f:
-        config = json.load(f)
+    config = read_config(directory, "GPT-2")
     fields = gpt2_config_from_hf(config)
-    flat = _convert(_read_tensors(directory), fields)
+    flat = _convert(read_tensors(directory), fields)
     params = traverse_util.unflatten_dict(flat, sep="/")
     return GPT(**{**fields, **overrides}), params

@@ -7,7 +7,7 @@ from jaxpretrain.losses.classification import (
     softmax_cross_entropy,
 )
 from jaxpretrain.losses.contrastive import info_nce, mi_lower_bound
-from jaxpretrain.losses.language import next_token
+from jaxpretrain.losses.language import masked_lm, next_sentence, next_token
 from jaxpretrain.losses.reconstruction import gan_discriminator, gan_generator, masked_l2
 from jaxpretrain.losses.word_vectors import cbow_negative_sampling
 
@@ -18,8 +18,10 @@ __all__ = [
     "info_nce",
     "khot_softmax_cross_entropy",
     "masked_l2",
+    "masked_lm",
     "mi_lower_bound",
     "multilabel_sigmoid",
+    "next_sentence",
     "next_token",
     "soft_target_cross_entropy",
     "softmax_cross_entropy",

@@ -33,6 +33,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from jaxpretrain.methods import (
+    bert,
     cbow,
     colorization,
     cpc,
@@ -49,6 +50,7 @@ METHODS: dict[str, ModuleType] = {
     "hashtag": hashtag,
     "finetune": finetune,
     "gpt2": gpt2,
+    "bert": bert,
     "translation": translation,
     "cbow": cbow,
     "cpc": cpc,

@@ -1,5 +1,5 @@
 """Model definitions: backbones by name (``BACKBONES``) return [B, D] features and Classifier adds
-a head to any of them; attention, masks, positions, the configurable Transformer layer and stack,
+a head to any of them; GPT-2 and BERT; attention, masks, positions, the configurable Transformer layer and stack,
 and greedy / beam-search decoding for Transformers."""
 
 from jaxpretrain.models.attention import MultiHeadAttention
@@ -9,6 +9,7 @@ from jaxpretrain.models.backbones import (
     backbone_has_dropout,
     backbone_inputs,
 )
+from jaxpretrain.models.bert import Bert, BertEncoder, bert, bert_encoder, init_bert
 from jaxpretrain.models.colorizer import Colorizer
 from jaxpretrain.models.common import module_fields, num_params
 from jaxpretrain.models.context_encoder import (
@@ -62,6 +63,8 @@ __all__ = [
     "ACTIVATIONS",
     "BACKBONES",
     "BasicBlock",
+    "Bert",
+    "BertEncoder",
     "BottleneckBlock",
     "CBOW",
     "CPCSequence",
@@ -90,6 +93,8 @@ __all__ = [
     "TransformerLayer",
     "TransformerStack",
     "beam_search",
+    "bert",
+    "bert_encoder",
     "causal_mask",
     "cbow_scores",
     "combine_masks",
@@ -99,6 +104,7 @@ __all__ = [
     "gather_rows",
     "gpt2",
     "greedy_decode",
+    "init_bert",
     "init_cache",
     "init_decode_cache",
     "init_gpt",

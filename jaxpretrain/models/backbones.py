@@ -12,10 +12,11 @@ backbone without knowing what it is:
 | "resnet_patches" | a ResNet per patch of a grid (`cpc.PatchEncoder`) | "image"  | [B, D]        |
 | "conv_encoder"   | `context_encoder.ConvEncoder` (inpainting, colorization) | "image" | [B, D] |
 | "cpc_sequence"   | `cpc.SequenceBackbone`, 1-D convs + GRU         | "signal"   | [B, D]        |
+| "bert"           | `bert_encoder(variant, ...)`, `bert.BertEncoder` | "tokens", "token_types", "valid" | [B, D] |
 
-Text encoders (BERT, ELMo) register here the same way, reading "tokens" and friends.
+Other text encoders (ELMo) register here the same way, reading "tokens" and friends.
 With `pooled=False` an encoder returns its positions instead (the feature map, the patch grid,
-or (z, c) over time), which CPC's predictors need.
+(z, c) over time, BERT's [B, T, D] sequence output), which CPC's predictors need.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 import flax.linen as nn
 
+from jaxpretrain.models.bert import bert_encoder
 from jaxpretrain.models.common import module_fields
 from jaxpretrain.models.context_encoder import ConvEncoder
 from jaxpretrain.models.cpc import PatchEncoder, SequenceBackbone
@@ -57,7 +59,12 @@ def _cpc_sequence(fields: dict[str, Any], pooled: bool) -> nn.Module:
     return SequenceBackbone(**fields, pooled=pooled)
 
 
+def _bert(fields: dict[str, Any], pooled: bool) -> nn.Module:
+    return bert_encoder(fields.pop("variant"), **fields, pooled=pooled)
+
+
 BACKBONES: dict[str, Backbone] = {
+    "bert": Backbone(_bert, ("tokens", "token_types", "valid"), dropout=True),
     "resnet": Backbone(_resnet, ("image",)),
     "resnet_patches": Backbone(_resnet_patches, ("image",)),
     "conv_encoder": Backbone(_conv_encoder, ("image",)),

@@ -70,16 +70,17 @@ def test_kjv_text_is_plain_verses(kjv):
 
 def test_missing_bible_command_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # No `bible` on the PATH.
-    corpus.kjv_text.cache_clear()
-    corpus.kjv_verses.cache_clear()  # kjv_text reads the cached verses.
+    caches = (corpus.kjv_text, corpus.kjv_verses)  # kjv_text reads the cached kjv_verses.
+    for cache in caches:
+        cache.cache_clear()
     try:
         with pytest.raises(corpus.CorpusNotFoundError, match="apt-get install bible-kjv"):
             corpus.kjv_text()
         with pytest.raises(FileNotFoundError, match="bible-kjv package"):
             corpus.corpus_text({"corpus": "kjv"})
     finally:
-        corpus.kjv_text.cache_clear()
-        corpus.kjv_verses.cache_clear()
+        for cache in caches:
+            cache.cache_clear()
 
 
 def test_bpe_learns_merges_within_vocab_size(tok, kjv_head):

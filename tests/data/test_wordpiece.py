@@ -1,6 +1,8 @@
 """Tests for jaxpretrain.data.wordpiece (BERT's tokenizer) and the KJV's verses with references."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -93,3 +95,21 @@ def test_kjv_verses_have_books_chapters_and_numbers():
     assert len({(v.book, v.chapter) for v in held}) == 119  # Chapters 5, 15, ..., 1185.
     assert {corpus.KJV_BOOKS[v.book] for v in held} >= {"Genesis", "Psalms", "Matthew", "Romans"}
     assert not any(corpus.kjv_heldout(v, 0) for v in verses[:100])
+
+
+def test_training_is_deterministic_across_processes():
+    """tokenizers' WordPieceTrainer numbers "##" pieces in hash-map order, which differs between
+    processes (huggingface/tokenizers#1794); train_wordpiece reserves them in sorted order."""
+    code = (
+        "import hashlib; from jaxpretrain.data import corpus, wordpiece;"
+        " t = wordpiece.WordPieceTokenizer.train(corpus.kjv_text().splitlines()[:3000],"
+        " vocab_size=1500); print(hashlib.sha256('\\n'.join(t.tokens).encode()).hexdigest())"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        ).stdout.strip()
+        for _ in range(3)
+    }
+    assert len(runs) == 1

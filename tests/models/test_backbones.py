@@ -20,6 +20,11 @@ CASES = {
         dict(features=4, kernels=[2, 1], strides=[2, 1], context_features=3, pool="context"),
         jnp.zeros((2, 12, 1)),
     ),
+    # A text encoder reads several batch keys: its case gives one input per key.
+    "bert": (
+        dict(variant="bert-test", num_layers=1),
+        (jnp.ones((2, 6), jnp.int32), jnp.zeros((2, 6), jnp.int32), jnp.ones((2, 6), bool)),
+    ),
 }
 
 
@@ -30,16 +35,20 @@ def test_every_registered_backbone_has_a_case():
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_pooled_backbone_under_a_classifier_head(name):
     fields, x = CASES[name]
+    inputs = x if isinstance(x, tuple) else (x,)
     config = {"backbone": name, **fields}
-    (key,) = models.backbone_inputs(config)
-    assert key == ("signal" if x.ndim == 3 else "image")
+    keys = models.backbone_inputs(config)
+    if name == "bert":
+        assert keys == ("tokens", "token_types", "valid")
+    else:
+        assert keys == ("signal" if x.ndim == 3 else "image",)
     classifier = models.Classifier(models.backbone(config), num_classes=5)
-    params = classifier.init(jax.random.key(0), x)["params"]
+    params = classifier.init(jax.random.key(0), *inputs)["params"]
     assert set(params) == {"backbone", "head"}
-    logits = classifier.apply({"params": params}, x)
+    logits = classifier.apply({"params": params}, *inputs)
     assert logits.shape == (2, 5) and logits.dtype == jnp.float32
     np.testing.assert_array_equal(logits, 0.0)  # The head starts at zero: loss ln V.
-    features = classifier.apply({"params": params}, x, method="embed")
+    features = classifier.apply({"params": params}, *inputs, method="embed")
     assert features.shape == (2, params["head"]["kernel"].shape[0])
 
 
