@@ -4,6 +4,7 @@
   python scripts/benchmark.py --only=supervised_digits --repeats=5 --steps=20
   python scripts/benchmark.py --only=supervised_imagenet2012 --mock_data   # no data set needed
   python scripts/benchmark.py --only=gpt2_kjv,gpt2_peer_config,gpt2_124m --peers --steps=5
+  python scripts/benchmark.py --only=bert_kjv,bert_peer_config --peers --repeats=3 --steps=5
   python scripts/benchmark.py --only=gpt2_kjv_generation --repeats=3     # KV cache vs none
   python scripts/benchmark.py --only=cbow_kjv --peers --repeats=3        # vs gensim, fastText
   python scripts/benchmark.py --only=gpt2_124m --peers --set=model.dtype=bfloat16   # any key
@@ -13,8 +14,8 @@ then time ``--steps`` steps ``--repeats`` times on one fixed batch already on th
 figure is the step, not the input pipeline, which is timed separately as ``input ex/s``). Reports
 the median examples/s (and tokens/s for language models), MFU = (FLOPs of the compiled step, from
 XLA's cost analysis) / step time / (peak FLOP/s of a large matmul in the same dtype, measured in
-the same run), for GPT entries also the analytic ``model_mfu`` (``gpt_flops_per_token``), and the
-memory of one step (``step_memory``). ``--peers`` also times each entry's PyTorch peer, one of
+the same run), for GPT and BERT entries also the analytic ``model_mfu``
+(``gpt_flops_per_token``, ``bert_flops_per_token``; tokens = B·T), and the memory of one step (``step_memory``). ``--peers`` also times each entry's PyTorch peer, one of
 its repeats after each of ours (so both see the same load), and prints ours / peer of the medians.
 Generation entries (``GenerationEntry``) time sampling with and without the key/value cache;
 ``cbow_kjv`` times whole word-vector runs (and gensim's and fastText's with ``--peers``).
@@ -44,7 +45,7 @@ class Entry:
     arg: str | None = None
     overrides: tuple[tuple[str, object], ...] = ()
     mfu: bool = True  # Whether model-FLOP utilisation is meaningful (matmul/conv-heavy).
-    torch_peer: str | None = None  # The eager-PyTorch peer in PEERS ("resnet", "gpt"), if any.
+    torch_peer: str | None = None  # The eager-PyTorch peer in PEERS ("resnet", "gpt", "bert").
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +103,22 @@ BENCHMARKS = {
             ("batch_size", 16),
         ),
         torch_peer="gpt",
+    ),
+    # BERT pretraining (masked LM + next sentence): L 4, H 4, D 256, V 8192, T 128, P 20, B 32.
+    "bert_kjv": Entry("configs/bert_kjv.py"),
+    # The eager-PyTorch peer's sizes (L 4, H 4, D 256, T 256, B 16) on bert_kjv's
+    # WordPiece vocabulary (V 8192) and P 20; the peer trains the same network.
+    "bert_peer_config": Entry(
+        "configs/bert_kjv.py",
+        overrides=(
+            ("model.num_layers", 4),
+            ("model.num_heads", 4),
+            ("model.width", 256),
+            ("model.max_length", 256),
+            ("data.max_length", 256),
+            ("batch_size", 16),
+        ),
+        torch_peer="bert",
     ),
     # The gpt2_kjv model with 512 learned positions, so 16 + 256 tokens fit.
     "gpt2_kjv_generation": GenerationEntry(

@@ -18,12 +18,51 @@ from jaxpretrain.evaluate import Sampler, generate
 from jaxpretrain.methods import get_method
 from jaxpretrain.train.experiment import build_experiment
 from jaxpretrain.train.flops import (
+    bert_flop_params,
+    bert_flops_per_token,
     gpt_flop_params,
     gpt_flops_per_token,
     peak_matmul_flops,
     step_flops,
     step_memory,
 )
+
+
+def tokens_per_example(config) -> int | None:
+    """Tokens an example trains on, for tokens/s: a GPT window's ``data.context``, a BERT
+    instance's ``data.max_length`` (T, padding included: B·T tokens a step); None otherwise."""
+    if config.method == "bert":
+        return config.data.max_length
+    return config.data.get("context")
+
+
+def _model_flops(config, experiment, batch) -> dict:
+    """The analytic model FLOPs of GPT and BERT steps: {flop_params, model_flops_per_token}, or
+    {} for other methods."""
+    if config.method == "gpt2":
+        n = gpt_flop_params(experiment.state.params)
+        per_token = gpt_flops_per_token(
+            n,
+            num_layers=experiment.model.num_layers,
+            width=experiment.model.width,
+            context=config.data.context,
+        )
+        return {"flop_params": n, "model_flops_per_token": per_token}
+    if config.method == "bert":
+        n = bert_flop_params(experiment.state.params)
+        per_token = bert_flops_per_token(
+            n,
+            num_layers=experiment.model.num_layers,
+            width=experiment.model.width,
+            length=batch["tokens"].shape[1],  # T of the batch the step runs on.
+            predictions=batch["masked_positions"].shape[1],  # P: the head runs on every slot.
+        )
+        return {
+            "flop_params": n.total,
+            "flop_params_by_use": n._asdict(),
+            "model_flops_per_token": per_token,
+        }
+    return {}
 
 
 def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool, peer=None) -> dict:
@@ -35,7 +74,7 @@ def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool, pe
     flops = step_flops(experiment, batch) if with_mfu else None
     # Compiling ahead of time for the memory analysis; the calls below reuse this compilation.
     compiled = experiment.train_step.lower(experiment.state, batch).compile()
-    gpt_params = gpt_flop_params(experiment.state.params) if config.method == "gpt2" else None
+    model_flops = _model_flops(config, experiment, batch)
     state = experiment.state
     for _ in range(2):  # Warm up.
         state, metrics = experiment.step(state, batch)
@@ -54,8 +93,8 @@ def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool, pe
         experiment.stream.local_batch(step)
     input_rate = steps * config.batch_size / jax.process_count() / (time.perf_counter() - start)
     median = statistics.median(rates)
-    # Language models: each example is a window of data.context predicted tokens.
-    context = config.data.get("context")
+    # Language models: tokens/s of the examples' windows (GPT) or instances (BERT).
+    context = tokens_per_example(config)
     result = {
         "name": name,
         "device": jax.devices()[0].device_kind,
@@ -77,16 +116,10 @@ def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool, pe
                 step_gflops=flops / 1e9,
                 mfu=median / config.batch_size * flops / (peak * mesh.size),
             )
-        if gpt_params is not None:
-            per_token = gpt_flops_per_token(
-                gpt_params,
-                num_layers=experiment.model.num_layers,
-                width=experiment.model.width,
-                context=context,
-            )
+        if model_flops:
+            per_token = model_flops["model_flops_per_token"]
             result.update(
-                flop_params=gpt_params,
-                model_flops_per_token=per_token,
+                **model_flops,
                 model_mfu=result["tokens_per_sec"] * per_token / (peak * mesh.size),
             )
     if peer_rates:
@@ -201,4 +234,26 @@ def _gpt_peer(config) -> Callable[[int], float]:
     return lambda steps: trainer.time_steps(steps) / config.data.context
 
 
-PEERS = {"resnet": _resnet_peer, "gpt": _gpt_peer}
+def _bert_peer(config) -> Callable[[int], float]:
+    """The same BERT pretraining (L, H, D, V, T, P, B, dropout) in eager PyTorch: examples
+    (instances of T tokens) per s."""
+    from peers.torch_bert import torch_bert_trainer
+
+    model = get_method(config.method).make_model(config)  # V: config.model.vocab_size.
+    length = config.data.max_length
+    trainer = torch_bert_trainer(
+        num_layers=model.num_layers,
+        num_heads=model.num_heads,
+        width=model.width,
+        length=length,
+        max_length=model.max_length,
+        vocab_size=model.vocab_size,
+        predictions=config.data.max_predictions,
+        batch_size=config.batch_size,
+        dropout=model.dropout_rate,
+        dtype=config.model.get("dtype", "float32"),
+    )
+    return lambda steps: trainer.time_steps(steps) / length
+
+
+PEERS = {"resnet": _resnet_peer, "gpt": _gpt_peer, "bert": _bert_peer}

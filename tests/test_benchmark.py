@@ -1,5 +1,6 @@
 """scripts/benchmark.py runs a registered entry and reports throughput and a plausible MFU;
-the GPT FLOP count matches a hand count and XLA's; the eager-PyTorch GPT peer trains."""
+the GPT and BERT FLOP counts match hand counts; the eager-PyTorch GPT and BERT peers train, the
+BERT one with the parameters of ours and of transformers' BertForPreTraining."""
 
 import importlib.util
 import json
@@ -25,6 +26,7 @@ def _script_module(relative: str):
 sys.modules["benchmark_runs"] = _script_module("benchmark_runs.py")
 benchmark = _script_module("benchmark.py")
 torch_gpt = _script_module("peers/torch_gpt.py")
+torch_bert = _script_module("peers/torch_bert.py")
 
 
 def test_benchmark_reports_throughput_and_mfu(tmp_path):
@@ -127,6 +129,94 @@ def test_torch_gpt_peer_trains_a_tiny_gpt(dtype):
     assert trainer.time_steps(2) > 0
     # L 1, D 32, V 256: 12·32² + 13·32 per block, 2·32 for ln_f, 256·32 for the tied head.
     assert trainer.flop_params == 12 * 32**2 + 13 * 32 + 2 * 32 + 256 * 32
+
+
+def _bert_hand_count(*, layers: int, d: int, vocab: int) -> tuple[int, int, int]:
+    """BertFlopParams by hand: (layers and embedding LN, masked-LM head, pooler and NSP head)."""
+    layer = 4 * (d * d + d) + 2 * 2 * d + (d * 4 * d + 4 * d) + (4 * d * d + d)  # 12D² + 13D
+    return layers * layer + 2 * d, (d * d + d) + 2 * d + vocab * d + vocab, (d * d + d) + 2 * d + 2
+
+
+@pytest.mark.slow
+def test_bert_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "benchmark.py"),
+        "--only=bert_kjv,bert_peer_config",
+        "--smoke",
+        "--peers",
+        "--repeats=3",
+        "--steps=2",
+        "--batch_size=2",
+        "--set=data.max_length=16",  # Applies after each entry's own overrides.
+        f"--json={out}",
+    ]
+    result = subprocess.run(
+        command, cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "jaxpretrain / torch = " in result.stdout
+    kjv, peer_config = json.loads(out.read_text())
+    for entry in (kjv, peer_config):  # Loose MFU bounds, as for GPT above.
+        assert entry["tokens_per_sec"] > 0 and 0 < entry["model_mfu"] < 3 and 0 < entry["mfu"] < 3
+        assert entry["step_memory_mib"] > 0
+        assert entry["tokens_per_sec"] == entry["examples_per_sec"] * 16  # B·T tokens.
+    # bert_kjv:smoke is L 2, D 32, V 512, P 5 (T 16 by --set); the head runs at P of T positions.
+    token, prediction, instance = _bert_hand_count(layers=2, d=32, vocab=512)
+    assert kjv["flop_params"] == token + prediction + instance
+    per_instance = 6 * (token * 16 + prediction * 5 + instance) + 12 * 2 * 16 * 16 * 32
+    assert kjv["model_flops_per_token"] == pytest.approx(per_instance / 16)
+    # The overrides win over the smoke config: L 4, D 256 (V 512, P 5, T 16 by --set).
+    assert peer_config["flop_params"] == sum(_bert_hand_count(layers=4, d=256, vocab=512))
+    assert len(peer_config["torch_examples_per_sec_runs"]) == 3
+    assert peer_config["torch_tokens_per_sec"] > 0 and 0 < peer_config["torch_model_mfu"] < 3
+    ratio = peer_config["examples_per_sec"] / peer_config["torch_examples_per_sec"]
+    assert abs(peer_config["ours_over_torch"] - ratio) < 1e-9
+
+
+def test_torch_bert_peer_trains_a_tiny_bert_with_our_and_hf_parameter_counts():
+    import jax
+
+    from jaxpretrain import models
+    from jaxpretrain.train.flops import bert_flop_params
+
+    sizes = dict(num_layers=2, num_heads=2, width=32, vocab_size=101, max_length=64)
+    trainer = torch_bert.torch_bert_trainer(**sizes, length=16, predictions=3, batch_size=2)
+    assert trainer.time_steps(2) > 0
+    assert trainer.flop_params == _bert_hand_count(layers=2, d=32, vocab=101)
+    # The same split of the same parameters as our models.Bert of these sizes...
+    ours = models.init_bert(models.bert("bert-test", **sizes), jax.random.PRNGKey(0))
+    assert bert_flop_params(ours) == trainer.flop_params
+    # ...and as many as transformers' BertForPreTraining, less its position and type tables.
+    transformers = pytest.importorskip("transformers")
+    hf = transformers.BertForPreTraining(
+        transformers.BertConfig(
+            vocab_size=101,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=128,
+            max_position_embeddings=64,
+            type_vocab_size=2,
+        )
+    )
+    hf_total = sum(p.numel() for p in hf.parameters())  # The tied decoder counted once.
+    assert hf_total - (64 + 2) * 32 == trainer.flop_params.total
+
+
+def test_torch_bert_peer_batch_masks_15_percent_up_to_p():
+    import torch
+
+    batch = torch_bert.random_batch(torch, vocab_size=50, length=40, predictions=5, batch_size=3)
+    tokens, types, valid, positions, ids, weights, labels = batch
+    assert tokens.shape == types.shape == valid.shape == (3, 40) and bool(valid.all())
+    assert weights.sum(1).tolist() == [5, 5, 5]  # round(0.15 · 40) = 6, capped at P = 5.
+    rows = torch.arange(3)[:, None]
+    assert bool((tokens[rows, positions] == torch_bert._MASK).all())
+    assert bool((ids >= 5).all())  # The original (non-special) tokens are the targets.
+    assert types[:, :20].sum() == 0 and bool(types[:, 20:].eq(1).all())
+    assert set(labels.tolist()) <= {0, 1}
 
 
 def test_generation_benchmark_times_cache_and_no_cache(tmp_path):

@@ -2,8 +2,8 @@
 
 MFU = (model FLOPs per example × examples/s) / (peak FLOP/s of the devices), with the peak
 measured on the same devices in the same run (``peak_matmul_flops``) rather than taken from a
-data sheet, and the model FLOPs either counted by XLA (``step_flops``) or, for GPT, by the
-analytic 6N + 12·L·T·D rule (``gpt_flops_per_token``).
+data sheet, and the model FLOPs either counted by XLA (``step_flops``) or, for the Transformers,
+by the analytic 6N + 12·L·T·D rule (``gpt_flops_per_token``, ``bert_flops_per_token``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from typing import NamedTuple
 
 import jax
 
@@ -67,6 +68,71 @@ def gpt_flops_per_token(flop_params: int, *, num_layers: int, width: int, contex
     statistics, the loss and the optimizer (O(D) per token, not O(D²)) are left out.
     """
     return 6 * flop_params + 12 * num_layers * context * width
+
+
+class BertFlopParams(NamedTuple):
+    """The N of a BERT's 6N FLOP count, split by how many positions each parameter runs on.
+
+    Attributes:
+        token: run at every one of the T positions: the embeddings' LayerNorm and the L layers,
+            L·(12D² + 13D) + 2D (the word, position and token-type lookups are gathers, no
+            FLOPs).
+        prediction: run at each of the P masked positions only: the masked-LM head's transform
+            (D² + D), its LayerNorm (2D), the decoder tied to the word embeddings (V·D, counted
+            once, as the head's matmul) and its bias (V).
+        instance: run once per instance, at [CLS]: the pooler (D² + D) and the next-sentence
+            head (2D + 2).
+    """
+
+    token: int
+    prediction: int
+    instance: int
+
+    @property
+    def total(self) -> int:
+        """Every parameter but the position and token-type tables."""
+        return self.token + self.prediction + self.instance
+
+
+def _size(tree) -> int:
+    return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(tree))
+
+
+def bert_flop_params(params) -> BertFlopParams:
+    """``BertFlopParams`` of a ``models.Bert``'s params: ``encoder`` (its word_embeddings,
+    position_embeddings, token_type_embeddings, embeddings_ln, layer_{i} and pooler), ``mlm``
+    (transform, ln, bias) and ``nsp``."""
+    encoder = params["encoder"]
+    lookups = ("word_embeddings", "position_embeddings", "token_type_embeddings")
+    return BertFlopParams(
+        token=_size({k: v for k, v in encoder.items() if k not in (*lookups, "pooler")}),
+        prediction=_size(params["mlm"]) + _size(encoder["word_embeddings"]),
+        instance=_size(encoder["pooler"]) + _size(params["nsp"]),
+    )
+
+
+def bert_flops_per_token(
+    flop_params: BertFlopParams, *, num_layers: int, width: int, length: int, predictions: int
+) -> float:
+    """Training FLOPs per token (of the B·T a step trains on) of BERT pretraining whose masked-LM
+    head runs at P of the T positions (gathered, as ``models.Bert`` with ``masked_positions``):
+
+        6·N_token + 6·N_prediction·P/T + 6·N_instance/T + 12·L·T·D
+
+    with the N's of ``bert_flop_params``, T = ``length`` (tokens per instance, padding included),
+    P = ``predictions`` (the data's max_predictions: the head runs on all P slots, used or not),
+    D the width. It is ``gpt_flops_per_token``'s rule (6N: a forward multiply-add per parameter
+    and token, the backward twice that; 4·L·T·D forward for QKᵀ and α·V) with each parameter
+    counted at the share of the tokens it is applied to; a head run on every token would make it
+    6N + 12·L·T·D exactly. The padding mask is not discounted (all T² scores are computed).
+    """
+    per_instance = (
+        6 * flop_params.token * length
+        + 6 * flop_params.prediction * predictions
+        + 6 * flop_params.instance
+        + 12 * num_layers * length**2 * width
+    )
+    return per_instance / length
 
 
 def step_flops(experiment, batch) -> float | None:

@@ -35,3 +35,49 @@ def test_gpt_flops_per_token_matches_a_hand_count_and_xla():
 def test_peak_matmul_flops_is_a_plausible_rate():
     peak = flops.peak_matmul_flops("float32", repeats=1, chain=2)
     assert 1e8 < peak < 1e16
+
+
+def test_bert_flops_count_the_head_at_the_predicted_positions_as_hand_and_xla_do():
+    model = models.bert("bert-test")  # L 2, H 2, D 32, V 101, 64 learned positions.
+    num_layers, d, vocab, length, predictions = 2, 32, 101, 16, 3
+    layer = 4 * (d * d + d) + 2 * 2 * d + (d * 4 * d + 4 * d) + (4 * d * d + d)  # 12D² + 13D
+    expected = flops.BertFlopParams(
+        token=num_layers * layer + 2 * d,  # The layers and the embeddings' LayerNorm.
+        prediction=(d * d + d) + 2 * d + vocab * d + vocab,  # Transform, LN, tied decoder, bias.
+        instance=(d * d + d) + (d * 2 + 2),  # Pooler and next-sentence head.
+    )
+    n = flops.bert_flop_params(models.init_bert(model, jax.random.PRNGKey(0)))
+    assert n == expected and n.total == sum(expected)
+    per_token = flops.bert_flops_per_token(
+        n, num_layers=num_layers, width=d, length=length, predictions=predictions
+    )
+    forward_per_instance = (
+        2 * n.token * length
+        + 2 * n.prediction * predictions
+        + 2 * n.instance
+        + num_layers * 4 * length * length * d
+    )
+    assert per_token == 3 * forward_per_instance / length
+    # Run at every position, the head would make it GPT's 6N + 12·L·T·D.
+    everywhere = flops.bert_flops_per_token(
+        n._replace(token=n.token + n.prediction, prediction=0, instance=0),
+        num_layers=num_layers,
+        width=d,
+        length=length,
+        predictions=0,
+    )
+    assert everywhere == flops.gpt_flops_per_token(
+        n.token + n.prediction, num_layers=num_layers, width=d, context=length
+    )
+    # XLA's count of a wider model's forward (the head at P positions) is the analytic one plus
+    # the O(D) rest (softmax, GELU, LayerNorm statistics).
+    model = models.bert("bert-mini", num_layers=1, vocab_size=512, max_length=64)
+    params = models.init_bert(model, jax.random.PRNGKey(0))
+    tokens = jnp.zeros((2, 64), jnp.int32)
+    positions = jnp.tile(jnp.arange(8), (2, 1))  # P = 8
+    apply = jax.jit(lambda p, t, m: model.apply({"params": p}, t, masked_positions=m))
+    xla = apply.lower(params, tokens, positions).compile().cost_analysis()["flops"] / tokens.size
+    analytic = flops.bert_flops_per_token(
+        flops.bert_flop_params(params), num_layers=1, width=256, length=64, predictions=8
+    )
+    assert 1.0 <= xla / (analytic / 3) < 1.1
