@@ -56,7 +56,10 @@ def get_config(arg=None):
     c.eval_every = 50
     c.checkpoint_every = 100
     c.optimizer.name = "adamw"
-    c.optimizer.base_lr = 1e-4  # Small BERTs fine-tune at 1e-4..3e-4 (Turc et al. 2019).
+    # 5e-4, not BERT-base's 2e-5..5e-5: this 4-layer model at 1e-4 still underfits after 100
+    # steps (train loss 1.46 on section, eval accuracy 0.33 pretrained and 0.32 from scratch);
+    # at 5e-4 the pretrained encoder pulls ahead (0.48 against 0.38 after 200 steps).
+    c.optimizer.base_lr = 5e-4
     c.optimizer.lr_scaling = "none"
     c.optimizer.warmup_steps = 10  # 10% (run_classifier.py's warmup_proportion).
     c.optimizer.decay = "linear"
