@@ -8,7 +8,12 @@ ids trained on the pretraining text. Documents are chapters and sentences are ve
 tenth chapter is held out (``heldout_every``): those 119 chapters are the eval split here, and
 the only text the fine-tuning tasks (configs/finetune_bert_kjv.py) are built from. Instances
 (sentence pair, truncation, 15% of tokens masked) are drawn afresh every epoch.
-Expected (2 CPU cores): see the figures in the docstring's last lines, filled in when measured.
+Expected (2 CPU cores, seed 0): on the held-out chapters after 600 steps, masked-LM loss 5.43
+and accuracy 0.149, next-sentence loss 0.671 and accuracy 0.582 (from ln 8192 = 9.0, 0 and
+ln 2, 0.5; at step 200: 5.67, 0.125, 0.536). 600 steps take ~8 min at the 1.28 steps/s measured
+with one other job on the machine (25 min when it was shared with three). This is early BERT:
+the masked LM is just past unigram statistics; the fine-tunes still gain from it
+(scripts/compare.py, README).
 """
 
 import ml_collections
