@@ -32,8 +32,8 @@ system-deps:
 demo: install
 	$(BIN)/python scripts/compare.py --workdir=runs/compare
 
-# The whole suite, slow end-to-end tests included (700 tests; 20 min on 2 cores shared with a
-# training job, ~13-15 min alone).
+# The whole suite, slow end-to-end tests included (700 tests: 20 min on 2 cores that a training
+# job shared for two thirds of that time).
 test: install-test system-deps
 	$(BIN)/python -m pytest -n 2 -q
 
