@@ -91,6 +91,29 @@ def bert_kjv_model(*, smoke: bool = False) -> ml_collections.ConfigDict:
     )
 
 
+def elmo_kjv_model(*, smoke: bool = False) -> ml_collections.ConfigDict:
+    """The small ELMo of configs/elmo_kjv.py, shared with its downstream probes so checkpoints fit
+    (bilm-tf's architecture, scaled down: its full model has the filters
+    ``models.elmo.ELMO_FILTERS``, 2 highway layers, P = 512 and F = 4096)."""
+    return ml_collections.ConfigDict(
+        dict(
+            backbone="elmo",  # models.BACKBONES: the biLM + a scalar mix, for downstream tasks.
+            # (width, count) character convolutions: bilm-tf's first five, at a quarter the count.
+            filters=((1, 8), (2, 8), (3, 16))
+            if smoke
+            else ((1, 32), (2, 32), (3, 64), (4, 64), (5, 64)),
+            char_features=8 if smoke else 16,  # E, the character embedding size (ELMo: 16).
+            highway_layers=1,  # Highway layers after the convolutions (ELMo's small model: 1).
+            projection=16 if smoke else 128,  # P: token layer and LSTM output size.
+            lstm_features=32 if smoke else 256,  # F, the LSTM cell size (projected to P).
+            num_layers=2,  # LSTM layers per direction, residual around the second.
+            cell_clip=3.0,  # |c| clip (bilm-tf).
+            projection_clip=3.0,  # |h| clip (bilm-tf).
+            dropout_rate=0.1,  # On each LSTM layer's input, in training (bilm-tf).
+        )
+    )
+
+
 def split_argument(arg: str | None, default: str) -> tuple[bool, str]:
     """(smoke, value) of a config argument "value", "smoke", "smoke,value" or None, for configs
     whose argument names something (a task, a directory) besides the smoke variant."""

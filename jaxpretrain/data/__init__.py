@@ -7,7 +7,7 @@ function of `(seed, step)`; `jaxpretrain.parallel` makes global arrays.
 
 Modules, lowest first: `base` (source protocol, `Dataset`, TFDS access) < the per-data-set
 modules (`sklearn_digits`, `photos`, `signals`, `corpus`, `lm`, `translation`, `word_vectors`,
-`bert_documents` < `bert_pretraining`, `glue`, `kjv_tasks`, ...) and the transforms (`images`,
+`bert_documents` < `bert_pretraining`, `glue`, `kjv_tasks`, `characters` < `sentences`, ...) and the transforms (`images`,
 `color`, `masks`, `text`) < `registry`.
 """
 
@@ -36,6 +36,7 @@ from jaxpretrain.data.images import (
 from jaxpretrain.data.iterator import BatchStream, eval_batches
 from jaxpretrain.data.kjv_tasks import SECTIONS, kjv_task_examples, kjv_task_sources
 from jaxpretrain.data.registry import DATASETS, build_source, data_tokenizer, load_dataset
+from jaxpretrain.data.sentences import PackedSentences, SentenceVocabulary, sentence_sources
 from jaxpretrain.data.sklearn_digits import HASHTAG_DIGITS, HASHTAGS, digits, digits_hashtags
 from jaxpretrain.data.text import TokenWindows, bits_per_byte, split_tokens
 from jaxpretrain.data.text_tasks import GLUE_TASKS, KJV_TASKS, TextTask, task_of, task_tokenizer
@@ -72,6 +73,8 @@ __all__ = [
     "IMAGENET_STD",
     "InstanceTransform",
     "KJV_TASKS",
+    "PackedSentences",
+    "SentenceVocabulary",
     "SECTIONS",
     "Subwords",
     "TextTask",
@@ -106,6 +109,7 @@ __all__ = [
     "random_crop_flip",
     "random_resized_crop",
     "read_text_files",
+    "sentence_sources",
     "split_tokens",
     "task_of",
     "task_tokenizer",

@@ -41,6 +41,11 @@
   `vocab`, `max_length` (default 128), `heldout_every` (default 10, the pretraining config's),
   `per_class` (default 0: all) and `seed` (default 0); tokenizer the `WordPieceTokenizer`.
   `text_tasks.task_of` gives a glue or kjv_task config's classes and metrics;
+- "sentences": sentences of a corpus packed into rows of `length` tokens, as characters and
+  softmax ids, for a bidirectional LM (`sentences.sentence_sources`: ELMo), with fields `corpus`,
+  `heldout_every` (KJV: the held-out chapters are the eval split, default 10), `eval_fraction`
+  (other corpora), `min_count` (default 2), `length` (default 128), `max_chars` (default 50);
+  tokenizer the `sentences.SentenceVocabulary`;
 - "tfds" serves every name "tfds:<name>" (e.g. "tfds:cifar10", "tfds:imagenet2012"):
   `base.tfds_source`, with optional `data_dir`, `train_split` (default "train") and
   `eval_split` (default "validation" for imagenet2012, else "test").
@@ -63,6 +68,7 @@ from jaxpretrain.data.glue import glue_sources
 from jaxpretrain.data.kjv_tasks import kjv_task_sources
 from jaxpretrain.data.lm import lm_sources
 from jaxpretrain.data.photos import photos
+from jaxpretrain.data.sentences import sentence_sources
 from jaxpretrain.data.signals import mnist1d
 from jaxpretrain.data.sklearn_digits import digits, digits_hashtags
 from jaxpretrain.data.translation import translation_sources
@@ -137,6 +143,11 @@ def _bert_pretraining(data_config: Any) -> Dataset:
     return Dataset(built.train, built.eval, built.tokenizer, as_dict(data_config))
 
 
+def _sentences(data_config: Any) -> Dataset:
+    built = sentence_sources(data_config)
+    return Dataset(built.train, built.eval, built.tokenizer, as_dict(data_config))
+
+
 def _tfds(data_config: Any) -> Dataset:
     name = field(data_config, "name")[len("tfds:") :]
     eval_default = _TFDS_EVAL_SPLITS.get(name.split(":")[0].split("/")[0], "test")
@@ -160,6 +171,7 @@ DATASETS: dict[str, Callable[[Any], Dataset]] = {
     "glue": _glue,  # GLUE from TFDS, packed for BERT.
     "kjv_task": _kjv_task,  # Offline BERT fine-tuning tasks on the KJV's held-out chapters.
     "bert_pretraining": _bert_pretraining,
+    "sentences": _sentences,  # Packed sentences as characters, for ELMo's biLM.
     "tfds": _tfds,  # Every "tfds:<name>".
 }
 

@@ -1,6 +1,7 @@
 """Model definitions: backbones by name (``BACKBONES``) return [B, D] features and Classifier adds
-a head to any of them; GPT-2 and BERT; attention, masks, positions, the configurable Transformer layer and stack,
-and greedy / beam-search decoding for Transformers."""
+a head to any of them; GPT-2, BERT and ELMo (with its ``ScalarMix``); attention, masks,
+positions, the configurable Transformer layer and stack, and greedy / beam-search decoding for
+Transformers."""
 
 from jaxpretrain.models.attention import MultiHeadAttention
 from jaxpretrain.models.backbones import (
@@ -33,6 +34,15 @@ from jaxpretrain.models.decoding import (
     length_penalty,
     sequence_lengths,
 )
+from jaxpretrain.models.elmo import (
+    BiLM,
+    CharEncoder,
+    ElmoEncoder,
+    ElmoLM,
+    LSTMPCell,
+    ScalarMix,
+    token_mask,
+)
 from jaxpretrain.models.gpt import GPT, gpt2, init_cache, init_gpt
 from jaxpretrain.models.heads import Classifier
 from jaxpretrain.models.layers import ACTIVATIONS
@@ -57,16 +67,24 @@ from jaxpretrain.models.transformer_stack import (
     TransformerLayer,
     TransformerStack,
 )
-from jaxpretrain.models.word_vectors import CBOW, cbow_scores, gather_rows, row_ids
+from jaxpretrain.models.word_vectors import (
+    CBOW,
+    WordVectorMean,
+    cbow_scores,
+    gather_rows,
+    row_ids,
+)
 
 __all__ = [
     "ACTIVATIONS",
     "BACKBONES",
     "BasicBlock",
+    "BiLM",
     "Bert",
     "BertEncoder",
     "BottleneckBlock",
     "CBOW",
+    "CharEncoder",
     "CPCSequence",
     "CPCVision",
     "ChannelwiseFC",
@@ -76,15 +94,19 @@ __all__ = [
     "ConvDecoder",
     "ConvEncoder",
     "Discriminator",
+    "ElmoEncoder",
+    "ElmoLM",
     "GPT",
     "KernelInits",
     "LayerConfig",
     "LayerNames",
+    "LSTMPCell",
     "LearnedPositions",
     "MaskedContext",
     "MultiHeadAttention",
     "PatchEncoder",
     "ResNet",
+    "ScalarMix",
     "SequenceBackbone",
     "Transformer",
     "backbone",
@@ -92,6 +114,7 @@ __all__ = [
     "backbone_inputs",
     "TransformerLayer",
     "TransformerStack",
+    "WordVectorMean",
     "beam_search",
     "bert",
     "bert_encoder",
@@ -117,5 +140,6 @@ __all__ = [
     "row_ids",
     "sequence_lengths",
     "sinusoidal_positions",
+    "token_mask",
     "transformer",
 ]

@@ -13,10 +13,11 @@ backbone without knowing what it is:
 | "conv_encoder"   | `context_encoder.ConvEncoder` (inpainting, colorization) | "image" | [B, D] |
 | "cpc_sequence"   | `cpc.SequenceBackbone`, 1-D convs + GRU         | "signal"   | [B, D]        |
 | "bert"           | `bert_encoder(variant, ...)`, `bert.BertEncoder` | "tokens", "token_types", "valid" | [B, D] |
+| "elmo"           | `elmo.ElmoEncoder`: a `BiLM` + `ScalarMix`, mean over words | "chars" | [B, 2P] |
+| "word_mean"      | `word_vectors.WordVectorMean`, mean of CBOW vectors | "words"     | [B, D]        |
 
-Other text encoders (ELMo) register here the same way, reading "tokens" and friends.
 With `pooled=False` an encoder returns its positions instead (the feature map, the patch grid,
-(z, c) over time, BERT's [B, T, D] sequence output), which CPC's predictors need.
+(z, c) over time, BERT's and ELMo's [B, T, D] sequence output), which CPC's predictors need.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from jaxpretrain.models.bert import bert_encoder
 from jaxpretrain.models.common import module_fields
 from jaxpretrain.models.context_encoder import ConvEncoder
 from jaxpretrain.models.cpc import PatchEncoder, SequenceBackbone
+from jaxpretrain.models.elmo import BiLM, ElmoEncoder
 from jaxpretrain.models.resnet import resnet
+from jaxpretrain.models.word_vectors import WordVectorMean
 
 
 class Backbone(NamedTuple):
@@ -63,12 +66,24 @@ def _bert(fields: dict[str, Any], pooled: bool) -> nn.Module:
     return bert_encoder(fields.pop("variant"), **fields, pooled=pooled)
 
 
+def _elmo(fields: dict[str, Any], pooled: bool) -> nn.Module:
+    mix_layer_norm = fields.pop("mix_layer_norm", False)
+    return ElmoEncoder(BiLM(**fields), mix_layer_norm=mix_layer_norm, pooled=pooled)
+
+
+def _word_mean(fields: dict[str, Any], pooled: bool) -> nn.Module:
+    del pooled  # Always the mean over the words.
+    return WordVectorMean(**fields)
+
+
 BACKBONES: dict[str, Backbone] = {
     "bert": Backbone(_bert, ("tokens", "token_types", "valid"), dropout=True),
     "resnet": Backbone(_resnet, ("image",)),
     "resnet_patches": Backbone(_resnet_patches, ("image",)),
     "conv_encoder": Backbone(_conv_encoder, ("image",)),
     "cpc_sequence": Backbone(_cpc_sequence, ("signal",)),
+    "elmo": Backbone(_elmo, ("chars",)),
+    "word_mean": Backbone(_word_mean, ("words",)),
 }
 
 

@@ -196,3 +196,23 @@ class CBOW(nn.Module):
         tables = {"context": self.context, "target": self.target}
         rows = gather_rows(tables, row_ids(words, negatives, self.bags, self.bag_budget))
         return cbow_scores(rows, words, reach, negatives, self.bags, self.bag_budget)
+
+
+class WordVectorMean(nn.Module):
+    """A sentence as the mean of its words' CBOW input vectors (the "word_mean" backbone): the
+    averaged-word-vector baseline of a downstream text task.
+
+    ``__call__(words int [B, T])`` (ids of the CBOW vocabulary, -1 for padding and unknown
+    words) -> (1/|w|) Σ_{t: w_t ≥ 0} e′(w_t), float [B, D] (zeros for a row without a known
+    word). Params {"cbow": {"context", "target"}}: a whole CBOW run's tables (``init_subtree``
+    "backbone/cbow"); only the input vectors are read.
+    """
+
+    vocab_size: int
+    features: int
+
+    @nn.compact
+    def __call__(self, words):
+        vectors = CBOW(self.vocab_size, self.features, name="cbow").context[jnp.maximum(words, 0)]
+        weight = (words >= 0)[..., None].astype(vectors.dtype)
+        return jnp.sum(vectors * weight, axis=1) / jnp.maximum(jnp.sum(weight, axis=1), 1.0)
