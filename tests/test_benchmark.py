@@ -65,18 +65,23 @@ def test_unknown_benchmark_is_an_error():
     assert result.returncode != 0 and "unknown benchmark" in result.stderr
 
 
-def test_gpt_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
+def test_gpt_and_generation_benchmarks_report_tokens_model_mfu_memory_peer_and_cache(tmp_path):
+    """The GPT train-step entries and the KV-cache generation entry, in one benchmark.py run:
+    each run starts Python, JAX and PyTorch and measures the matmul peak, which costs more than
+    the entries themselves. The generation entry reads neither --steps, --batch_size, --peers
+    nor data.context (its model has model.max_length 512), and it runs as it did alone."""
     out = tmp_path / "bench.json"
     command = [
         sys.executable,
         os.path.join(ROOT, "scripts", "benchmark.py"),
-        "--only=gpt2_kjv,gpt2_peer_config",
+        "--only=gpt2_kjv,gpt2_peer_config,gpt2_kjv_generation",
         "--smoke",
         "--peers",
         "--repeats=3",
         "--steps=2",
         "--batch_size=2",
         "--set=data.context=16",  # Applies after each entry's own overrides.
+        "--new_tokens=8",
         f"--json={out}",
     ]
     result = subprocess.run(
@@ -84,7 +89,7 @@ def test_gpt_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "jaxpretrain / torch = " in result.stdout
-    kjv, peer_config = json.loads(out.read_text())
+    kjv, peer_config, generation = json.loads(out.read_text())
     # Under pytest-xdist another worker shares the 2 CPUs, so the peak and a step rate may be
     # measured under different loads: MFU is bounded loosely here, the FLOP counts exactly below.
     for entry in (kjv, peer_config):
@@ -101,6 +106,15 @@ def test_gpt_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
     assert peer_config["torch_tokens_per_sec"] > 0 and 0 < peer_config["torch_model_mfu"] < 3
     ratio = peer_config["examples_per_sec"] / peer_config["torch_examples_per_sec"]
     assert abs(peer_config["ours_over_torch"] - ratio) < 1e-9
+
+    # Generation: sampling with and without the KV cache, the medians of 3 alternated repeats.
+    assert "with the KV cache" in result.stdout
+    assert generation["name"] == "gpt2_kjv_generation"
+    assert generation["new_tokens"] == 8 and len(generation["generated_tokens_per_sec_runs"]) == 3
+    runs = sorted(generation["generated_tokens_per_sec_runs"])
+    assert generation["generated_tokens_per_sec"] == runs[1]
+    ratio = generation["generated_tokens_per_sec"] / generation["generated_tokens_per_sec_no_cache"]
+    assert generation["cache_speedup"] == ratio > 0
 
 
 def test_benchmark_rejects_a_set_key_the_config_lacks():
@@ -216,29 +230,6 @@ def test_torch_bert_peer_batch_masks_15_percent_up_to_p():
     assert bool((ids >= 5).all())  # The original (non-special) tokens are the targets.
     assert types[:, :20].sum() == 0 and bool(types[:, 20:].eq(1).all())
     assert set(labels.tolist()) <= {0, 1}
-
-
-def test_generation_benchmark_times_cache_and_no_cache(tmp_path):
-    out = tmp_path / "generation.json"
-    command = [
-        sys.executable,
-        os.path.join(ROOT, "scripts", "benchmark.py"),
-        "--only=gpt2_kjv_generation",
-        "--smoke",
-        "--repeats=3",
-        "--new_tokens=8",
-        f"--json={out}",
-    ]
-    result = subprocess.run(
-        command, cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "with the KV cache" in result.stdout
-    (entry,) = json.loads(out.read_text())
-    assert entry["new_tokens"] == 8 and len(entry["generated_tokens_per_sec_runs"]) == 3
-    assert entry["generated_tokens_per_sec"] == sorted(entry["generated_tokens_per_sec_runs"])[1]
-    ratio = entry["generated_tokens_per_sec"] / entry["generated_tokens_per_sec_no_cache"]
-    assert entry["cache_speedup"] == ratio > 0
 
 
 def test_word_vector_benchmark_entry_is_registered_and_described():
