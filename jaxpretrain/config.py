@@ -32,7 +32,7 @@ def optimizer_config(name: str = "sgd", *, base_lr: float = 0.1) -> ml_collectio
         0.0  # Decoupled for adamw, L2 added to the gradient for sgd; never on biases/norms.
     )
     c.grad_clip_norm = 0.0  # Clip the global gradient norm to this; 0 disables.
-    c.freeze = ""  # Comma-separated top-level parameter names left untouched, e.g. "backbone".
+    c.freeze = ""  # Comma-separated parameter subtrees left untouched: "backbone", "backbone/bilm".
     return c
 
 

@@ -10,6 +10,10 @@ ImageNet Pre-training": does training from scratch catch up with a longer schedu
       --finetune_config=configs/finetune_bert_kjv.py:section --vary=data.per_class \
       --budgets=10,50,0 --workdir=runs/compare_section
 
+  # Contextual embeddings: frozen ELMo (learned mix) vs averaged CBOW vs a random biLM, per task:
+  python scripts/compare.py --embeddings --elmo_workdir=runs/elmo_kjv --cbow_workdir=runs/cbow_kjv \
+      --tasks=section,grammar --seeds=0,1,2 --workdir=runs/compare_embeddings
+
 Pretrains once (or resumes/reuses --pretrain_workdir, by default <workdir>/pretrain), then for
 every budget and seed trains the fine-tune config twice with the same schedule: from the
 pretrained backbone, and from scratch (method=supervised, no init_from). The budget is the
@@ -17,6 +21,11 @@ config field --vary names: total_steps (the default), or e.g. data.per_class (la
 with the config's own schedule). A fine-tune that reads a vocabulary (``data.vocab``) reads the
 pretraining run's in both arms. Prints a table of the final --metric, writes it to
 <workdir>/compare.md, and draws the eval curves to <workdir>/compare.png.
+
+With --embeddings it instead trains (or reuses) an ELMo run and a CBOW run (configs/elmo_kjv.py,
+configs/cbow_kjv.py; their smoke variants with --smoke) and probes each KJV task of --tasks with
+the three frozen encoders of ``embedding_table`` (configs/probe_kjv.py), writing the table to
+<workdir>/embeddings.md.
 """
 
 from __future__ import annotations
@@ -25,8 +34,10 @@ import os
 
 import numpy as np
 from absl import app, flags, logging
+from embedding_table import run as embedding_table
 from ml_collections import config_flags
 
+from jaxpretrain import config as config_lib
 from jaxpretrain.cli import parse_flags
 from jaxpretrain.train import train
 from jaxpretrain.train.metrics import read_metrics
@@ -55,6 +66,44 @@ _PRETRAIN_WORKDIR = flags.DEFINE_string(
     "",
     "The pretraining run (trained or resumed there); '' = <workdir>/pretrain.",
 )
+
+
+_EMBEDDINGS = flags.DEFINE_bool(
+    "embeddings", False, "Compare frozen contextual embeddings instead (embedding_table)."
+)
+_ELMO_WORKDIR = flags.DEFINE_string(
+    "elmo_workdir",
+    "",
+    "--embeddings: the ELMo run (trained there if unfinished); '' = <workdir>/elmo.",
+)
+_CBOW_WORKDIR = flags.DEFINE_string(
+    "cbow_workdir",
+    "",
+    "--embeddings: the CBOW run (trained there if unfinished); '' = <workdir>/cbow.",
+)
+_TASKS = flags.DEFINE_list("tasks", ["section", "grammar"], "--embeddings: KJV tasks probed.")
+_SMOKE = flags.DEFINE_bool("smoke", False, "--embeddings: the configs' smoke variants (tests).")
+_CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs")
+
+
+def _embeddings(root: str) -> None:
+    smoke = "smoke" if _SMOKE.value else None
+    elmo_dir = _ELMO_WORKDIR.value or os.path.join(root, "elmo")
+    cbow_dir = _CBOW_WORKDIR.value or os.path.join(root, "cbow")
+    train(config_lib.load(os.path.join(_CONFIGS, "elmo_kjv.py"), smoke), elmo_dir)
+    train(config_lib.load(os.path.join(_CONFIGS, "cbow_kjv.py"), smoke), cbow_dir)
+    table = embedding_table(
+        _TASKS.value,
+        _seeds(),
+        root,
+        elmo_dir=elmo_dir,
+        cbow_dir=cbow_dir,
+        smoke=_SMOKE.value,
+    )
+    print(table)
+    with open(os.path.join(root, "embeddings.md"), "w") as f:
+        f.write(table + "\n")
+    print(f"wrote {root}/embeddings.md")
 
 
 def _downstream_config(
@@ -135,8 +184,10 @@ def _plot(results, budgets, metric, path) -> None:
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    budgets = [int(b) for b in _BUDGETS.value]
     root = _WORKDIR.value
+    if _EMBEDDINGS.value:
+        return _embeddings(root)
+    budgets = [int(b) for b in _BUDGETS.value]
     pretrain_dir = _PRETRAIN_WORKDIR.value or os.path.join(root, "pretrain")
     train(_PRETRAIN.value, pretrain_dir)
     results = {}

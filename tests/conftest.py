@@ -104,6 +104,7 @@ CONFIG_ARGUMENTS = {
         f"smoke,{request.getfixturevalue('hf_gpt2_dir')}",
         request.getfixturevalue("hf_gpt2_dir"),
     ),
+    "probe_kjv.py": lambda request: ("smoke,elmo,section", "cbow,grammar"),
 }
 
 

@@ -71,8 +71,8 @@ def test_config_builds_with_smoke(filename, request):
         assert key in config, f"{filename} lacks the shared key {key!r}"
     assert config.batch_size % 8 == 0, f"{filename}: smoke batch_size {config.batch_size} % 8 != 0"
     config_lib.validate(config, num_devices=8)
-    # Model construction is lazy and cheap; word vectors need their (offline) vocabulary.
-    dataset = load_dataset(config.data) if config.data.name == "words" else None
+    # Model construction is lazy and cheap; word vectors and ELMo need their (offline) vocabulary.
+    dataset = load_dataset(config.data) if config.data.name in ("words", "sentences") else None
     get_method(config.method).make_model(config, dataset)
     # Every config is also a valid full-size config.
     full = load_config(filename[:-3], full)

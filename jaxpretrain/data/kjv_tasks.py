@@ -20,12 +20,17 @@ in canonical order, alternate between the task's "train" (0th, 2nd, ...) and "ev
   with two different such words take part. Each verse appears in one form only (half of them,
   chosen by `seed`, corrupted), so a model cannot compare the two forms.
 
-`kjv_task_sources(data_config)` reads the fields `task`, `vocab` (`text_tasks.task_tokenizer`),
-`max_length` (T, default 128), `heldout_every` (default 10), `per_class` (training examples per
-class, for same_book per label, the first of a `seed`ed permutation; default 0: all; eval is
-never cut) and `seed` (default 0). Items: {"tokens": int32 [T], "token_types": int32 [T],
-"valid": bool [T], "label": int32 []}, packed by `WordPieceTokenizer.pack` and built once per
-config values (cached). Deterministic: equal configs give equal items. Host-side numpy only.
+`kjv_task_sources(data_config)` reads the fields `task`, `inputs` ("wordpiece", default, or
+"words"), `max_length` (T, default 128), `heldout_every` (default 10), `per_class` (training
+examples per class, for same_book per label, the first of a `seed`ed permutation; default 0:
+all; eval is never cut) and `seed` (default 0). With "wordpiece" inputs (BERT) it reads `vocab`
+(`text_tasks.task_tokenizer`) and items are {"tokens": int32 [T], "token_types": int32 [T],
+"valid": bool [T], "label": int32 []}, packed by `WordPieceTokenizer.pack`. With "words" inputs
+(ELMo and averaged word vectors; single-sentence tasks) items are {"chars": int32 [T, C], the
+verse as ELMo's <S> tokens </S> (`characters`, C = `max_chars`, default 50), "label"}, plus
+"words": int32 [T], ids in the CBOW vocabulary `word_vocab` names (a cbow workdir or its
+vocab.txt; -1 for padding and unknown words) when it is set. Built once per config values
+(cached). Deterministic: equal configs give equal items. Host-side numpy only.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxpretrain.data.base import ArraySource, field
+from jaxpretrain.data.characters import MAX_CHARS, sentence_char_ids, tokenize
 from jaxpretrain.data.corpus import KJV_BOOKS, Verse, kjv_heldout, kjv_verses
 from jaxpretrain.data.text_tasks import (
     KJV_TASKS,
@@ -44,6 +50,7 @@ from jaxpretrain.data.text_tasks import (
     task_tokenizer,
     vocab_path,
 )
+from jaxpretrain.data.word_vectors import Vocabulary, words_of
 from jaxpretrain.data.wordpiece import WordPieceTokenizer
 
 SECTIONS = ("Law", "History", "Wisdom", "Prophets", "Gospels and Acts", "Epistles and Revelation")
@@ -52,6 +59,7 @@ _SECTION_STARTS = tuple(
     KJV_BOOKS.index(b) for b in ("Genesis", "Joshua", "Job", "Isaiah", "Matthew", "Romans")
 )
 SPLITS = ("train", "eval")
+INPUTS = ("wordpiece", "words")  # BERT's packed WordPiece ids, or ELMo's characters (+ CBOW ids).
 DEFAULT_HELDOUT_EVERY = 10
 
 
@@ -198,48 +206,100 @@ def pack_examples(
     return {**arrays, "label": np.asarray([e.label for e in examples], np.int32)}
 
 
+def word_arrays(
+    examples: tuple[Example, ...], length: int, max_chars: int, word_vocab: Vocabulary | None
+) -> dict[str, np.ndarray]:
+    """Arrays of single-sentence `examples` for word-level encoders: chars int32 [N, T, C]
+    (ELMo's <S> tokens </S>, `characters`), label int32 [N], and with a CBOW `word_vocab` also
+    words int32 [N, T] (its ids of `word_vectors.words_of`, -1 for padding and unknown words).
+
+    Raises:
+        ValueError: a sentence-pair task, or a verse of more than T - 2 tokens.
+    """
+    if not examples:
+        raise ValueError("no examples to pack.")
+    if len(examples[0].texts) != 1:
+        raise ValueError(
+            "data.inputs='words' (ELMo, averaged word vectors) takes single-sentence tasks:"
+            f" set data.task to one of {[n for n, t in KJV_TASKS.items() if not t.is_pair]}."
+        )
+    texts = [e.texts[0] for e in examples]
+    arrays = {
+        "chars": sentence_char_ids(
+            [tokenize(t) for t in texts], max_chars=max_chars, length=length
+        ),
+        "label": np.asarray([e.label for e in examples], np.int32),
+    }
+    if word_vocab is not None:
+        words = np.full((len(texts), length), -1, np.int32)
+        for n, text in enumerate(texts):
+            ids = word_vocab.encode(words_of(text))[:length]
+            words[n, : len(ids)] = ids
+        arrays["words"] = words
+    return arrays
+
+
 @functools.lru_cache(maxsize=8)
 def _source(
     task: str,
     split: str,
+    inputs: str,
     vocab: str,
     length: int,
     heldout_every: int,
     per_class: int,
     seed: int,
+    max_chars: int,
 ) -> ArraySource:
     examples = kjv_task_examples(
         task, split, heldout_every=heldout_every, per_class=per_class, seed=seed
     )
-    tokenizer = task_tokenizer({"name": "kjv_task", "vocab": vocab})
-    arrays = pack_examples(examples, tokenizer, length)
+    if inputs == "words":
+        arrays = word_arrays(
+            examples, length, max_chars, _word_vocabulary(vocab) if vocab else None
+        )
+    else:
+        arrays = pack_examples(
+            examples, task_tokenizer({"name": "kjv_task", "vocab": vocab}), length
+        )
     for array in arrays.values():
         array.setflags(write=False)  # Shared by every Dataset of these config values.
     return ArraySource(arrays)
 
 
+@functools.lru_cache(maxsize=4)
+def _word_vocabulary(path: str) -> Vocabulary:
+    return Vocabulary.load(path)
+
+
 class KjvTaskSources(NamedTuple):
     train: ArraySource
     eval: ArraySource
-    tokenizer: WordPieceTokenizer
+    tokenizer: WordPieceTokenizer | None
 
 
 def kjv_task_sources(data_config: Any) -> KjvTaskSources:
     """The train and eval sources and tokenizer of a "kjv_task" data config (module docstring).
 
     Raises:
-        ValueError: an unknown task (the tasks listed), no `vocab`, `heldout_every` < 1,
-            `per_class` < 0.
+        ValueError: an unknown task (the tasks listed) or `inputs`, no `vocab` for WordPiece
+            inputs, `heldout_every` < 1, `per_class` < 0, a pair task with word inputs.
         corpus.CorpusNotFoundError: Debian's bible-kjv is not installed.
     """
     task = task_of(data_config)
-    tokenizer = task_tokenizer(data_config)
+    inputs = field(data_config, "inputs", "wordpiece")
+    if inputs not in INPUTS:
+        raise ValueError(f"unknown data.inputs {inputs!r}; use one of {INPUTS}.")
+    words = inputs == "words"
+    tokenizer = None if words else task_tokenizer(data_config)
     values = (
-        vocab_path(data_config),
+        inputs,
+        field(data_config, "word_vocab", "") if words else vocab_path(data_config),
         max_length(data_config),
         int(field(data_config, "heldout_every", DEFAULT_HELDOUT_EVERY)),
         int(field(data_config, "per_class", 0)),
         int(field(data_config, "seed", 0)),
+        int(field(data_config, "max_chars", MAX_CHARS)),
     )
     train, evaluation = (_source(task.name, split, *values) for split in SPLITS)
     return KjvTaskSources(train, evaluation, tokenizer)

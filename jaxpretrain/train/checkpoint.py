@@ -232,6 +232,13 @@ def merge_pretrained(
     def kept(key: str) -> bool:  # Listed in dont_load, as a whole path or a parent of one.
         return any(key == p or key.startswith(p.rstrip("/") + "/") for p in dont_load)
 
+    if flat_source and not set(flat_source) & set(flat_target):
+        raise CheckpointError(
+            f"{source_name} is another architecture: none of its {len(flat_source)} parameters"
+            f" (e.g. {next(iter(flat_source))!r}) is one of the model's {prefix or 'parameters'}"
+            f" (e.g. {prefix}{next(iter(flat_target))!r}); init_from must name a run whose"
+            " model the config's model block describes."
+        )
     problems = []
     for key, value in flat_target.items():
         if kept(key):

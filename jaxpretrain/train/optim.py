@@ -6,7 +6,7 @@
   (Eq. 3): with warm-up W, lr = peak · min(s / W, √(W / s)), peak = d_model^-½ · W^-½ there.
 - SGD with heavy-ball or Nesterov momentum, or AdamW (Loshchilov & Hutter 2019).
 - Weight decay only on kernels: biases and normalisation scales (1-D parameters) are exempt.
-- Optional global-norm gradient clipping and frozen top-level subtrees (a linear probe).
+- Optional global-norm gradient clipping and frozen parameter subtrees (a linear probe).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import jax
 import ml_collections
 import optax
+from flax import traverse_util
 
 REFERENCE_BATCH = 256
 
@@ -73,8 +74,14 @@ def is_plain_sgd(opt: ml_collections.ConfigDict) -> bool:
 
 
 def frozen_subtrees(opt: ml_collections.ConfigDict) -> set[str]:
-    """The top-level parameter subtrees ``opt.freeze`` names ("backbone" for a linear probe)."""
-    return {name.strip() for name in opt.freeze.split(",") if name.strip()}
+    """The parameter subtrees ``opt.freeze`` names, as '/'-separated paths ("backbone" for a
+    linear probe, "backbone/bilm" for ELMo's biLM under a learned scalar mix)."""
+    return {name.strip().strip("/") for name in opt.freeze.split(",") if name.strip().strip("/")}
+
+
+def is_frozen(path: tuple[str, ...], frozen: set[str]) -> bool:
+    """Whether the parameter at ``path`` (its keys from the root) lies in a frozen subtree."""
+    return any(tuple(f.split("/")) == path[: len(f.split("/"))] for f in frozen)
 
 
 def decay_mask(params):
@@ -83,16 +90,16 @@ def decay_mask(params):
 
 
 def _frozen_labels(params, frozen: set[str]):
-    unknown = frozen - set(params)
+    flat = traverse_util.flatten_dict(params)
+    unknown = {f for f in frozen if not any(is_frozen(path, {f}) for path in flat)}
     if unknown:
+        tops = sorted(params)
         raise ValueError(
-            f"config.optimizer.freeze names {sorted(unknown)}, which are not top-level parameters "
-            f"(those are {sorted(params)})"
+            f"config.optimizer.freeze names {sorted(unknown)}, which are not parameter subtrees"
+            f" ('/'-separated paths such as 'backbone'; the top-level ones are {tops})"
         )
-    return {
-        k: jax.tree.map(lambda _, k=k: "frozen" if k in frozen else "train", v)
-        for k, v in params.items()
-    }
+    labels = {path: "frozen" if is_frozen(path, frozen) else "train" for path in flat}
+    return traverse_util.unflatten_dict(labels)
 
 
 def make_optimizer(

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxpretrain.models import gather_rows
-from jaxpretrain.train.optim import frozen_subtrees, is_plain_sgd
+from jaxpretrain.train.optim import frozen_subtrees, is_frozen, is_plain_sgd
 from jaxpretrain.train.state import TrainState
 
 LossFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
@@ -61,15 +61,18 @@ def _sparse_update(method, model, config, params, batch, rng, lr):
 
 
 def _without_frozen_gradients(loss_fn, frozen: set[str]):
-    """``loss_fn`` with the ``frozen`` top-level subtrees behind ``stop_gradient``: their gradient
-    is zero either way (the optimizer zeroes their updates), but this way XLA never computes the
+    """``loss_fn`` with the ``frozen`` subtrees behind ``stop_gradient``: their gradient is zero
+    either way (the optimizer zeroes their updates), but this way XLA never computes the
     backward pass through them, e.g. through the whole backbone of a linear probe."""
     if not frozen:
         return loss_fn
 
+    def stop(path, value):
+        keys = tuple(getattr(k, "key", k) for k in path)
+        return jax.lax.stop_gradient(value) if is_frozen(keys, frozen) else value
+
     def wrapped(params, batch, rng):
-        params = {k: jax.lax.stop_gradient(v) if k in frozen else v for k, v in params.items()}
-        return loss_fn(params, batch, rng)
+        return loss_fn(jax.tree_util.tree_map_with_path(stop, params), batch, rng)
 
     return wrapped
 

@@ -234,6 +234,14 @@ def test_every_mismatch_is_listed_in_one_error(tmp_path):
         assert f"backbone/{fine}" not in message
 
 
+def test_a_checkpoint_of_another_architecture_is_one_line(tmp_path):
+    """No parameter path in common (a BERT run given to an ELMo probe): one line naming it."""
+    path = _pretrain_dir(tmp_path, {"backbone": {"embeddings": {"word": jnp.ones((5, 2))}}})
+    with pytest.raises(CheckpointError, match="another architecture") as info:
+        load_pretrained(_params(seed=2), path)
+    assert "\n" not in str(info.value) and "embeddings/word" in str(info.value)
+
+
 def test_source_subtree_fills_a_differently_named_target(tmp_path):
     pretrained = _params(seed=1, root="encoder")
     path = _pretrain_dir(tmp_path, pretrained)

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from flax import traverse_util
 
 from jaxpretrain.config import optimizer_config
 from jaxpretrain.train import optim
@@ -167,6 +168,24 @@ def test_freeze_backbone_leaves_it_bit_identical(name):
         assert not np.allclose(new_leaf, old_leaf)
 
 
+def test_freeze_a_nested_path_trains_its_siblings():
+    """"backbone/conv" freezes that subtree only: the backbone's other params still train (the
+    ELMo probe freezes "backbone/bilm" and trains "backbone/mix")."""
+    opt = _opt(base_lr=0.1, lr_scaling="none", freeze="backbone/conv")
+    params = _params()
+    tx, _ = optim.make_optimizer(opt, batch_size=256, total_steps=10, params=params)
+    new = _run(tx, params, jax.tree.map(jnp.ones_like, params), steps=2)
+    flat_old = traverse_util.flatten_dict(params, sep="/")
+    flat_new = traverse_util.flatten_dict(new, sep="/")
+    assert any(k.startswith("backbone/conv/") for k in flat_old)
+    assert any(k.startswith("backbone/") and not k.startswith("backbone/conv/") for k in flat_old)
+    for key, old in flat_old.items():
+        if key.startswith("backbone/conv/"):
+            np.testing.assert_array_equal(np.asarray(flat_new[key]), np.asarray(old))
+        else:
+            assert not np.allclose(flat_new[key], old), key
+
+
 def test_freeze_accepts_a_list_with_spaces():
     opt = _opt(base_lr=0.1, freeze=" backbone , head ")
     params = _params()
@@ -176,8 +195,8 @@ def test_freeze_accepts_a_list_with_spaces():
 
 
 def test_freeze_unknown_name_raises():
-    opt = _opt(freeze="backbone,encoder")
-    with pytest.raises(ValueError, match="encoder") as info:
+    opt = _opt(freeze="backbone,encoder,backbone/nothing")
+    with pytest.raises(ValueError, match=r"\[.backbone/nothing., .encoder.\]") as info:
         optim.make_optimizer(opt, batch_size=256, total_steps=10, params=_params())
     assert "'backbone'" not in str(info.value).split("(")[0]  # Only the unknown name is blamed.
 
