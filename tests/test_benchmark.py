@@ -25,6 +25,9 @@ def _script_module(relative: str):
 # benchmark.py imports its sibling benchmark_runs.py, as running it from scripts/ allows.
 sys.modules["benchmark_runs"] = _script_module("benchmark_runs.py")
 benchmark = _script_module("benchmark.py")
+# The peers import their shared helper as peers.torch_common, else (run from scripts/peers/) as
+# torch_common.
+sys.modules["torch_common"] = _script_module("peers/torch_common.py")
 torch_gpt = _script_module("peers/torch_gpt.py")
 torch_bert = _script_module("peers/torch_bert.py")
 
