@@ -1,6 +1,7 @@
 """scripts/benchmark.py runs a registered entry and reports throughput and a plausible MFU;
-the GPT and BERT FLOP counts match hand counts; the eager-PyTorch GPT and BERT peers train, the
-BERT one with the parameters of ours and of transformers' BertForPreTraining."""
+the GPT, BERT and ELMo FLOP counts match hand counts; the eager-PyTorch GPT, BERT and ELMo peers
+train, the BERT one with the parameters of ours and of transformers' BertForPreTraining, the
+ELMo one with ours plus nn.LSTM's second gate bias."""
 
 import importlib.util
 import json
@@ -30,6 +31,7 @@ benchmark = _script_module("benchmark.py")
 sys.modules["torch_common"] = _script_module("peers/torch_common.py")
 torch_gpt = _script_module("peers/torch_gpt.py")
 torch_bert = _script_module("peers/torch_bert.py")
+torch_elmo = _script_module("peers/torch_elmo.py")
 
 
 def test_benchmark_reports_throughput_and_mfu(tmp_path):
@@ -219,6 +221,34 @@ def test_torch_bert_peer_batch_masks_15_percent_up_to_p():
     assert bool((ids >= 5).all())  # The original (non-special) tokens are the targets.
     assert types[:, :20].sum() == 0 and bool(types[:, 20:].eq(1).all())
     assert set(labels.tolist()) <= {0, 1}
+
+
+def test_torch_elmo_peer_trains_a_tiny_elmo_with_our_parameters_and_lstm_biases():
+    import jax
+    import jax.numpy as jnp
+
+    from jaxpretrain import models
+
+    sizes = dict(
+        filters=((1, 4), (2, 4)),
+        char_features=4,
+        highway_layers=1,
+        projection=8,
+        lstm_features=12,
+        num_layers=2,
+    )
+    trainer = torch_elmo.torch_elmo_trainer(
+        **sizes, vocab_size=50, length=6, max_chars=5, batch_size=2
+    )
+    assert trainer.time_steps(1) > 0
+    model = models.ElmoLM(models.BiLM(**sizes), 50)
+    ours = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.ones((1, 6, 5), jnp.int32))
+    n = sum(x.size for x in jax.tree.leaves(ours["params"]))  # Shapes only: nothing compiled.
+    # nn.LSTM has two gate biases (b_ih, b_hh): 4F more per layer and direction than ours.
+    assert trainer.num_params == n + 2 * 2 * 4 * 12
+    batch = torch_elmo.random_batch(vocab_size=50, length=6, max_chars=5, batch_size=2)
+    assert batch["chars"].shape == (2, 6, 5) and bool((batch["chars"][..., 0] > 0).all())
+    assert batch["ids"].max() < 50 and bool((batch["segments"] == 1).all())
 
 
 def test_generation_benchmark_times_cache_and_no_cache(tmp_path):
