@@ -223,6 +223,52 @@ def test_torch_bert_peer_batch_masks_15_percent_up_to_p():
     assert set(labels.tolist()) <= {0, 1}
 
 
+@pytest.mark.slow
+def test_elmo_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "benchmark.py"),
+        "--only=elmo_kjv",
+        "--smoke",
+        "--peers",
+        "--repeats=1",
+        "--steps=1",
+        "--batch_size=2",
+        "--set=data.length=8",
+        "--set=data.max_chars=5",
+        "--peak_gflops=100",  # Not measured: the matmul peak would take most of the test's time.
+        f"--json={out}",
+    ]
+    result = subprocess.run(
+        command, cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for text in ("tokens/s (B·T positions, padding included;", "model MFU", "step memory"):
+        assert text in result.stdout, result.stdout
+    assert "jaxpretrain / torch = " in result.stdout and "given matmul peak 100.0" in result.stdout
+    (entry,) = json.loads(out.read_text())
+    assert entry["tokens_per_sec"] == entry["examples_per_sec"] * 8  # B·T positions.
+    assert 0 < entry["real_token_fraction"] <= 1 and entry["step_memory_mib"] > 0
+    assert "mfu" not in entry  # XLA counts one step of each LSTM scan: no XLA-counted MFU.
+    assert entry["peak_flops"] == 100e9
+    # elmo_kjv:smoke: filters (1, 8), (2, 8), (3, 16), E 8, 1 highway layer, P 16, F 32, L 2;
+    # C 5 by --set, V from the data.
+    v = entry["vocab_size"]
+    forward = (
+        5 * (1 * 8 * 8 + 8) + 4 * (2 * 8 * 8 + 8) + 3 * (3 * 8 * 16 + 16)  # Convolutions.
+        + 2 * (32 * 32 + 32) + (32 * 16 + 16)  # Highway (S 32) and projection.
+        + 2 * 2 * (9 * 32 * 16 + 4 * 32)  # 2 directions x 2 LSTMP layers.
+        + 2 * (16 * v + v)  # The shared softmax, both directions.
+    )  # fmt: skip
+    assert entry["model_flops_per_token"] == 6 * forward
+    expected = entry["tokens_per_sec"] * 6 * forward / 100e9
+    assert entry["model_mfu"] == pytest.approx(expected)
+    assert len(entry["torch_examples_per_sec_runs"]) == 1 and entry["torch_tokens_per_sec"] > 0
+    ratio = entry["examples_per_sec"] / entry["torch_examples_per_sec"]
+    assert abs(entry["ours_over_torch"] - ratio) < 1e-9
+
+
 def test_torch_elmo_peer_trains_a_tiny_elmo_with_our_parameters_and_lstm_biases():
     import jax
     import jax.numpy as jnp
