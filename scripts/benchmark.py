@@ -5,6 +5,7 @@
   python scripts/benchmark.py --only=supervised_imagenet2012 --mock_data   # no data set needed
   python scripts/benchmark.py --only=gpt2_kjv,gpt2_peer_config,gpt2_124m --peers --steps=5
   python scripts/benchmark.py --only=bert_kjv,bert_peer_config --peers --repeats=3 --steps=5
+  python scripts/benchmark.py --only=elmo_kjv --peers --repeats=3 --steps=3
   python scripts/benchmark.py --only=gpt2_kjv_generation --repeats=3     # KV cache vs none
   python scripts/benchmark.py --only=cbow_kjv --peers --repeats=3        # vs gensim, fastText
   python scripts/benchmark.py --only=gpt2_124m --peers --set=model.dtype=bfloat16   # any key
@@ -14,8 +15,10 @@ then time ``--steps`` steps ``--repeats`` times on one fixed batch already on th
 figure is the step, not the input pipeline, which is timed separately as ``input ex/s``). Reports
 the median examples/s (and tokens/s for language models), MFU = (FLOPs of the compiled step, from
 XLA's cost analysis) / step time / (peak FLOP/s of a large matmul in the same dtype, measured in
-the same run), for GPT and BERT entries also the analytic ``model_mfu``
-(``gpt_flops_per_token``, ``bert_flops_per_token``; tokens = B·T), and the memory of one step (``step_memory``). ``--peers`` also times each entry's PyTorch peer, one of
+the same run), for GPT, BERT and ELMo entries also the analytic ``model_mfu``
+(``gpt_flops_per_token``, ``bert_flops_per_token``, ``elmo_flops_per_token``; tokens = B·T
+positions, padding included; ELMo reports only this one, as XLA counts a scanned LSTM's body
+once), and the memory of one step (``step_memory``). ``--peers`` also times each entry's PyTorch peer, one of
 its repeats after each of ours (so both see the same load), and prints ours / peer of the medians.
 Generation entries (``GenerationEntry``) time sampling with and without the key/value cache;
 ``cbow_kjv`` times whole word-vector runs (and gensim's and fastText's with ``--peers``).
@@ -45,7 +48,9 @@ class Entry:
     arg: str | None = None
     overrides: tuple[tuple[str, object], ...] = ()
     mfu: bool = True  # Whether model-FLOP utilisation is meaningful (matmul/conv-heavy).
-    torch_peer: str | None = None  # The eager-PyTorch peer in PEERS ("resnet", "gpt", "bert").
+    # Whether XLA's count of the step is right (not for scans: it counts a loop's body once).
+    xla_flops: bool = True
+    torch_peer: str | None = None  # The peer in PEERS ("resnet", "gpt", "bert", "elmo").
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +113,10 @@ BENCHMARKS = {
     "bert_kjv": Entry("configs/bert_kjv.py"),
     # The issue's eager-PyTorch peer's sizes (L 4, H 4, D 256, T 256, B 16) on bert_kjv's
     # WordPiece vocabulary (V 8192) and P 20; the peer trains the same network.
+    # ELMo pretraining (char CNN, 2 x 2 LSTMP layers F 256 P 128, V 8,897, T 128, C 50, B 32):
+    # tokens/s of the B·T positions (padding included; packing leaves ~10%), model MFU from
+    # elmo_flops_per_token only (XLA's count of the step sees one step of each LSTM scan).
+    "elmo_kjv": Entry("configs/elmo_kjv.py", xla_flops=False, torch_peer="elmo"),
     "bert_peer_config": Entry(
         "configs/bert_kjv.py",
         overrides=(
@@ -153,6 +162,12 @@ _MOCK = flags.DEFINE_bool("mock_data", False, "Serve TFDS data sets from tfds.te
 _PEERS = flags.DEFINE_bool("peers", False, "Also time each entry's PyTorch peer, if it has one.")
 _SMOKE = flags.DEFINE_bool("smoke", False, "Load each config with arg 'smoke' (overrides apply).")
 _NEW_TOKENS = flags.DEFINE_integer("new_tokens", 0, "Generation: new tokens (0 keeps the entry's).")
+_PEAK = flags.DEFINE_float(
+    "peak_gflops",
+    0.0,
+    "Per-device matmul peak (GFLOP/s) the MFUs divide by, e.g. a data sheet's, in every dtype; "
+    "0 measures it (peak_matmul_flops, seconds per dtype).",
+)
 _JSON = flags.DEFINE_string("json", "", "Also write the results to this JSON file.")
 _SET = flags.DEFINE_multi_string(
     "set",
@@ -217,11 +232,15 @@ def _describe(result: dict) -> str:
     )
     if "tokens_per_sec" in result:
         line += f"  {result['tokens_per_sec']:.0f} tokens/s"
+        if "tokens_counted" in result:
+            line += f" ({result['tokens_counted']}"
+            if "real_token_fraction" in result:
+                line += f"; {100 * result['real_token_fraction']:.0f}% real tokens"
+            line += ")"
     if "model_mfu" in result:
-        n, per_token = result["flop_params"] / 1e6, result["model_flops_per_token"] / 1e6
-        line += (
-            f"  model MFU {100 * result['model_mfu']:.1f}% (N {n:.2f}M, {per_token:.1f} MFLOP/tok)"
-        )
+        per_token = result["model_flops_per_token"] / 1e6
+        n = f"N {result['flop_params'] / 1e6:.2f}M, " if "flop_params" in result else ""
+        line += f"  model MFU {100 * result['model_mfu']:.1f}% ({n}{per_token:.1f} MFLOP/tok)"
     if "step_memory_mib" in result:
         line += f"  step memory {result['step_memory_mib']:.0f} MiB"
     if "device_peak_mib" in result:
@@ -244,9 +263,15 @@ def main(argv):
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
         raise app.UsageError(f"unknown benchmark {unknown}; known: {sorted(BENCHMARKS)}")
+    peak = _PEAK.value * 1e9 or None
     print(
-        f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; measured matmul peak "
-        f"{peak_matmul_flops('float32') / 1e9:.1f} GFLOP/s per device in float32"
+        f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; "
+        + (
+            f"given matmul peak {peak / 1e9:.1f} GFLOP/s per device"
+            if peak
+            else f"measured matmul peak {peak_matmul_flops('float32') / 1e9:.1f} GFLOP/s per "
+            "device in float32"
+        )
     )
     mock = contextlib.nullcontext()
     if _MOCK.value:
@@ -291,6 +316,8 @@ def main(argv):
                     steps=_STEPS.value,
                     repeats=_REPEATS.value,
                     with_mfu=entry.mfu,
+                    xla_flops=entry.xla_flops,
+                    peak_flops=peak,
                     peer=peer,
                 )
             except FileNotFoundError as error:  # A TFDS set that is not prepared here.

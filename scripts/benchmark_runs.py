@@ -20,6 +20,7 @@ from jaxpretrain.train.experiment import build_experiment
 from jaxpretrain.train.flops import (
     bert_flop_params,
     bert_flops_per_token,
+    elmo_flops_per_token,
     gpt_flop_params,
     gpt_flops_per_token,
     peak_matmul_flops,
@@ -30,10 +31,21 @@ from jaxpretrain.train.flops import (
 
 def tokens_per_example(config) -> int | None:
     """Tokens an example trains on, for tokens/s: a GPT window's ``data.context``, a BERT
-    instance's ``data.max_length`` (T, padding included: B·T tokens a step); None otherwise."""
+    instance's ``data.max_length``, an ELMo row's ``data.length`` (T token positions, padding
+    included: B·T a step); None otherwise."""
     if config.method == "bert":
         return config.data.max_length
+    if config.method == "elmo":
+        return config.data.length
     return config.data.get("context")
+
+
+# What tokens/s counts, per method (printed with the figure).
+TOKENS_COUNTED = {
+    "gpt2": "B·T window tokens",
+    "bert": "B·T positions, padding included",
+    "elmo": "B·T positions, padding included",
+}
 
 
 def _model_flops(config, experiment, batch) -> dict:
@@ -62,16 +74,33 @@ def _model_flops(config, experiment, batch) -> dict:
             "flop_params_by_use": n._asdict(),
             "model_flops_per_token": per_token,
         }
+    if config.method == "elmo":
+        chars = batch["chars"]  # [B, T, C]: C of the batch the step runs on.
+        per_token = elmo_flops_per_token(config.model, experiment.model.vocab_size, chars.shape[2])
+        return {"model_flops_per_token": per_token, "vocab_size": experiment.model.vocab_size}
     return {}
 
 
-def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool, peer=None) -> dict:
+def run_entry(
+    name: str,
+    config,
+    *,
+    steps: int,
+    repeats: int,
+    with_mfu: bool,
+    xla_flops: bool = True,
+    peak_flops: float | None = None,
+    peer=None,
+) -> dict:
     """Times ``config``'s train step. ``peer(n)`` (optional) times n steps of the PyTorch peer and
-    returns its examples/s; it runs after each of our repeats, so both see the same machine load."""
+    returns its examples/s; it runs after each of our repeats, so both see the same machine load.
+    ``xla_flops`` False skips the XLA-counted ``mfu`` (a scanned step's count is wrong: XLA's cost
+    analysis counts a while loop's body once), keeping the analytic ``model_mfu``. ``peak_flops``
+    (per device) replaces the measured ``peak_matmul_flops`` of the config's dtype."""
     mesh = parallel.make_mesh()
     experiment = build_experiment(config, mesh)
     batch = experiment.global_batch(0)
-    flops = step_flops(experiment, batch) if with_mfu else None
+    flops = step_flops(experiment, batch) if with_mfu and xla_flops else None
     # Compiling ahead of time for the memory analysis; the calls below reuse this compilation.
     compiled = experiment.train_step.lower(experiment.state, batch).compile()
     model_flops = _model_flops(config, experiment, batch)
@@ -104,11 +133,14 @@ def run_entry(name: str, config, *, steps: int, repeats: int, with_mfu: bool, pe
         "examples_per_sec_runs": rates,
         "input_examples_per_sec": input_rate,
         **({"tokens_per_sec": median * context} if context else {}),
+        **({"tokens_counted": TOKENS_COUNTED[config.method]} if context else {}),
         **step_memory(compiled),
     }
+    if config.method == "elmo":  # Packing leaves some padding: the share of real tokens.
+        result["real_token_fraction"] = float(np.mean(jax.device_get(batch["ids"]) >= 0))
     if with_mfu:
         dtype = config.model.get("dtype", "float32")
-        peak = peak_matmul_flops(dtype)
+        peak = peak_flops or peak_matmul_flops(dtype)
         result.update(dtype=dtype, peak_flops=peak)
         if flops:
             # The unpartitioned step's FLOPs, shared by every device of the mesh.
@@ -256,4 +288,39 @@ def _bert_peer(config) -> Callable[[int], float]:
     return lambda steps: trainer.time_steps(steps) / length
 
 
-PEERS = {"resnet": _resnet_peer, "gpt": _gpt_peer, "bert": _bert_peer}
+def _elmo_peer(config) -> Callable[[int], float]:
+    """The same ELMo LM (the model block's sizes, V of the data, T, C, B, dropout, optimizer) in
+    eager PyTorch, on the first B rows of our training data: examples (rows of T token
+    positions) per s."""
+    from peers.torch_elmo import torch_elmo_trainer
+
+    from jaxpretrain.data.sentences import sentence_sources
+
+    sources = sentence_sources(config.data)
+    rows = [sources.train[i % len(sources.train)] for i in range(config.batch_size)]
+    batch = {key: np.stack([row[key] for row in rows]) for key in ("chars", "ids", "segments")}
+    model, opt = config.model, config.optimizer
+    length, max_chars = batch["chars"].shape[1:]
+    trainer = torch_elmo_trainer(
+        filters=[tuple(f) for f in model.filters],
+        char_features=model.char_features,
+        highway_layers=model.highway_layers,
+        projection=model.projection,
+        lstm_features=model.lstm_features,
+        num_layers=model.num_layers,
+        vocab_size=sources.tokenizer.vocab_size,
+        length=length,
+        max_chars=max_chars,
+        batch_size=config.batch_size,
+        dropout=model.get("dropout_rate", 0.0),
+        lr=opt.base_lr,
+        betas=(opt.b1, opt.b2),
+        weight_decay=opt.weight_decay,
+        clip_norm=opt.grad_clip_norm,
+        batch=batch,
+        dtype=model.get("dtype", "float32"),
+    )
+    return lambda steps: trainer.time_steps(steps) / length
+
+
+PEERS = {"resnet": _resnet_peer, "gpt": _gpt_peer, "bert": _bert_peer, "elmo": _elmo_peer}

@@ -1,6 +1,7 @@
 """scripts/benchmark.py runs a registered entry and reports throughput and a plausible MFU;
-the GPT and BERT FLOP counts match hand counts; the eager-PyTorch GPT and BERT peers train, the
-BERT one with the parameters of ours and of transformers' BertForPreTraining."""
+the GPT, BERT and ELMo FLOP counts match hand counts; the eager-PyTorch GPT, BERT and ELMo peers
+train, the BERT one with the parameters of ours and of transformers' BertForPreTraining, the
+ELMo one with ours plus nn.LSTM's second gate bias."""
 
 import importlib.util
 import json
@@ -25,8 +26,12 @@ def _script_module(relative: str):
 # benchmark.py imports its sibling benchmark_runs.py, as running it from scripts/ allows.
 sys.modules["benchmark_runs"] = _script_module("benchmark_runs.py")
 benchmark = _script_module("benchmark.py")
+# The peers import their shared helper as peers.torch_common, else (run from scripts/peers/) as
+# torch_common.
+sys.modules["torch_common"] = _script_module("peers/torch_common.py")
 torch_gpt = _script_module("peers/torch_gpt.py")
 torch_bert = _script_module("peers/torch_bert.py")
+torch_elmo = _script_module("peers/torch_elmo.py")
 
 
 def test_benchmark_reports_throughput_and_mfu(tmp_path):
@@ -82,6 +87,7 @@ def test_gpt_and_generation_benchmarks_report_tokens_model_mfu_memory_peer_and_c
         "--batch_size=2",
         "--set=data.context=16",  # Applies after each entry's own overrides.
         "--new_tokens=8",
+        "--peak_gflops=100",  # The measured peak is tested with supervised_digits above.
         f"--json={out}",
     ]
     result = subprocess.run(
@@ -125,6 +131,7 @@ def test_benchmark_rejects_a_set_key_the_config_lacks():
             "--only=gpt2_kjv",
             "--smoke",
             "--set=model.widht=64",
+            "--peak_gflops=100",
         ],
         cwd=ROOT,
         env=subprocess_env(1),
@@ -164,6 +171,7 @@ def test_bert_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
         "--steps=2",
         "--batch_size=2",
         "--set=data.max_length=16",  # Applies after the entry's own overrides.
+        "--peak_gflops=100",  # Not measured (see the GPT test).
         f"--json={out}",
     ]
     result = subprocess.run(
@@ -230,6 +238,80 @@ def test_torch_bert_peer_batch_masks_15_percent_up_to_p():
     assert bool((ids >= 5).all())  # The original (non-special) tokens are the targets.
     assert types[:, :20].sum() == 0 and bool(types[:, 20:].eq(1).all())
     assert set(labels.tolist()) <= {0, 1}
+
+
+@pytest.mark.slow
+def test_elmo_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "benchmark.py"),
+        "--only=elmo_kjv",
+        "--smoke",
+        "--peers",
+        "--repeats=1",
+        "--steps=1",
+        "--batch_size=2",
+        "--set=data.length=8",
+        "--set=data.max_chars=5",
+        "--peak_gflops=100",  # Not measured: the matmul peak would take most of the test's time.
+        f"--json={out}",
+    ]
+    result = subprocess.run(
+        command, cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for text in ("tokens/s (B·T positions, padding included;", "model MFU", "step memory"):
+        assert text in result.stdout, result.stdout
+    assert "jaxpretrain / torch = " in result.stdout and "given matmul peak 100.0" in result.stdout
+    (entry,) = json.loads(out.read_text())
+    assert entry["tokens_per_sec"] == entry["examples_per_sec"] * 8  # B·T positions.
+    assert 0 < entry["real_token_fraction"] <= 1 and entry["step_memory_mib"] > 0
+    assert "mfu" not in entry  # XLA counts one step of each LSTM scan: no XLA-counted MFU.
+    assert entry["peak_flops"] == 100e9
+    # elmo_kjv:smoke: filters (1, 8), (2, 8), (3, 16), E 8, 1 highway layer, P 16, F 32, L 2;
+    # C 5 by --set, V from the data.
+    v = entry["vocab_size"]
+    forward = (
+        5 * (1 * 8 * 8 + 8) + 4 * (2 * 8 * 8 + 8) + 3 * (3 * 8 * 16 + 16)  # Convolutions.
+        + 2 * (32 * 32 + 32) + (32 * 16 + 16)  # Highway (S 32) and projection.
+        + 2 * 2 * (9 * 32 * 16 + 4 * 32)  # 2 directions x 2 LSTMP layers.
+        + 2 * (16 * v + v)  # The shared softmax, both directions.
+    )  # fmt: skip
+    assert entry["model_flops_per_token"] == 6 * forward
+    expected = entry["tokens_per_sec"] * 6 * forward / 100e9
+    assert entry["model_mfu"] == pytest.approx(expected)
+    assert len(entry["torch_examples_per_sec_runs"]) == 1 and entry["torch_tokens_per_sec"] > 0
+    ratio = entry["examples_per_sec"] / entry["torch_examples_per_sec"]
+    assert abs(entry["ours_over_torch"] - ratio) < 1e-9
+
+
+def test_torch_elmo_peer_trains_a_tiny_elmo_with_our_parameters_and_lstm_biases():
+    import jax
+    import jax.numpy as jnp
+
+    from jaxpretrain import models
+
+    sizes = dict(
+        filters=((1, 4), (2, 4)),
+        char_features=4,
+        highway_layers=1,
+        projection=8,
+        lstm_features=12,
+        num_layers=2,
+    )
+    trainer = torch_elmo.torch_elmo_trainer(
+        **sizes, vocab_size=50, length=6, max_chars=5, batch_size=2
+    )
+    assert trainer.time_steps(1) > 0
+    model = models.ElmoLM(models.BiLM(**sizes), 50)
+    ours = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.ones((1, 6, 5), jnp.int32))
+    n = sum(x.size for x in jax.tree.leaves(ours["params"]))  # Shapes only: nothing compiled.
+    # nn.LSTM has two gate biases (b_ih, b_hh): 4F more per layer and direction than ours.
+    assert trainer.num_params == n + 2 * 2 * 4 * 12
+    batch = torch_elmo.random_batch(vocab_size=50, length=6, max_chars=5, batch_size=2)
+    assert batch["chars"].shape == (2, 6, 5) and bool((batch["chars"][..., 0] > 0).all())
+    assert batch["ids"].max() < 50 and bool((batch["segments"] == 1).all())
 
 
 def test_word_vector_benchmark_entry_is_registered_and_described():

@@ -3,7 +3,8 @@
 MFU = (model FLOPs per example × examples/s) / (peak FLOP/s of the devices), with the peak
 measured on the same devices in the same run (``peak_matmul_flops``) rather than taken from a
 data sheet, and the model FLOPs either counted by XLA (``step_flops``) or, for the Transformers,
-by the analytic 6N + 12·L·T·D rule (``gpt_flops_per_token``, ``bert_flops_per_token``).
+by the analytic 6N + 12·L·T·D rule (``gpt_flops_per_token``, ``bert_flops_per_token``) or,
+for ELMo's character CNN and LSTMs, 6 × the forward multiply-adds (``elmo_flops_per_token``).
 """
 
 from __future__ import annotations
@@ -133,6 +134,36 @@ def bert_flops_per_token(
         + 12 * num_layers * length**2 * width
     )
     return per_instance / length
+
+
+def elmo_flops_per_token(model_config, vocab_size: int, max_chars: int) -> int:
+    """Training FLOPs per token position (of the B·T a step runs on) of ELMo pretraining
+    (``models.ElmoLM`` of a ``config.model`` block): 6 × the forward multiply-adds, the
+    convention of ``gpt_flops_per_token`` (forward 2 FLOPs per multiply-add, backward twice the
+    forward), with every kernel and bias entry one multiply-add each time it is applied:
+
+    - character convolutions (VALID, over C = ``max_chars`` characters of E dims), per filter
+      width w with F_w filters: (C - w + 1)·(w·E·F_w + F_w);
+    - highway layers, each a gate and a transform over S = Σ F_w: 2·(S² + S);
+    - the projection to P: S·P + P;
+    - per direction and LSTM layer (F cells): the input half of the gates P·4F + 4F, the
+      recurrent half P·4F and the projection F·P (neither with a bias): 9·F·P + 4F;
+    - the shared softmax, applied at every position for both directions: 2·(P·V + V).
+
+    Left out: the character lookup (a gather), the max-pool, the activations, the gates'
+    element-wise products, the residual sums, the clipping, dropout, the loss and the optimizer
+    (all O(S + F + V) per position, not products of two sizes). Padding positions are counted:
+    the step computes them.
+    """
+    e, p, f = model_config.char_features, model_config.projection, model_config.lstm_features
+    filters = [tuple(pair) for pair in model_config.filters]
+    s = sum(count for _, count in filters)
+    convolutions = sum((max_chars - w + 1) * (w * e * n + n) for w, n in filters)
+    highway = model_config.highway_layers * 2 * (s * s + s)
+    projection = s * p + p
+    lstm = 2 * model_config.num_layers * (9 * f * p + 4 * f)
+    softmax = 2 * (p * vocab_size + vocab_size)
+    return 6 * (convolutions + highway + projection + lstm + softmax)
 
 
 def step_flops(experiment, batch) -> float | None:

@@ -27,12 +27,15 @@ default float32 precision does. Optional: needs ``torch``.
 
 from __future__ import annotations
 
-import os
 import statistics
 from typing import Callable, NamedTuple
 
 from jaxpretrain.train.flops import BertFlopParams
-from jaxpretrain.train.timing import steps_timer
+
+try:
+    from peers.torch_common import adamw, timer, torch_setup, update
+except ImportError:  # Run as scripts/peers/torch_bert.py.
+    from torch_common import adamw, timer, torch_setup, update
 
 # Special ids of the random batch (any ids in [0, V) would do; these are BERT's WordPiece order).
 _CLS, _SEP, _MASK = 2, 3, 4
@@ -161,21 +164,13 @@ def torch_bert_trainer(
     positions (``max_length``, default T), V, P (= ``predictions``, masked positions per
     instance), B, the dropout rate and the compute dtype ("float32" or "bfloat16", autocast).
     Three steps are run before returning. Uses every CPU this process may run on
-    (``torch.set_num_threads``).
+    (``peers.torch_common.torch_setup``).
     """
-    import torch
-
-    if dtype not in ("float32", "bfloat16"):
-        raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}.")
     max_length = max_length or length
     if length > max_length:
         raise ValueError(f"length {length} exceeds the {max_length} learned positions.")
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
-    torch.manual_seed(0)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        torch.set_float32_matmul_precision("high")  # TF32, as JAX's default on these GPUs.
-    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+    setup = torch_setup(dtype)
+    torch, device = setup.torch, setup.device
     model = _bert(
         torch,
         vocab_size=vocab_size,
@@ -186,13 +181,7 @@ def torch_bert_trainer(
         dropout=dropout,
     ).to(device)
     model.train()
-    matrices = [p for p in model.parameters() if p.dim() == 2]
-    others = [p for p in model.parameters() if p.dim() != 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": matrices, "weight_decay": 0.01}, {"params": others, "weight_decay": 0.0}],
-        lr=5e-4,
-        betas=(0.9, 0.999),
-    )
+    optimizer = adamw(torch, model, lr=5e-4, betas=(0.9, 0.999), weight_decay=0.01)
     batch = random_batch(
         torch,
         vocab_size=vocab_size,
@@ -205,7 +194,7 @@ def torch_bert_trainer(
     )
 
     def step():
-        with autocast:
+        with setup.autocast:
             mlm_logits, nsp_logits = model(tokens, token_types, valid, positions)
         mlm = torch.nn.functional.cross_entropy(
             mlm_logits.float().reshape(-1, vocab_size), ids.reshape(-1), reduction="none"
@@ -213,14 +202,7 @@ def torch_bert_trainer(
         weight = weights.reshape(-1)
         loss = (mlm * weight).sum() / (weight.sum() + 1e-5)
         loss = loss + torch.nn.functional.cross_entropy(nsp_logits.float(), next_sentence)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-
-    def sync():
-        if device == "cuda":
-            torch.cuda.synchronize()
+        update(torch, model, optimizer, loss, clip_norm=1.0)
 
     def count(*modules) -> int:
         return sum(p.numel() for m in modules for p in m.parameters())
@@ -234,8 +216,7 @@ def torch_bert_trainer(
         # Per instance: the pooler and the next-sentence head read the [CLS] position only.
         instance=count(model.pooler, model.nsp),
     )  # fmt: skip
-    timer = steps_timer(step, items_per_step=batch_size * length, sync=sync)
-    return TorchBert(timer, flop_params)
+    return TorchBert(timer(setup, step, items_per_step=batch_size * length), flop_params)
 
 
 if __name__ == "__main__":

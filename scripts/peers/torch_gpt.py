@@ -19,11 +19,13 @@ arithmetic. Optional: needs ``torch``.
 
 from __future__ import annotations
 
-import os
 import statistics
 from typing import Callable, NamedTuple
 
-from jaxpretrain.train.timing import steps_timer
+try:
+    from peers.torch_common import adamw, timer, torch_setup, update
+except ImportError:  # Run as scripts/peers/torch_gpt.py.
+    from torch_common import adamw, timer, torch_setup, update
 
 
 class TorchGPT(NamedTuple):
@@ -97,18 +99,10 @@ def torch_gpt_trainer(
 
     Args are the GPT's L, H, D, T (= context), V and B, and the compute dtype ("float32" or
     "bfloat16", autocast). Three steps are run before returning. Uses every CPU this process may
-    run on (``torch.set_num_threads``).
+    run on (``peers.torch_common.torch_setup``).
     """
-    import torch
-
-    if dtype not in ("float32", "bfloat16"):
-        raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}.")
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
-    torch.manual_seed(0)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        torch.set_float32_matmul_precision("high")  # TF32, as JAX's default on these GPUs.
-    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+    setup = torch_setup(dtype)
+    torch, device = setup.torch, setup.device
     model = _gpt(
         torch,
         vocab_size=vocab_size,
@@ -117,33 +111,20 @@ def torch_gpt_trainer(
         num_layers=num_layers,
         num_heads=num_heads,
     ).to(device)
-    matrices = [p for p in model.parameters() if p.dim() == 2]
-    others = [p for p in model.parameters() if p.dim() != 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": matrices, "weight_decay": 0.1}, {"params": others, "weight_decay": 0.0}],
-        lr=1e-3,
-        betas=(0.9, 0.95),
-    )
+    optimizer = adamw(torch, model, lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
     tokens = torch.randint(0, vocab_size, (batch_size, context + 1), device=device)  # [B, T + 1]
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
 
     def step():
-        with autocast:
+        with setup.autocast:
             logits = model(inputs)  # [B, T, V]
         loss = torch.nn.functional.cross_entropy(
             logits.float().reshape(-1, vocab_size), targets.reshape(-1)
         )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-
-    def sync():
-        if device == "cuda":
-            torch.cuda.synchronize()
+        update(torch, model, optimizer, loss, clip_norm=1.0)
 
     flop_params = sum(p.numel() for p in model.parameters()) - model.wpe.weight.numel()
-    return TorchGPT(steps_timer(step, items_per_step=batch_size * context, sync=sync), flop_params)
+    return TorchGPT(timer(setup, step, items_per_step=batch_size * context), flop_params)
 
 
 if __name__ == "__main__":

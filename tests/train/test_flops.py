@@ -81,3 +81,48 @@ def test_bert_flops_count_the_head_at_the_predicted_positions_as_hand_and_xla_do
         flops.bert_flop_params(params), num_layers=1, width=256, length=64, predictions=8
     )
     assert 1.0 <= xla / (analytic / 3) < 1.1
+
+
+def test_elmo_flops_per_token_matches_a_hand_count():
+    import ml_collections
+
+    model = ml_collections.ConfigDict(
+        dict(
+            filters=((1, 2), (3, 4)),
+            char_features=5,
+            highway_layers=2,
+            projection=6,
+            lstm_features=7,
+            num_layers=3,
+        )
+    )
+    chars, vocab = 10, 11  # C, V.
+    # Convolutions, VALID over C = 10: width 1 at 10 positions, width 3 at 8; kernels + biases.
+    convolutions = 10 * (1 * 5 * 2 + 2) + 8 * (3 * 5 * 4 + 4)
+    s = 2 + 4  # Σ F_w
+    highway = 2 * (2 * (s * s + s))  # Two layers, each a gate and a transform with biases.
+    projection = s * 6 + 6
+    # Per direction and layer: input gates [P, 4F] + bias, recurrent [P, 4F], projection [F, P].
+    lstm = 2 * 3 * ((6 * 28 + 28) + 6 * 28 + 7 * 6)
+    softmax = 2 * (6 * 11 + 11)  # Both directions at every position.
+    expected = 6 * (convolutions + highway + projection + lstm + softmax)
+    assert flops.elmo_flops_per_token(model, vocab, chars) == expected
+    # The dense layers (every one but the convolutions) are 6N of their parameters, as GPT's.
+    elmo = models.ElmoLM(
+        models.BiLM(
+            filters=model.filters,
+            char_features=5,
+            highway_layers=2,
+            projection=6,
+            lstm_features=7,
+            num_layers=3,
+        ),
+        vocab,
+    )
+    params = elmo.init(jax.random.PRNGKey(0), jnp.ones((1, 4, chars), jnp.int32))["params"]
+    encoder = params["bilm"]["tokens"]
+    dense = flops._size(params) - flops._size(encoder["chars"])
+    dense -= sum(flops._size(encoder[f"conv{w}"]) for w, _ in model.filters)
+    # The softmax's parameters are applied twice (once per direction).
+    dense += flops._size(params["softmax"])
+    assert expected - 6 * convolutions == 6 * dense
