@@ -1,8 +1,13 @@
 """Evaluation of trained models: text generation (a KV-cached sampler, best-of-n, stop strings,
-few-shot prompts), word vectors (similarity, analogies, nearest neighbours) and BERT sentence
-embeddings. Greedy and
-beam-search decoding for translation live in ``models.decoding``."""
+few-shot prompts), word vectors (similarity, analogies, nearest neighbours), BERT sentence
+embeddings and ELMo's contextual word vectors. Greedy and beam-search decoding for translation
+live in ``models.decoding``."""
 
+from jaxpretrain.evaluate.contextual import (
+    ContextualEncoder,
+    contextual_vectors,
+    load_contextual_encoder,
+)
 from jaxpretrain.evaluate.embeddings import (
     SentenceEncoder,
     embed_sentences,
@@ -28,16 +33,19 @@ from jaxpretrain.evaluate.word_vectors import (
 
 __all__ = [
     "Completion",
+    "ContextualEncoder",
     "Sampler",
     "SentenceEncoder",
     "WordVectors",
     "analogies",
     "best_of",
     "complete",
+    "contextual_vectors",
     "embed_sentences",
     "few_shot_prompt",
     "generate",
     "generate_batch",
+    "load_contextual_encoder",
     "gensim_data",
     "load_language_model",
     "load_sentence_encoder",

@@ -118,13 +118,25 @@ def _init_opt_state(tx, params, mesh: Mesh, fsdp: bool):
     return jax.jit(tx.init, out_shardings=shardings)(params), shardings
 
 
-def _load_init_from(params, config, shardings):
-    merged = pretrained.init_params(
-        params,
+def _inherited_params(abstract_params, config):
+    """The params tree with ``config.init_subtree`` read from ``config.init_from`` (host arrays)
+    and every other leaf still abstract: checked against the model's shapes before anything is
+    compiled, so a checkpoint that does not fit fails fast."""
+    return pretrained.init_params(
+        abstract_params,
         config.init_from,
         method=config.method,
         subtree=config.init_subtree,
         backbone=config.get("model", {}).get("backbone"),
+    )
+
+
+def _fill(params, inherited, shardings):
+    """``params`` with the leaves ``inherited`` holds as arrays (the rest stay as initialised)."""
+    merged = jax.tree.map(
+        lambda fresh, got: fresh if isinstance(got, jax.ShapeDtypeStruct) else got,
+        params,
+        inherited,
     )
     return jax.device_put(merged, shardings)
 
@@ -152,12 +164,12 @@ def build_experiment(
         return method.init_params(rng, example, model=model, config=config)
 
     replicated = parallel.replicated(mesh)
-    param_sh = parallel.param_shardings(
-        jax.eval_shape(init_params, init_rng), mesh, fsdp=config.fsdp
-    )
+    abstract_params = jax.eval_shape(init_params, init_rng)
+    param_sh = parallel.param_shardings(abstract_params, mesh, fsdp=config.fsdp)
+    inherited = _inherited_params(abstract_params, config) if init_from else None
     params = jax.jit(init_params, out_shardings=param_sh)(init_rng)
-    if init_from:
-        params = _load_init_from(params, config, param_sh)
+    if inherited is not None:
+        params = _fill(params, inherited, param_sh)
     tx, schedule = _optimizers(config, method, params)
     opt_state, opt_sh = _init_opt_state(tx, params, mesh, config.fsdp)
     scalar = lambda x: jax.device_put(x, replicated)  # noqa: E731

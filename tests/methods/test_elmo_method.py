@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT, load_config, overfit_one_batch, subprocess_env
 
 from jaxpretrain import parallel
+from jaxpretrain.errors import CheckpointError
 from jaxpretrain.evaluate.contextual import contextual_vectors, load_contextual_encoder
 from jaxpretrain.methods import elmo
 from jaxpretrain.train.checkpoint import restore_params
@@ -197,6 +198,15 @@ def test_vectors_of_sentences_with_a_word_never_seen(compared, tmp_path):
     assert np.any(np.asarray(probe.mix["weights"]) != 0)
     with pytest.raises(ValueError, match="sentence 0 is empty"):
         contextual_vectors(encoder, [""])
+
+
+def test_a_probe_from_a_run_of_another_architecture_is_one_line(compared):
+    root, _ = compared
+    config = load_config("probe_kjv", "smoke,elmo,section")
+    config.init_from = str(root / "cbow")  # A CBOW run where an ELMo run belongs.
+    with pytest.raises(CheckpointError, match="another architecture") as info:
+        build_experiment(config, parallel.make_mesh(), init_from=config.init_from)
+    assert "\n" not in str(info.value)
 
 
 def _metrics(workdir):
