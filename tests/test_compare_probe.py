@@ -9,6 +9,7 @@ from conftest import ROOT, load_config
 
 
 def _compare_module():
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))  # compare.py imports embedding_table.
     name = "scripts_compare_probe"
     spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "scripts", "compare.py"))
     module = sys.modules[name] = importlib.util.module_from_spec(spec)

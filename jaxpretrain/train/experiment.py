@@ -36,12 +36,12 @@ class Experiment:
     mesh: Mesh
     state: TrainState
     train_step: Callable[[TrainState, dict], tuple[TrainState, dict]]
-    eval_step: Callable[[Any, dict], tuple[dict, jax.Array]]
+    # (params, batch) -> (metrics, mask bool [B] of the real rows, the method's eval_outputs or {}).
+    eval_step: Callable[[Any, dict], tuple[dict, jax.Array, dict]]
     dataset: Dataset  # Its train split feeds `stream`; eval_batches read its eval split.
     stream: BatchStream
     eval_transform: Callable | None
     pictures_step: Callable[[Any, dict], dict] | None = None
-    outputs_step: Callable[[Any, dict], dict] | None = None
 
     def pictures(self, params, *, count: int = 8) -> dict[str, np.ndarray]:
         """The method's pictures of the first ``count`` eval examples: {name: float [R, N, H, W,
@@ -79,12 +79,12 @@ class Experiment:
         count = 0.0
         outputs: list[dict[str, np.ndarray]] = []
         for batch in self.eval_batches():
-            metrics, rows = jax.device_get(self.eval_step(params, batch))
-            count += float(rows)
+            metrics, real, out = jax.device_get(self.eval_step(params, batch))
+            rows = float(np.sum(real))
+            count += rows
             for key, value in metrics.items():
-                totals[key] = totals.get(key, 0.0) + float(value) * float(rows)
-            if self.outputs_step is not None:
-                out, real = jax.device_get(self.outputs_step(params, batch))
+                totals[key] = totals.get(key, 0.0) + float(value) * rows
+            if out:
                 outputs.append({k: np.asarray(v)[np.asarray(real)] for k, v in out.items()})
         means = {key: value / max(count, 1.0) for key, value in totals.items()}
         if not outputs:
@@ -191,23 +191,20 @@ def build_experiment(
         donate_argnums=0,
     )
     eval_metrics = make_eval_step(method, model, config)
+    eval_outputs = getattr(method, "eval_outputs", None)
 
     def eval_step(params, batch):
-        return eval_metrics(params, batch), jnp.sum(batch["mask"].astype(jnp.float32))
+        # One compiled call: the metrics' and the outputs' forward passes are the same
+        # computation, which XLA computes once. Replicated output: every host gathers the split.
+        outputs = (
+            {} if eval_outputs is None else eval_outputs(params, batch, model=model, config=config)
+        )
+        return eval_metrics(params, batch), batch["mask"], outputs
 
     pictures_step = None
     if hasattr(method, "pictures"):  # Replicated output: every host can read it.
         pictures_step = jax.jit(
             functools.partial(method.pictures, model=model, config=config),
-            in_shardings=(param_sh, batch_sh),
-            out_shardings=replicated,
-        )
-
-    outputs_step = None
-    if hasattr(method, "eval_outputs"):  # Replicated output: every host gathers the whole split.
-        eval_outputs = functools.partial(method.eval_outputs, model=model, config=config)
-        outputs_step = jax.jit(
-            lambda params, batch: (eval_outputs(params, batch), batch["mask"]),
             in_shardings=(param_sh, batch_sh),
             out_shardings=replicated,
         )
@@ -224,5 +221,4 @@ def build_experiment(
         stream=stream,
         eval_transform=method.preprocess(config, train=False, dataset=dataset),
         pictures_step=pictures_step,
-        outputs_step=outputs_step,
     )

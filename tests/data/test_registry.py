@@ -42,7 +42,7 @@ def test_load_dataset_holds_both_splits_the_tokenizer_and_the_config():
 def test_one_registry_and_unknown_names_list_every_registered_one():
     assert set(registry.DATASETS) == {
         "digits", "digits_hashtags", "photos", "mnist1d", "text", "translation", "words",
-        "bert_pretraining", "glue", "kjv_task", "tfds"
+        "bert_pretraining", "glue", "kjv_task", "sentences", "tfds"
     }  # fmt: skip
     for name in ("mnist", "tfds", "tfds:", None, ["digits"]):
         with pytest.raises(ValueError, match="Unknown data set name") as error:

@@ -25,6 +25,16 @@ CASES = {
         dict(variant="bert-test", num_layers=1),
         (jnp.ones((2, 6), jnp.int32), jnp.zeros((2, 6), jnp.int32), jnp.ones((2, 6), bool)),
     ),
+    "elmo": (  # Characters [B, T, C] of one-sentence rows (0: no token).
+        dict(filters=[[1, 2], [2, 2]], char_features=2, projection=3, lstm_features=4),
+        (jnp.ones((2, 5, 4), jnp.int32),),
+    ),
+    "word_mean": (dict(vocab_size=7, features=3), (jnp.array([[1, 2, -1], [6, -1, -1]]),)),
+}
+TEXT_INPUTS = {
+    "bert": ("tokens", "token_types", "valid"),
+    "elmo": ("chars",),
+    "word_mean": ("words",),
 }
 
 
@@ -38,8 +48,8 @@ def test_pooled_backbone_under_a_classifier_head(name):
     inputs = x if isinstance(x, tuple) else (x,)
     config = {"backbone": name, **fields}
     keys = models.backbone_inputs(config)
-    if name == "bert":
-        assert keys == ("tokens", "token_types", "valid")
+    if name in TEXT_INPUTS:
+        assert keys == TEXT_INPUTS[name]
     else:
         assert keys == ("signal" if x.ndim == 3 else "image",)
     classifier = models.Classifier(models.backbone(config), num_classes=5)

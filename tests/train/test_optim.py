@@ -169,8 +169,8 @@ def test_freeze_backbone_leaves_it_bit_identical(name):
 
 
 def test_freeze_a_nested_path_trains_its_siblings():
-    """"backbone/conv" freezes that subtree only: the backbone's other params still train (the
-    ELMo probe freezes "backbone/bilm" and trains "backbone/mix")."""
+    """Freezing "backbone/conv" freezes that subtree only: the backbone's other params still
+    train (the ELMo probe freezes "backbone/bilm" and trains "backbone/mix")."""
     opt = _opt(base_lr=0.1, lr_scaling="none", freeze="backbone/conv")
     params = _params()
     tx, _ = optim.make_optimizer(opt, batch_size=256, total_steps=10, params=params)
