@@ -76,7 +76,12 @@ def _model_flops(config, experiment, batch) -> dict:
         }
     if config.method == "elmo":
         chars = batch["chars"]  # [B, T, C]: C of the batch the step runs on.
-        per_token = elmo_flops_per_token(config.model, experiment.model.vocab_size, chars.shape[2])
+        per_token = elmo_flops_per_token(
+            config.model,
+            experiment.model.vocab_size,
+            chars.shape[2],
+            sampled_softmax=config.get("sampled_softmax", 0),
+        )
         return {"model_flops_per_token": per_token, "vocab_size": experiment.model.vocab_size}
     return {}
 

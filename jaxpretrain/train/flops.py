@@ -136,7 +136,9 @@ def bert_flops_per_token(
     return per_instance / length
 
 
-def elmo_flops_per_token(model_config, vocab_size: int, max_chars: int) -> int:
+def elmo_flops_per_token(
+    model_config, vocab_size: int, max_chars: int, sampled_softmax: int = 0
+) -> int:
     """Training FLOPs per token position (of the B·T a step runs on) of ELMo pretraining
     (``models.ElmoLM`` of a ``config.model`` block): 6 × the forward multiply-adds, the
     convention of ``gpt_flops_per_token`` (forward 2 FLOPs per multiply-add, backward twice the
@@ -148,7 +150,9 @@ def elmo_flops_per_token(model_config, vocab_size: int, max_chars: int) -> int:
     - the projection to P: S·P + P;
     - per direction and LSTM layer (F cells): the input half of the gates P·4F + 4F, the
       recurrent half P·4F and the projection F·P (neither with a bias): 9·F·P + 4F;
-    - the shared softmax, applied at every position for both directions: 2·(P·V + V).
+    - the shared softmax, applied at every position for both directions: 2·(P·V + V); with a
+      sampled softmax of K candidates (``sampled_softmax``), the target's and the candidates'
+      rows only: 2·(P + 1)·(K + 1).
 
     Left out: the character lookup (a gather), the max-pool, the activations, the gates'
     element-wise products, the residual sums, the clipping, dropout, the loss and the optimizer
@@ -162,7 +166,8 @@ def elmo_flops_per_token(model_config, vocab_size: int, max_chars: int) -> int:
     highway = model_config.highway_layers * 2 * (s * s + s)
     projection = s * p + p
     lstm = 2 * model_config.num_layers * (9 * f * p + 4 * f)
-    softmax = 2 * (p * vocab_size + vocab_size)
+    rows = sampled_softmax + 1 if sampled_softmax else vocab_size
+    softmax = 2 * (p + 1) * rows
     return 6 * (convolutions + highway + projection + lstm + softmax)
 
 

@@ -107,6 +107,9 @@ def test_elmo_flops_per_token_matches_a_hand_count():
     softmax = 2 * (6 * 11 + 11)  # Both directions at every position.
     expected = 6 * (convolutions + highway + projection + lstm + softmax)
     assert flops.elmo_flops_per_token(model, vocab, chars) == expected
+    # A sampled softmax of K = 3 reads the target's row and K candidates': 4 of the V rows.
+    sampled = expected - 6 * softmax + 6 * 2 * (6 * 4 + 4)
+    assert flops.elmo_flops_per_token(model, vocab, chars, sampled_softmax=3) == sampled
     # The dense layers (every one but the convolutions) are 6N of their parameters, as GPT's.
     elmo = models.ElmoLM(
         models.BiLM(
@@ -119,7 +122,8 @@ def test_elmo_flops_per_token_matches_a_hand_count():
         ),
         vocab,
     )
-    params = elmo.init(jax.random.PRNGKey(0), jnp.ones((1, 4, chars), jnp.int32))["params"]
+    shapes = jax.eval_shape(elmo.init, jax.random.PRNGKey(0), jnp.ones((1, 4, chars), jnp.int32))
+    params = shapes["params"]  # Shapes only: nothing is compiled.
     encoder = params["bilm"]["tokens"]
     dense = flops._size(params) - flops._size(encoder["chars"])
     dense -= sum(flops._size(encoder[f"conv{w}"]) for w, _ in model.filters)
