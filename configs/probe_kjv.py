@@ -8,7 +8,7 @@ its layers, Peters et al. 2018, Eq. 1) or averaged CBOW vectors, the baseline be
   python scripts/train.py --config=configs/probe_kjv.py:smoke,elmo,grammar --workdir=/tmp/probe
   # A randomly initialised biLM under the same probe: elmo,<task> with
   #   --config.method=supervised --config.init_from=''
-  # (scripts/compare.py --mode=embeddings runs the three arms, 3 seeds each, and prints the table)
+  # (scripts/compare.py --embeddings runs the three arms, 3 seeds each, and prints the table)
 
 The argument is "[smoke,]<encoder>,<task>": encoder "elmo" or "cbow", and a single-sentence task
 of ``data.text_tasks.KJV_TASKS`` (section: which part of the Bible a verse is from; grammar: as

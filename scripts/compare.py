@@ -23,7 +23,7 @@ pretraining run's in both arms. Prints a table of the final --metric, writes it 
 <workdir>/compare.md, and draws the eval curves to <workdir>/compare.png.
 
 With --embeddings it instead trains (or reuses) an ELMo run and a CBOW run (configs/elmo_kjv.py,
-configs/cbow_kjv.py; their smoke variants with --smoke) and probes each KJV task of --tasks with
+configs/cbow_kjv.py; their smoke variants with --embeddings_smoke) and probes each KJV task of --tasks with
 the three frozen encoders of ``embedding_table`` (configs/probe_kjv.py), writing the table to
 <workdir>/embeddings.md.
 """
@@ -82,7 +82,9 @@ _CBOW_WORKDIR = flags.DEFINE_string(
     "--embeddings: the CBOW run (trained there if unfinished); '' = <workdir>/cbow.",
 )
 _TASKS = flags.DEFINE_list("tasks", ["section", "grammar"], "--embeddings: KJV tasks probed.")
-_SMOKE = flags.DEFINE_bool("smoke", False, "--embeddings: the configs' smoke variants (tests).")
+_SMOKE = flags.DEFINE_bool(
+    "embeddings_smoke", False, "--embeddings: the configs' smoke variants (for tests)."
+)
 _CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs")
 
 

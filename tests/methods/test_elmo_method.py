@@ -106,15 +106,15 @@ def test_a_batch_of_another_shape_is_named(experiment):
 
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
-    """scripts/compare.py --embeddings --smoke on one task and seed: ELMo and CBOW pretraining
-    (smoke), then the three probes. The runs are shared by the tests below."""
+    """scripts/compare.py --embeddings --embeddings_smoke on one task and seed: ELMo and CBOW
+    pretraining (smoke), then the three probes. The runs are shared by the tests below."""
     root = tmp_path_factory.mktemp("compare_embeddings")
     result = subprocess.run(
         [
             sys.executable,
             os.path.join(ROOT, "scripts", "compare.py"),
             "--embeddings",
-            "--smoke",
+            "--embeddings_smoke",
             "--seeds=0",
             "--tasks=section",
             f"--workdir={root}",
