@@ -15,6 +15,7 @@ n is the n-th non-empty line.
 import numpy as np
 from absl import app, flags, logging
 
+from jaxpretrain.data.corpus import read_sentences
 from jaxpretrain.evaluate.contextual import OUTPUTS, contextual_vectors, load_contextual_encoder
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "An elmo run, or a run with backbone 'elmo'.")
@@ -29,10 +30,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    with open(_INPUT.value, encoding="utf-8") as f:
-        sentences = [line.strip() for line in f if line.strip()]
-    if not sentences:
-        raise app.UsageError(f"{_INPUT.value} has no non-empty line to embed")
+    sentences = read_sentences(_INPUT.value)
     encoder = load_contextual_encoder(_WORKDIR.value)
     vectors, tokens = contextual_vectors(
         encoder, sentences, output=_VECTORS.value, batch_size=_BATCH.value

@@ -13,6 +13,7 @@ of the output is the i-th non-empty line.
 import numpy as np
 from absl import app, flags, logging
 
+from jaxpretrain.data.corpus import read_sentences
 from jaxpretrain.evaluate.embeddings import POOLINGS, embed_sentences, load_sentence_encoder
 
 _MODEL = flags.DEFINE_string("model", None, "A bert training workdir, or hf:<dir>.")
@@ -30,10 +31,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    with open(_INPUT.value, encoding="utf-8") as f:
-        sentences = [line.strip() for line in f if line.strip()]
-    if not sentences:
-        raise app.UsageError(f"{_INPUT.value} has no non-empty line to embed")
+    sentences = read_sentences(_INPUT.value)
     encoder = load_sentence_encoder(_MODEL.value)
     vectors = embed_sentences(
         encoder,

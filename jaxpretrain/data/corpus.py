@@ -181,6 +181,23 @@ def read_text_files(paths: Sequence[str]) -> str:
     return "".join(texts)
 
 
+def read_sentences(path: str) -> list[str]:
+    """The non-empty lines of the UTF-8 text file at `path`, stripped: one sentence each (the
+    input of the embedding scripts).
+
+    Raises:
+        CorpusNotFoundError: no file at `path`.
+        ValueError: the file has no non-empty line.
+    """
+    if not os.path.isfile(path):
+        raise CorpusNotFoundError(f"text file {str(path)!r} does not exist: check the path.")
+    with open(path, encoding="utf-8") as f:
+        sentences = [line.strip() for line in f if line.strip()]
+    if not sentences:
+        raise ValueError(f"{path} has no non-empty line: give one sentence per line.")
+    return sentences
+
+
 def tfds_texts(name: str, data_config: Any) -> list[str]:
     """The `text_feature` (default "text") of each record of TFDS text set `name`, in order, as
     str without a trailing newline: the first `max_documents` records (default 0: all) of split

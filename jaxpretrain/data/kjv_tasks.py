@@ -251,6 +251,8 @@ def _source(
     seed: int,
     max_chars: int,
 ) -> ArraySource:
+    """The arrays of one split; ``vocab`` is the WordPiece vocabulary's path ("wordpiece" inputs)
+    or the CBOW vocabulary's ("words" inputs; "" for none)."""
     examples = kjv_task_examples(
         task, split, heldout_every=heldout_every, per_class=per_class, seed=seed
     )
