@@ -161,10 +161,17 @@ def main() -> int:
     parser.add_argument("--modules", action="store_true", help="print the module graph too")
     args = parser.parse_args()
     graph = module_graph(pathlib.Path(args.root))
-    print("package -> packages it imports (layer order: "
-          + " < ".join(", ".join(units) for units in LAYERS) + ")")
-    for unit, targets in sorted(package_graph(graph).items(), key=lambda kv: LAYER_OF.get(kv[0], 99)):
-        print(f"  {unit:9s} -> {', '.join(sorted(targets, key=lambda t: LAYER_OF.get(t, 99))) or '-'}")
+    print(
+        "package -> packages it imports (layer order: "
+        + " < ".join(", ".join(units) for units in LAYERS)
+        + ")"
+    )
+    for unit, targets in sorted(
+        package_graph(graph).items(), key=lambda kv: LAYER_OF.get(kv[0], 99)
+    ):
+        print(
+            f"  {unit:9s} -> {', '.join(sorted(targets, key=lambda t: LAYER_OF.get(t, 99))) or '-'}"
+        )
     if args.modules:
         print("module -> modules it imports")
         for module, targets in sorted(graph.items()):

@@ -66,7 +66,9 @@ def test_the_check_fails_on_upward_imports_inside_functions_and_on_cycles(tmp_pa
         },
     )
     problems = import_graph.violations(import_graph.module_graph(root))
-    assert "upward: jaxpretrain.models.m:2 imports jaxpretrain.train.loop (models < train)" in problems
+    assert (
+        "upward: jaxpretrain.models.m:2 imports jaxpretrain.train.loop (models < train)" in problems
+    )
     assert "module cycle: jaxpretrain.data.a <-> jaxpretrain.data.b" in problems
     assert "package cycle: models <-> train" in problems
 

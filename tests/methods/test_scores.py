@@ -45,7 +45,10 @@ def test_pearson_and_spearman_match_their_formulas():
     rank = lambda v: np.argsort(np.argsort(v))  # noqa: E731 (no ties in continuous draws)
     np.testing.assert_allclose(scores["spearman"], np.corrcoef(rank(x), rank(y))[0, 1], rtol=1e-10)
     # Constant predictions (an untrained regression head at zero): 0, not NaN.
-    assert split_scores(("pearson", "spearman"), np.zeros(100), y) == {"pearson": 0.0, "spearman": 0.0}
+    assert split_scores(("pearson", "spearman"), np.zeros(100), y) == {
+        "pearson": 0.0,
+        "spearman": 0.0,
+    }
 
 
 def test_bad_names_and_shapes_are_clear_errors():
