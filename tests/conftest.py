@@ -1,11 +1,24 @@
-"""Test-wide set-up: 8 fake CPU devices (set before JAX is imported) and config loading."""
+"""Test-wide set-up: 8 fake CPU devices (set before JAX is imported), a persistent compilation
+cache shared by the test processes, and config loading."""
 
+import getpass
 import os
+import tempfile
 
 _FLAG = "--xla_force_host_platform_device_count=8"
 if _FLAG not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _FLAG).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Many tests (and the training subprocesses they start, which inherit this environment) compile
+# the same smoke-config steps: JAX's on-disk cache compiles each once per machine. The key holds
+# the JAX version, the computation and the flags, so a stale entry is never used; an unreadable
+# one is recompiled with a warning.
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR",
+    os.path.join(tempfile.gettempdir(), f"jaxpretrain-test-cache-{getpass.getuser()}"),
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import sys  # noqa: E402
 
