@@ -35,7 +35,7 @@ def get_config(arg=None):
     c.model = ml_collections.ConfigDict(
         dict(
             backbone="rda_encoder",  # models.BACKBONES: ConvEncoder -> (μ, ln σ); pooled: μ.
-            features=(8, 16) if smoke else (32, 64),  # Encoder stages; the decoder mirrors them.
+            features=(8,) if smoke else (32, 64),  # Encoder stages; the decoder mirrors them.
             num_groups=4 if smoke else 8,  # GroupNorm groups (encoder, decoder, discriminator).
             latent=4 if smoke else 16,  # D, the channel's latent dimensions.
             min_scale=1e-3,  # σ floor: σ = min_scale + softplus(·) (must be positive).
@@ -48,7 +48,7 @@ def get_config(arg=None):
             distortion="l2",  # Dist: "l2" ‖y − ŷ‖² or "l1" ‖y − ŷ‖₁, summed over pixels.
             conditional=False,  # Class prior P_Φ(z|x), decoder and D conditioned on the label.
             learned_prior=False,  # Unconditional only: learn p̂(z) = N(μ_p, σ_p²), not N(0, I).
-            discriminator_features=(8, 16) if smoke else (32, 64),  # DCGAN discriminator stages.
+            discriminator_features=(8,) if smoke else (32, 64),  # DCGAN discriminator stages.
         )
     )
     c.total_steps = 1500

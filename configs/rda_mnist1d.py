@@ -23,7 +23,7 @@ def get_config(arg=None):
         dict(
             name="mnist1d",  # 40-sample 1-D digits generated locally (no download).
             seed=42,  # The published data set's generator seed.
-            num_samples=5000,  # 4,000 train + 1,000 test signals.
+            num_samples=1000 if smoke else 5000,  # 80% train, 20% test signals.
             num_classes=10,  # The class prior's classes (used when rda.conditional).
         )
     )

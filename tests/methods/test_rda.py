@@ -1,6 +1,7 @@
 """The noisy-channel RDA: its objective, the R(D) bound against the truth, bad input, a smoke
 run (pictures, conditional rows, transfer), TFDS configs on mock data."""
 
+import importlib.util
 import os
 
 import jax
@@ -10,12 +11,12 @@ import numpy as np
 import optax
 import pytest
 import tensorflow_datasets as tfds
-from conftest import load_config, overfit_one_batch
+from conftest import ROOT, load_config, overfit_one_batch
 from PIL import Image
 
 from jaxpretrain import parallel
+from jaxpretrain.data import load_dataset
 from jaxpretrain.methods import rda
-from jaxpretrain.train import train
 from jaxpretrain.train.checkpoint import restore_params
 from jaxpretrain.train.experiment import build_experiment
 from jaxpretrain.train.metrics import read_metrics
@@ -23,12 +24,30 @@ from jaxpretrain.train.metrics import read_metrics
 VARIANCES = np.array([4.0, 1.0, 0.25], np.float32)  # y ~ N(0, diag): the source of the R(D) test.
 
 
+def _script(name: str):
+    """A module under scripts/, loaded by path (rate_distortion.py defines flags only when run)."""
+    path = os.path.join(ROOT, "scripts", name)
+    spec = importlib.util.spec_from_file_location(f"scripts_{name[:-3]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
-def conditional_run(tmp_path_factory):
-    """A finished class-conditional smoke run: 6 steps on 16x16 digits, checkpoints 3 and 6."""
+def sweep(tmp_path_factory):
+    """scripts/rate_distortion.py's sweep on the class-conditional smoke config: λ1 = 50 with
+    λ2 = 1 and λ2 = 0, 6 steps on 16x16 digits each, checkpoints 3 and 6. Returns (script
+    module, workdir, results)."""
+    script = _script("rate_distortion.py")
     workdir = tmp_path_factory.mktemp("rda")
-    train(load_config("rda_conditional_digits"), str(workdir))
-    return str(workdir)
+    results = script.sweep(load_config("rda_conditional_digits"), str(workdir), [50.0], [1.0, 0.0])
+    return script, workdir, results
+
+
+@pytest.fixture(scope="module")
+def conditional_run(sweep):
+    """The λ2 = 1 run of the sweep: the conditional config as it is."""
+    return str(sweep[1] / "l2_1" / "l1_50")
 
 
 def _linear_config(distortion_weight, discrimination_weight=0.0):
@@ -135,6 +154,24 @@ def test_the_objective_is_rate_plus_weighted_distortion_and_discrimination():
         np.testing.assert_allclose(metrics["distortion"], sse.mean(), rtol=1e-5)
 
 
+def test_signals_are_pictured_as_line_plots():
+    ramp = jnp.linspace(-1.0, 1.0, 32).reshape(1, 32, 1)  # [B, T, C]: one rising signal.
+    image = np.asarray(rda._signal_plots(ramp, -1.0, 1.0))
+    assert image.shape == (1, 32, 32, 1)
+    np.testing.assert_array_equal(image[0, :, :, 0].sum(0), 1.0)  # One lit pixel per sample,
+    assert image[0, 31, 0, 0] == 1.0 and image[0, 0, 31, 0] == 1.0  # low on the left.
+    config = load_config("rda_mnist1d")
+    config.rda.conditional = True  # Ten rows of samples, one per class.
+    model = rda.make_model(config)
+    batch = {"signal": jnp.zeros((2, 40, 1)), "label": jnp.array([0, 9])}
+    params = jax.eval_shape(
+        lambda: rda.init_params(jax.random.key(0), batch, model=model, config=config)
+    )
+    pictures = jax.eval_shape(lambda p: rda.pictures(p, batch, model=model, config=config), params)
+    assert pictures["reconstructions"].shape == (3, 2, 32, 40, 1)
+    assert pictures["samples"].shape == (10, 8, 32, 40, 1)
+
+
 def test_the_dense_rda_overfits_one_batch():
     first, last = overfit_one_batch(load_config("rda_mnist1d"), steps=100)
     assert last["autoencoder/distortion"] < 0.3 * first["autoencoder/distortion"]
@@ -204,18 +241,50 @@ def test_the_encoder_transfers_into_the_classifier(conditional_run):
     assert not np.any(params["head"]["kernel"])  # A new, zero-initialised head on μ.
 
 
-def test_tfds_configs_build_and_trace_on_mock_data():
-    """MNIST (28x28x1) and CIFAR-10 (32x32x3, standardised) read from TFDS (mocked), their
-    params initialised, and the train step and pictures traced to their shapes: every shape of
-    both configs checked, without compiling two more GANs (the smoke run above compiles one)."""
+def test_the_sweep_writes_a_table_and_a_plot_with_both_discrimination_weights(sweep):
+    script, workdir, results = sweep
+    assert set(results) == {(1.0, 50.0), (0.0, 50.0)}
+    # λ2 = 0: the discriminator trains beside the autoencoder but does not pull it.
+    row = read_metrics(str(workdir / "l2_0" / "l1_50"))[-1]
+    assert "autoencoder/discrimination" not in row and np.isfinite(row["discriminator/loss"])
+    # λ2 = 0: the discriminator trains beside the autoencoder but does not pull it.
+    row = read_metrics(str(workdir / "l2_0" / "l1_50"))[-1]
+    assert "autoencoder/discrimination" not in row and np.isfinite(row["discriminator/loss"])
+    for point in results.values():
+        assert all(np.isfinite(point[key]) for key in script.KEYS)
+    both = {**results, **{(l2, 5.0): point for (l2, _), point in results.items()}}
+    lines = script.table(both).splitlines()  # A column group per λ2, a row per λ1.
+    assert lines[0].count("rate") == 2 and "λ2=1 distortion" in lines[0]
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["5", "50"]
+    script.plot(both, str(workdir / "rd.png"))
+    assert (workdir / "rd.png").stat().st_size > 0
+
+
+def test_tfds_configs_read_mock_data_and_trace():
+    """MNIST (28x28x1) and CIFAR-10 (32x32x3, standardised) read from TFDS (mocked) through the
+    method's transform, then init, both players' losses and the pictures traced to their shapes
+    (not compiled: the sweep above compiles the same code on digits)."""
     for name, shape in (("rda_mnist", (28, 28, 1)), ("rda_cifar10", (32, 32, 3))):
         config = load_config(name)
-        config.data.workers = 0
-        with tfds.testing.mock_data(num_examples=16):
-            experiment = build_experiment(config, parallel.make_mesh())
-            batch = experiment.global_batch(0)
-        assert batch["image"].shape == (16, *shape)
-        _, metrics = jax.eval_shape(experiment.train_step, experiment.state, batch)
-        assert {"autoencoder/rate", "autoencoder/distortion", "discriminator/loss"} <= set(metrics)
-        pictures = jax.eval_shape(experiment.pictures_step, experiment.state.params, batch)
-        assert pictures["reconstructions"].shape == (3, 16, *shape)
+        config.rda.conditional = True  # Labels are read and checked too.
+        with tfds.testing.mock_data(num_examples=4):
+            source = load_dataset(config.data).train
+            transform = rda.preprocess(config, train=True)
+            examples = [transform(source[i], np.random.default_rng(i)) for i in range(4)]
+        batch = {k: jnp.stack([np.asarray(e[k]) for e in examples]) for k in ("image", "label")}
+        assert batch["image"].shape == (4, *shape) and batch["image"].dtype == jnp.float32
+        model = rda.make_model(config)
+        params = jax.eval_shape(
+            lambda: rda.init_params(jax.random.key(0), batch, model=model, config=config)
+        )
+        for fn in rda.loss_fns.values():
+            loss, _ = jax.eval_shape(
+                lambda p, fn=fn: fn(p, batch, jax.random.key(1), model=model, config=config),
+                params,
+            )
+            assert loss.shape == ()
+        pictures = jax.eval_shape(
+            lambda p: rda.pictures(p, batch, model=model, config=config), params
+        )
+        assert pictures["reconstructions"].shape == (3, 4, *shape)
+        assert pictures["samples"].shape == (10, 8, *shape)
