@@ -126,8 +126,9 @@ def test_linear_gaussian_rda_lies_on_or_above_the_rate_distortion_bound_and_reac
 
 def test_the_objective_is_rate_plus_weighted_distortion_and_discrimination():
     batch = _source(jax.random.key(0), 8)
-    for weight in (0.0, 2.0):
+    for weight, distortion, error in ((0.0, "l2", np.square), (2.0, "l1", np.abs)):
         config = _linear_config(3.0, weight)
+        config.rda.distortion = distortion
         model = rda.make_model(config)
         params = rda.init_params(jax.random.key(1), batch, model=model, config=config)
         key = jax.random.key(2)
@@ -146,12 +147,12 @@ def test_the_objective_is_rate_plus_weighted_distortion_and_discrimination():
             assert "discrimination" not in metrics
             assert not any(np.any(g) for g in jax.tree.leaves(grads["discriminator"]))
         np.testing.assert_allclose(loss, expected, rtol=1e-6)
-        # Distortion: Σ over the example's elements of (y − ŷ)², mean over the batch.
+        # Distortion: Σ over the example's elements of (y − ŷ)² or |y − ŷ|, mean over the batch.
         out = model["autoencoder"].apply(
             {"params": params["autoencoder"]}, batch["signal"], None, rda._noise(key, batch, config)
         )
-        sse = np.sum((np.asarray(out.reconstruction) - np.asarray(batch["signal"])) ** 2, 1)
-        np.testing.assert_allclose(metrics["distortion"], sse.mean(), rtol=1e-5)
+        total = np.sum(error(np.asarray(out.reconstruction) - np.asarray(batch["signal"])), 1)
+        np.testing.assert_allclose(metrics["distortion"], total.mean(), rtol=1e-5)
 
 
 def test_signals_are_pictured_as_line_plots():
