@@ -10,8 +10,10 @@ features are the channel's mean μ_Φ(y) (backbone "rda_encoder", pooled).
 
 The classifier is the RDA's encoder plus a new linear head on μ, on the same 16x16 digits; the
 100 labelled training images are a subset of those the RDA saw without labels, the test split is
-disjoint from both. Expected result: README ("Rate-distortion autoencoder") has the measured
-pretrained vs scratch table (probe and fine-tune).
+disjoint from both. Measured (compare.py --budgets=300 --seeds=0,1,2, eval/accuracy): fine-tuned
+0.919 ± 0.002 vs scratch 0.904 ± 0.007; linear probe (add
+--finetune_config.optimizer.freeze=backbone --finetune_config.optimizer.base_lr=0.01) 0.869 ± 0.002
+vs the random-init probe 0.789 ± 0.036.
 """
 
 import os
