@@ -8,6 +8,7 @@
   python scripts/benchmark.py --only=elmo_kjv,elmo_kjv_sampled --peers --repeats=3 --steps=3
   python scripts/benchmark.py --only=gpt2_kjv_generation --repeats=3     # KV cache vs none
   python scripts/benchmark.py --only=cbow_kjv --peers --repeats=3        # vs gensim, fastText
+  python scripts/benchmark.py --only=rda_digits,rda_conditional_digits --repeats=3  # RDA steps
   python scripts/benchmark.py --only=gpt2_124m --peers --set=model.dtype=bfloat16   # any key
 
 For each entry: build the experiment from its config exactly as training does, compile, warm up,
@@ -150,6 +151,10 @@ BENCHMARKS = {
         "configs/colorization_photos.py", overrides=(("colorization.loss", "classification"),)
     ),
     "colorization_imagenet": Entry("configs/colorization_imagenet.py"),
+    # The noisy-channel RDA: two players (discriminator, then autoencoder) per step, 16x16
+    # digits; images/s of the whole step. The conditional one adds the class prior and onehots.
+    "rda_digits": Entry("configs/rda_digits.py"),
+    "rda_conditional_digits": Entry("configs/rda_conditional_digits.py"),
     # CPC: sequences (conv + GRU on MNIST-1D; the recurrence is not matmul-bound, so no MFU)
     # and images (a ResNet per patch of a 7x7 grid; an example is an image, i.e. 49 patches).
     "cpc_mnist1d": Entry("configs/cpc_mnist1d.py", mfu=False),

@@ -8,6 +8,7 @@ from jaxpretrain.losses.classification import (
 )
 from jaxpretrain.losses.contrastive import info_nce, mi_lower_bound
 from jaxpretrain.losses.language import masked_lm, next_sentence, next_token
+from jaxpretrain.losses.rate import gaussian_kl
 from jaxpretrain.losses.reconstruction import gan_discriminator, gan_generator, masked_l2
 from jaxpretrain.losses.sampled_softmax import (
     log_uniform_probabilities,
@@ -20,6 +21,7 @@ __all__ = [
     "cbow_negative_sampling",
     "gan_discriminator",
     "gan_generator",
+    "gaussian_kl",
     "info_nce",
     "khot_softmax_cross_entropy",
     "log_uniform_probabilities",

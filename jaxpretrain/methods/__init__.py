@@ -42,6 +42,7 @@ from jaxpretrain.methods import (
     gpt2,
     hashtag,
     inpainting,
+    rda,
     supervised,
     translation,
 )
@@ -58,6 +59,7 @@ METHODS: dict[str, ModuleType] = {
     "cpc": cpc,
     "inpainting": inpainting,
     "colorization": colorization,
+    "rda": rda,
 }
 
 

@@ -53,6 +53,17 @@ from jaxpretrain.models.positions import (
     dial_positions,
     sinusoidal_positions,
 )
+from jaxpretrain.models.rda import (
+    RDA,
+    ConditionalDiscriminator,
+    DenseDecoder,
+    DenseDiscriminator,
+    DenseTrunk,
+    GaussianEncoder,
+    GaussianPrior,
+    ImageDecoder,
+    RDAOutput,
+)
 from jaxpretrain.models.resnet import BasicBlock, BottleneckBlock, ResNet, resnet
 from jaxpretrain.models.transformer import (
     Transformer,
@@ -105,6 +116,15 @@ __all__ = [
     "MaskedContext",
     "MultiHeadAttention",
     "PatchEncoder",
+    "RDA",
+    "RDAOutput",
+    "ConditionalDiscriminator",
+    "DenseDecoder",
+    "DenseDiscriminator",
+    "DenseTrunk",
+    "GaussianEncoder",
+    "GaussianPrior",
+    "ImageDecoder",
     "ResNet",
     "ScalarMix",
     "SequenceBackbone",

@@ -11,13 +11,16 @@ backbone without knowing what it is:
 | "resnet"         | `resnet(variant, ...)`, GroupNorm ResNet        | "image"    | [B, D]        |
 | "resnet_patches" | a ResNet per patch of a grid (`cpc.PatchEncoder`) | "image"  | [B, D]        |
 | "conv_encoder"   | `context_encoder.ConvEncoder` (inpainting, colorization) | "image" | [B, D] |
+| "rda_encoder"    | `rda.GaussianEncoder` over a `ConvEncoder` (the RDA's) | "image" | [B, D] = μ |
+| "rda_dense_encoder" | `rda.GaussianEncoder` over a `rda.DenseTrunk` (MLP; linear without widths) | "signal" | [B, D] = μ |
 | "cpc_sequence"   | `cpc.SequenceBackbone`, 1-D convs + GRU         | "signal"   | [B, D]        |
 | "bert"           | `bert_encoder(variant, ...)`, `bert.BertEncoder` | "tokens", "token_types", "valid" | [B, D] |
 | "elmo"           | `elmo.ElmoEncoder`: a `BiLM` + `ScalarMix`, mean over words | "chars" | [B, 2P] |
 | "word_mean"      | `word_vectors.WordVectorMean`, mean of CBOW vectors | "words"     | [B, D]        |
 
 With `pooled=False` an encoder returns its positions instead (the feature map, the patch grid,
-(z, c) over time, BERT's and ELMo's [B, T, D] sequence output), which CPC's predictors need.
+(z, c) over time, BERT's and ELMo's [B, T, D] sequence output), which CPC's predictors need; the
+RDA encoders return (μ, ln σ), the noisy channel's parameters.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from jaxpretrain.models.common import module_fields
 from jaxpretrain.models.context_encoder import ConvEncoder
 from jaxpretrain.models.cpc import PatchEncoder, SequenceBackbone
 from jaxpretrain.models.elmo import BiLM, ElmoEncoder
+from jaxpretrain.models.rda import DenseTrunk, GaussianEncoder
 from jaxpretrain.models.resnet import resnet
 from jaxpretrain.models.word_vectors import WordVectorMean
 
@@ -58,6 +62,15 @@ def _conv_encoder(fields: dict[str, Any], pooled: bool) -> nn.Module:
     return ConvEncoder(**fields, pool=pooled)
 
 
+def _rda_encoder(fields: dict[str, Any], pooled: bool) -> nn.Module:
+    trunk = ConvEncoder(fields.pop("features"), fields.pop("num_groups", 8))
+    return GaussianEncoder(trunk, **fields, pooled=pooled)
+
+
+def _rda_dense_encoder(fields: dict[str, Any], pooled: bool) -> nn.Module:
+    return GaussianEncoder(DenseTrunk(fields.pop("features")), **fields, pooled=pooled)
+
+
 def _cpc_sequence(fields: dict[str, Any], pooled: bool) -> nn.Module:
     return SequenceBackbone(**fields, pooled=pooled)
 
@@ -82,6 +95,8 @@ BACKBONES: dict[str, Backbone] = {
     "resnet_patches": Backbone(_resnet_patches, ("image",)),
     "conv_encoder": Backbone(_conv_encoder, ("image",)),
     "cpc_sequence": Backbone(_cpc_sequence, ("signal",)),
+    "rda_encoder": Backbone(_rda_encoder, ("image",)),
+    "rda_dense_encoder": Backbone(_rda_dense_encoder, ("signal",)),
     "elmo": Backbone(_elmo, ("chars",)),
     "word_mean": Backbone(_word_mean, ("words",)),
 }

@@ -16,6 +16,8 @@ CASES = {
         jnp.zeros((2, 8, 8, 1)),
     ),
     "conv_encoder": (dict(features=[4, 8], num_groups=2), jnp.zeros((2, 8, 8, 1))),
+    "rda_encoder": (dict(features=[4, 8], num_groups=2, latent=3), jnp.zeros((2, 8, 8, 1))),
+    "rda_dense_encoder": (dict(features=[5], latent=3), jnp.zeros((2, 12, 1))),
     "cpc_sequence": (
         dict(features=4, kernels=[2, 1], strides=[2, 1], context_features=3, pool="context"),
         jnp.zeros((2, 12, 1)),
