@@ -36,6 +36,7 @@ from jaxpretrain.methods import (
     bert,
     cbow,
     colorization,
+    cotraining,
     cpc,
     elmo,
     finetune,
@@ -56,6 +57,7 @@ METHODS: dict[str, ModuleType] = {
     "translation": translation,
     "cbow": cbow,
     "cpc": cpc,
+    "cotraining": cotraining,
     "inpainting": inpainting,
     "colorization": colorization,
 }
