@@ -10,7 +10,7 @@ its workdir already holds the run), then the --table_probe config (a linear prob
 (``init_from``, the method's ``ENCODER``), and on two baselines with the same data and
 backbone: "random-init", the probe of the frozen untrained encoder (method ``supervised``, no
 ``init_from``), and "supervised", the whole encoder trained with labels (``freeze=""``,
---table_supervised_lr). Prints the final --table_metric of each row as mean ± std over the seeds
+--table_supervised_lr); --table_baselines picks which baselines run. Prints the final --table_metric of each row as mean ± std over the seeds
 and writes the table to <workdir>/probe_table.md.
 """
 
@@ -42,15 +42,22 @@ _SUPERVISED_LR = flags.DEFINE_float(
     "table_supervised_lr", 3e-3, "The supervised row's lr (it trains the whole encoder)."
 )
 _METRIC = flags.DEFINE_string("table_metric", "eval/accuracy", "metrics.jsonl key tabulated.")
-
 BASELINES = ("random-init", "supervised")
+_BASELINES = flags.DEFINE_list(
+    "table_baselines", list(BASELINES), f"Baseline rows, of {BASELINES}."
+)
 
 
-def probe_configs(probe, *, seed: int, pretrained: dict[str, str], supervised_lr: float) -> dict:
+def probe_configs(
+    probe, *, seed: int, pretrained: dict[str, str], supervised_lr: float, baselines=BASELINES
+) -> dict:
     """{row: config}: the probe on each pretrained run (``pretrained``: {row: workdir}), then the
-    random-init probe and the supervised encoder, all with ``seed``."""
+    ``baselines`` ("random-init" probe, "supervised" encoder), all with ``seed``."""
+    unknown = set(baselines) - set(BASELINES)
+    if unknown:
+        raise ValueError(f"unknown baselines {sorted(unknown)}; choose from {BASELINES}")
     rows = {**{name: ("finetune", workdir) for name, workdir in pretrained.items()}}
-    rows.update({baseline: ("supervised", "") for baseline in BASELINES})
+    rows.update({baseline: ("supervised", "") for baseline in baselines})
     configs = {}
     for name, (method, init_from) in rows.items():
         config = probe.copy_and_resolve_references()
@@ -81,7 +88,7 @@ def table(results: dict[str, list[float]], metric: str) -> str:
 
 def run(
     pretrain_paths, probe_path: str, seeds, workdir: str, *, smoke: bool, supervised_lr: float,
-    metric: str = "eval/accuracy",
+    baselines=BASELINES, metric: str = "eval/accuracy",
 ) -> str:  # fmt: skip
     """Train every run (resuming finished ones is free) and return the markdown table."""
     arg = "smoke" if smoke else None
@@ -95,7 +102,11 @@ def run(
             pretrained[config.method] = os.path.join(workdir, f"{config.method}_seed{seed}")
             train(config, pretrained[config.method])
         configs = probe_configs(
-            probe, seed=seed, pretrained=pretrained, supervised_lr=supervised_lr
+            probe,
+            seed=seed,
+            pretrained=pretrained,
+            supervised_lr=supervised_lr,
+            baselines=baselines,
         )
         for name, config in configs.items():
             probe_dir = os.path.join(workdir, f"probe_{name}_seed{seed}")
@@ -114,6 +125,7 @@ def main(argv):
         _WORKDIR.value,
         smoke=_SMOKE.value,
         supervised_lr=_SUPERVISED_LR.value,
+        baselines=_BASELINES.value,
         metric=_METRIC.value,
     )
     print(markdown)
