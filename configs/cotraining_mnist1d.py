@@ -12,7 +12,12 @@ blocks; the run's ENCODER "encoder/backbone" fills the probe's "backbone"):
       --config.init_from=runs/cotraining_mnist1d
   python scripts/probe_table.py --table_workdir=runs/probe_table    # vs CPC, random, supervised
 
-Expected: TBD
+Expected (2 shared CPU cores, ~2 min; 3 seeds): eval/mi/dt{1,2,3,4} ~0.22, 0.05, 0.06, 0.06 nats,
+eval/entropy/marginal ~0.38, eval/code_perplexity ~1.45 (the codes settle on ~2 of the K = 16),
+eval/code_entropy ~0.005. Without the guards (center_codes=False, code_entropy_weight=0) every
+frame takes one code: perplexity 1 and Î -> 0 (0.005 at step 2,000). The linear probe reaches
+eval/accuracy 0.540 ± 0.012, below the random-init encoder (0.599), CPC 0.803 and supervised
+0.938.
 """
 
 import ml_collections
