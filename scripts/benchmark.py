@@ -158,6 +158,8 @@ BENCHMARKS = {
     # CPC: sequences (conv + GRU on MNIST-1D; the recurrence is not matmul-bound, so no MFU)
     # and images (a ResNet per patch of a 7x7 grid; an example is an image, i.e. 49 patches).
     "cpc_mnist1d": Entry("configs/cpc_mnist1d.py", mfu=False),
+    # Co-training on the same backbone: three players (marginal, conditional, encoder) per step.
+    "cotraining_mnist1d": Entry("configs/cotraining_mnist1d.py", mfu=False),
     "cpc_digits": Entry("configs/cpc_digits.py"),
     "cpc_imagenet": Entry("configs/cpc_imagenet.py"),
     "supervised_imagenet2012_bf16": Entry(

@@ -7,6 +7,7 @@ from jaxpretrain.losses.classification import (
     softmax_cross_entropy,
 )
 from jaxpretrain.losses.contrastive import info_nce, mi_lower_bound
+from jaxpretrain.losses.entropy import code_entropy, cross_entropy_entropy
 from jaxpretrain.losses.language import masked_lm, next_sentence, next_token
 from jaxpretrain.losses.rate import gaussian_kl
 from jaxpretrain.losses.reconstruction import gan_discriminator, gan_generator, masked_l2
@@ -19,6 +20,8 @@ from jaxpretrain.losses.word_vectors import cbow_negative_sampling
 
 __all__ = [
     "cbow_negative_sampling",
+    "code_entropy",
+    "cross_entropy_entropy",
     "gan_discriminator",
     "gan_generator",
     "gaussian_kl",

@@ -20,6 +20,7 @@ from jaxpretrain.models.context_encoder import (
     ConvEncoder,
     Discriminator,
 )
+from jaxpretrain.models.cotraining import CodeEncoder, ConditionalModels, MarginalModel
 from jaxpretrain.models.cpc import (
     CPCSequence,
     CPCVision,
@@ -96,6 +97,8 @@ __all__ = [
     "BottleneckBlock",
     "CBOW",
     "CharEncoder",
+    "CodeEncoder",
+    "ConditionalModels",
     "CPCSequence",
     "CPCVision",
     "ChannelwiseFC",
@@ -113,6 +116,7 @@ __all__ = [
     "LayerNames",
     "LSTMPCell",
     "LearnedPositions",
+    "MarginalModel",
     "MaskedContext",
     "MultiHeadAttention",
     "PatchEncoder",

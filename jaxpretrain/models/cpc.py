@@ -182,7 +182,7 @@ class Predictors(nn.Module):
         return jnp.einsum("...c,kcd->k...d", c.astype(jnp.float32), w)
 
 
-def _check_offsets(steps: int, offsets: int, what: str) -> None:
+def check_offsets(steps: int, offsets: int, what: str) -> None:
     """At least one (t, t+K) pair: the encoded length must exceed the largest offset."""
     if steps <= offsets:
         raise ValueError(
@@ -202,7 +202,7 @@ class CPCSequence(nn.Module):
         """x [B, T, C] -> z [B, T', D], c [B, T', D_c], predictions [K, B, T', D]."""
         if x.ndim == 3:  # Else the backbone names the problem.
             steps = x.shape[1] // self.backbone.downsampling()
-            _check_offsets(steps, self.offsets, f"a sequence of {x.shape[1]} samples, encoded,")
+            check_offsets(steps, self.offsets, f"a sequence of {x.shape[1]} samples, encoded,")
         z, c = self.backbone(x)
         return z, c, Predictors(self.offsets, z.shape[-1], name="predictors")(c)
 
@@ -219,6 +219,6 @@ class CPCVision(nn.Module):
     def __call__(self, images: Array):
         """images [B, H, W, C] -> z [B, R, S, D], c [B, R, S, D_c], predictions [K, B, R, S, D]."""
         z = self.backbone(images)
-        _check_offsets(z.shape[1], self.offsets, "a patch grid")
+        check_offsets(z.shape[1], self.offsets, "a patch grid")
         c = self.context(z)
         return z, c, Predictors(self.offsets, z.shape[-1], name="predictors")(c)
