@@ -1,16 +1,31 @@
-"""Command-line support shared by the scripts: flag and config-override errors in one line.
+"""Command-line support shared by the scripts: every error we raise on purpose as one line.
 
-``ml_collections.config_flags`` rejects an override of the wrong type with a message naming the
-field, but an unknown key surfaces as a bare ``AttributeError: 'key'``, and absl prints a
-traceback for any error raised by a custom flags parser. Pass :func:`parse_flags` to
-``absl.app.run(main, flags_parser=parse_flags)`` to get one line naming the key, and exit 1.
+``run(main)`` replaces ``absl.app.run(main)``:
+- a :class:`~jaxpretrain.errors.JaxpretrainError` raised anywhere below ``main`` prints as
+  ``error: <message>`` on stderr and exits non-zero, without a traceback (``--traceback`` or
+  ``JAXPRETRAIN_TRACEBACK=1`` shows it); a preempted run prints ``stopped: <message>`` and exits
+  128 + the signal's number. Any other exception is a bug and keeps its traceback.
+- flag and config-override errors are one line naming the key: ``ml_collections.config_flags``
+  rejects an override of the wrong type with a good message, but an unknown key surfaces as a
+  bare ``AttributeError: 'key'``, and absl prints a traceback for any error in a flags parser.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+import threading
+from typing import Callable
 
-from absl import flags
+from absl import app, flags
+
+from jaxpretrain.errors import JaxpretrainError, Preempted
+
+_TRACEBACK = flags.DEFINE_bool(
+    "traceback", False, "Show the Python traceback of errors that are otherwise one line."
+)
+TRACEBACK_ENV = "JAXPRETRAIN_TRACEBACK"
 
 
 def _unknown_key_message(error: Exception, argv: list[str]) -> str:
@@ -29,5 +44,65 @@ def parse_flags(argv: list[str]) -> list[str]:
         message = _unknown_key_message(error, argv)
     except (flags.Error, ValueError) as error:  # Wrong type; a config's own argument check.
         message = str(error)
-    sys.stderr.write(f"FATAL Flags parsing error: {message}\n")
+    sys.stderr.write(f"error: {message}\n")
     sys.exit(1)
+
+
+def _show_tracebacks() -> bool:
+    return _TRACEBACK.value or os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
+
+
+def one_line_errors(main: Callable[[list[str]], object]) -> Callable[[list[str]], object]:
+    """``main`` with our deliberate errors printed as one line and a non-zero exit."""
+
+    def wrapped(argv: list[str]):
+        try:
+            return main(argv)
+        except JaxpretrainError as error:
+            if _show_tracebacks():
+                raise
+            label = "stopped" if isinstance(error, Preempted) else "error"
+            sys.stderr.write(f"{label}: {error}\n")
+            sys.stderr.flush()
+            sys.exit(error.exit_code)
+
+    return wrapped
+
+
+class _WithoutOrbaxLogs(logging.Filter):
+    """Drops Orbax's log records: a failed save or restore reaches the user as our one-line
+    ``CheckpointError`` (naming the path and the cause), not as Orbax's tracebacks, which
+    ``--traceback`` shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"{os.sep}orbax{os.sep}" not in record.pathname
+
+
+# What Orbax's and TensorStore's background threads print after a failed restore, or when the
+# interpreter exits under them: reads still in flight call back into a closed event loop, and
+# imports fail during shutdown. Nothing is wrong by then that our own error does not say.
+_SHUTDOWN_NOISE = ("Event loop is closed", "sys.meta_path is None")
+
+
+def _is_noise(error: BaseException | None) -> bool:
+    return isinstance(error, (RuntimeError, ImportError)) and any(
+        text in str(error) for text in _SHUTDOWN_NOISE
+    )
+
+
+def _quiet_orbax() -> None:
+    logging.getLogger("absl").addFilter(_WithoutOrbaxLogs())
+    unraisable, thread_hook = sys.unraisablehook, threading.excepthook
+    sys.unraisablehook = lambda args: None if _is_noise(args.exc_value) else unraisable(args)
+    threading.excepthook = lambda args: None if _is_noise(args.exc_value) else thread_hook(args)
+
+
+def run(main: Callable[[list[str]], object]) -> None:
+    """``absl.app.run`` for our scripts: flag errors and our own errors as one line."""
+
+    def main_with_quiet_orbax(argv: list[str]):
+        if not _show_tracebacks():
+            _quiet_orbax()
+        return main(argv)
+
+    app.run(one_line_errors(main_with_quiet_orbax), flags_parser=parse_flags)

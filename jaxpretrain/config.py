@@ -12,6 +12,8 @@ import os
 
 import ml_collections
 
+from jaxpretrain.errors import ConfigError
+
 
 def optimizer_config(name: str = "sgd", *, base_lr: float = 0.1) -> ml_collections.ConfigDict:
     """The optimizer block shared by every method (see ``jaxpretrain.train.optim``)."""
@@ -160,14 +162,14 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int) -> None:
     """Raise ValueError naming the key and the fix for a config that cannot run."""
     missing = [k for k in REQUIRED_KEYS if k not in config]
     if missing:
-        raise ValueError(
+        raise ConfigError(
             f"config lacks the shared keys {missing}; start it from jaxpretrain.config.base_config()"
         )
     for key in ("total_steps", "batch_size", "log_every", "keep_checkpoints"):
         if config[key] <= 0:
-            raise ValueError(f"config.{key} must be positive, got {config[key]}")
+            raise ConfigError(f"config.{key} must be positive, got {config[key]}")
     if config.batch_size % num_devices:
-        raise ValueError(
+        raise ConfigError(
             f"config.batch_size={config.batch_size} does not divide over {num_devices} devices; "
             f"use a multiple of {num_devices}"
         )

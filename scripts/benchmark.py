@@ -37,6 +37,7 @@ import jax
 from absl import app, flags
 from benchmark_runs import PEERS, run_entry, run_generation, run_word_vectors
 
+from jaxpretrain import cli
 from jaxpretrain import config as config_lib
 from jaxpretrain.train.flops import peak_matmul_flops
 
@@ -346,4 +347,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

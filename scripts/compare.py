@@ -33,12 +33,12 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 from embedding_table import run as embedding_table
 from ml_collections import config_flags
 
+from jaxpretrain import cli
 from jaxpretrain import config as config_lib
-from jaxpretrain.cli import parse_flags
 from jaxpretrain.train import train
 from jaxpretrain.train.metrics import read_metrics
 
@@ -216,4 +216,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    cli.run(main)

@@ -15,6 +15,7 @@ n is the n-th non-empty line.
 import numpy as np
 from absl import app, flags, logging
 
+from jaxpretrain import cli
 from jaxpretrain.data.corpus import read_sentences
 from jaxpretrain.evaluate.contextual import OUTPUTS, contextual_vectors, load_contextual_encoder
 
@@ -43,4 +44,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

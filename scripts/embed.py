@@ -13,6 +13,7 @@ of the output is the i-th non-empty line.
 import numpy as np
 from absl import app, flags, logging
 
+from jaxpretrain import cli
 from jaxpretrain.data.corpus import read_sentences
 from jaxpretrain.evaluate.embeddings import POOLINGS, embed_sentences, load_sentence_encoder
 
@@ -45,4 +46,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -15,6 +15,7 @@ import os
 
 from absl import app, flags, logging
 
+from jaxpretrain import cli
 from jaxpretrain.evaluate import analogies, gensim_data, load_word_vectors, word_similarity
 from jaxpretrain.interop import save_vec
 
@@ -67,4 +68,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

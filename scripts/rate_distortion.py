@@ -22,7 +22,7 @@ import os
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxpretrain.cli import parse_flags
+from jaxpretrain import cli
 from jaxpretrain.train import train
 from jaxpretrain.train.metrics import read_metrics
 
@@ -133,4 +133,4 @@ if __name__ == "__main__":
     _DISTORTION = flags.DEFINE_list("distortion_weights", ["5", "20", "50", "200"], "λ1 values.")
     _DISCRIMINATION = flags.DEFINE_list("discrimination_weights", ["0", "1"], "λ2 values.")
     _STEPS = flags.DEFINE_integer("steps", 0, "Training steps per run; 0: the config's.")
-    app.run(main, flags_parser=parse_flags)
+    cli.run(main)

@@ -22,6 +22,7 @@ import time
 
 from absl import app, flags, logging
 
+from jaxpretrain import cli
 from jaxpretrain.data.translation_pairs import read_tsv
 from jaxpretrain.evaluate import best_of, complete, few_shot_prompt, load_language_model
 
@@ -95,4 +96,4 @@ def _show(prompt: str, samples: list) -> dict:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

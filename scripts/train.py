@@ -11,7 +11,7 @@ unknown config keys, or of the wrong type, are errors that name the key.
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxpretrain.cli import parse_flags
+from jaxpretrain import cli
 from jaxpretrain.train import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (path[:arg]).")
@@ -27,4 +27,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    cli.run(main)

@@ -14,6 +14,7 @@ import time
 
 from absl import app, flags, logging
 
+from jaxpretrain import cli
 from jaxpretrain.data import build_source
 from jaxpretrain.evaluate.bleu import bleu, load_translation_model, translate_texts
 
@@ -67,4 +68,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

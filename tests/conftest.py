@@ -41,6 +41,17 @@ def smoke_config():
     return load_config
 
 
+@pytest.fixture(scope="session")
+def finished_smoke_run(tmp_path_factory) -> str:
+    """The workdir of a finished ``supervised_digits`` smoke run: 6 steps on digits 0-4,
+    checkpoints 3 and 6. Shared by the test modules: copy it before changing anything in it."""
+    from jaxpretrain.train import train
+
+    workdir = tmp_path_factory.mktemp("supervised")
+    train(load_config("supervised_digits"), str(workdir))
+    return str(workdir)
+
+
 def subprocess_env(num_devices: int = 1, **distributed) -> dict:
     """Environment for a training subprocess: CPU only, ``num_devices`` host devices, and part of
     a multi-host job only if ``distributed`` sets JAX_COORDINATOR_ADDRESS and friends."""

@@ -2,6 +2,7 @@
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 
@@ -86,3 +87,58 @@ def test_config_docstring_holds_the_command(filename):
         docstring = ast.get_docstring(ast.parse(f.read()))
     assert docstring and "python scripts/train.py" in docstring, filename
     assert f"configs/{filename}" in docstring, f"{filename}'s docstring runs another config"
+
+
+# ---- Errors we raise on purpose: one line on stderr, no traceback, no Orbax noise ------------
+
+
+def _copy_and(finished_smoke_run, tmp_path, damage=None) -> str:
+    workdir = tmp_path / "run"
+    shutil.copytree(finished_smoke_run, workdir)
+    for step in (3, 6) if damage else ():
+        for root, _, names in os.walk(workdir / "checkpoints" / str(step) / "params"):
+            for name in names:
+                open(os.path.join(root, name), "wb").write(b"not a checkpoint")
+    return str(workdir)
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("negative batch", "error: config.batch_size must be positive"),
+        ("changed model", "error: the config differs from the one"),
+        ("no intact checkpoint", "error: no checkpoint in"),
+        ("sampling a supervised run", "error: "),
+    ],
+)
+def test_errors_we_raise_are_one_line_without_traceback(
+    finished_smoke_run, tmp_path, case, expected
+):
+    config = f"--config={os.path.join(ROOT, 'configs', 'supervised_digits.py')}:smoke"
+    if case == "sampling a supervised run":
+        script = "sample.py"
+        args = [f"--model={finished_smoke_run}", "--prompt=In the beginning"]
+    else:
+        script = "train.py"
+        workdir = _copy_and(finished_smoke_run, tmp_path, damage=case == "no intact checkpoint")
+        override = {
+            "negative batch": ["--config.batch_size=-3"],
+            "changed model": ["--config.model.width=16"],
+        }
+        args = [config, f"--workdir={workdir}", *override.get(case, [])]
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", script), *args],
+        cwd=ROOT,
+        env=subprocess_env(1),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    # Warnings on the way (a corrupt checkpoint moved aside) may come first, one line each.
+    lines = result.stderr.splitlines()
+    errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[errors[0]].startswith(expected), result.stderr[-3000:]
+    assert all(line.startswith("warning: ") for line in lines[: errors[0]]), result.stderr[-3000:]
+    for noise in ("Traceback", "Event loop is closed", "meta_path", "ERROR:absl"):
+        assert noise not in result.stderr, result.stderr[-3000:]

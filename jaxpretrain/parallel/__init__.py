@@ -1,6 +1,11 @@
 """The only place in jaxpretrain that touches devices: meshes, shardings, multi-host start-up."""
 
-from jaxpretrain.parallel.distributed import initialize, is_main_process
+from jaxpretrain.parallel.distributed import (
+    barrier,
+    initialize,
+    is_main_process,
+    reached_preemption_sync_point,
+)
 from jaxpretrain.parallel.mesh import (
     DATA_AXIS,
     batch_sharding,
@@ -12,6 +17,8 @@ from jaxpretrain.parallel.mesh import (
 )
 
 __all__ = [
+    "barrier",
+    "reached_preemption_sync_point",
     "DATA_AXIS",
     "batch_sharding",
     "initialize",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import jax
+from jax.experimental import multihost_utils
 
 _initialized = False
 
@@ -47,3 +48,19 @@ def initialize() -> None:
 def is_main_process() -> bool:
     """True on the one process that writes logs, metrics and pictures."""
     return jax.process_index() == 0
+
+
+def barrier(name: str) -> None:
+    """Wait until every process has reached this point (nothing to wait for on one process)."""
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices(name)
+
+
+def reached_preemption_sync_point(step: int) -> bool:
+    """Whether a multi-host job must stop after ``step``: True on every host at the same step once
+    any host has been sent SIGTERM (JAX's preemption service, started by
+    ``jax.distributed.initialize``). Always False on one process, where the loop's own signal
+    handler decides."""
+    if jax.process_count() == 1:
+        return False
+    return multihost_utils.reached_preemption_sync_point(step)

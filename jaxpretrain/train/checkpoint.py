@@ -1,15 +1,14 @@
-"""Orbax checkpoints: save, keep K, resume; and restoring a pretrained subtree into a new model.
+"""Reading checkpoints: a run's parameters, its config, and a pretrained subtree for a fine-tune.
 
-Layout: ``<workdir>/checkpoints/<step>/{params,opt_state,meta}``. Orbax writes each checkpoint
-into a temporary directory and renames it when complete, so a process killed mid-save leaves the
-previous checkpoints intact and the partial one invisible (and removed on the next start).
+Layout of a run: ``<workdir>/config.json`` and ``<workdir>/checkpoints/<step>/{params, opt_state,
+meta, checksums}``, written by ``train.checkpointer.Checkpointer``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import numpy as np
@@ -17,75 +16,14 @@ import orbax.checkpoint as ocp
 from etils import epath
 from flax import traverse_util
 
-from jaxpretrain.errors import CheckpointError
-from jaxpretrain.train.state import TrainState
+from jaxpretrain.errors import CheckpointError, ConfigError, NotFoundError
+from jaxpretrain.train import checksums
 
 CONFIG_FILE = "config.json"
 
 
 def checkpoint_dir(workdir: str) -> str:
     return os.path.join(os.path.abspath(workdir), "checkpoints")
-
-
-class Checkpointer:
-    """Saves and restores the :class:`TrainState` of one run."""
-
-    def __init__(self, workdir: str, *, keep: int):
-        options = ocp.CheckpointManagerOptions(
-            max_to_keep=keep, create=True, cleanup_tmp_directories=True
-        )
-        self._manager = ocp.CheckpointManager(
-            checkpoint_dir(workdir), options=options, item_names=("params", "opt_state", "meta")
-        )
-
-    def latest_step(self) -> int | None:
-        return self._manager.latest_step()
-
-    def save(self, state: TrainState) -> None:
-        """Save asynchronously; the caller must have checked that the state is finite."""
-        step = int(state.step)
-        self._manager.save(
-            step,
-            args=ocp.args.Composite(
-                params=ocp.args.StandardSave(state.params),
-                opt_state=ocp.args.StandardSave(state.opt_state),
-                meta=ocp.args.StandardSave({"step": state.step, "rng": state.rng}),
-            ),
-            force=True,
-        )
-
-    def restore(self, target: TrainState) -> TrainState:
-        """Restore the latest checkpoint into the structure, shapes and shardings of ``target``."""
-        step = self.latest_step()
-        if step is None:
-            raise CheckpointError(f"no checkpoint to resume from in {self._manager.directory}")
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-        try:
-            restored = self._manager.restore(
-                step,
-                args=ocp.args.Composite(
-                    params=ocp.args.StandardRestore(abstract.params),
-                    opt_state=ocp.args.StandardRestore(abstract.opt_state),
-                    meta=ocp.args.StandardRestore({"step": abstract.step, "rng": abstract.rng}),
-                ),
-            )
-        except Exception as error:  # Orbax raises many types; all mean the same to the user.
-            raise CheckpointError(
-                f"cannot resume from checkpoint {step} in {self._manager.directory}: {error}. "
-                "If the config changed since it was written, use a new --workdir."
-            ) from error
-        return target.replace(
-            params=restored["params"],
-            opt_state=restored["opt_state"],
-            step=restored["meta"]["step"],
-            rng=restored["meta"]["rng"],
-        )
-
-    def wait(self) -> None:
-        self._manager.wait_until_finished()
-
-    def close(self) -> None:
-        self._manager.close()
 
 
 def _find_step_dir(path: str) -> epath.Path:
@@ -121,11 +59,30 @@ def restore_params(path: str) -> dict[str, Any]:
         restore_args = jax.tree.map(
             lambda _: ocp.RestoreArgs(restore_type=np.ndarray), metadata.tree
         )
-        return handler.restore(
+        params = handler.restore(
             step_dir / "params", args=ocp.args.PyTreeRestore(restore_args=restore_args)
         )
+        expected = read_checksums(step_dir)
     except Exception as error:
         raise CheckpointError(f"checkpoint {step_dir} is unreadable or corrupt: {error}") from error
+    finally:
+        handler.close()
+    bad = [] if expected is None else checksums.mismatches(params, expected["params"])
+    if bad:
+        raise CheckpointError(
+            f"checkpoint {step_dir} is corrupt: {len(bad)} parameters differ from the checksums "
+            f"written with them, e.g. params/{bad[0]}; use an earlier step's directory"
+        )
+    return params
+
+
+def read_checksums(step_dir: epath.Path) -> dict[str, dict[str, int]] | None:
+    """``{item: {leaf path: checksum}}`` saved with a checkpoint; None for older checkpoints."""
+    if not (step_dir / "checksums").exists():
+        return None
+    handler = ocp.JsonCheckpointHandler()
+    try:
+        return handler.restore(step_dir / "checksums")
     finally:
         handler.close()
 
@@ -145,17 +102,17 @@ def load_run(workdir: str, method: str, *, use: str) -> tuple[dict[str, Any], di
       use: what the run is loaded for, e.g. "sampling", named in the error for another method.
 
     Raises:
-      FileNotFoundError: ``workdir`` holds no config.json.
-      ValueError: the run trained another method.
+      NotFoundError: ``workdir`` holds no config.json.
+      ConfigError: the run trained another method.
       CheckpointError: no readable checkpoint.
     """
     config = source_config(workdir)
     if config is None:
-        raise FileNotFoundError(
+        raise NotFoundError(
             f"{workdir!r} holds no config.json: give a {method} training workdir."
         )
     if config.get("method") != method:
-        raise ValueError(
+        raise ConfigError(
             f"{workdir!r} was trained with method {config.get('method')!r}; {use} needs a "
             f"{method} run."
         )
@@ -205,6 +162,41 @@ def load_pretrained(
     )
 
 
+def shape_mismatches(
+    model: dict[str, Any],
+    checkpoint: dict[str, Any],
+    *,
+    prefix: str = "",
+    skip: Callable[[str], bool] = lambda key: False,
+) -> list[str]:
+    """One line per parameter path missing on either side or shaped differently.
+
+    Args:
+      model, checkpoint: flat ``{"a/b/kernel": array-like with .shape}`` trees.
+      prefix: prepended to each path in the lines.
+      skip: paths not compared (e.g. ``dont_load``).
+    """
+    problems = []
+    for key, value in model.items():
+        if skip(key):
+            continue
+        if key not in checkpoint:
+            problems.append(
+                f"  {prefix}{key}: in the model {tuple(value.shape)}, missing in the checkpoint"
+            )
+        elif tuple(checkpoint[key].shape) != tuple(value.shape):
+            problems.append(
+                f"  {prefix}{key}: model {tuple(value.shape)} vs checkpoint "
+                f"{tuple(checkpoint[key].shape)}"
+            )
+    for key, value in checkpoint.items():
+        if key not in model and not skip(key):
+            problems.append(
+                f"  {prefix}{key}: in the checkpoint {tuple(value.shape)}, not in the model"
+            )
+    return problems
+
+
 def merge_pretrained(
     init_params: Any,
     source_params: Any,
@@ -239,23 +231,7 @@ def merge_pretrained(
             f" (e.g. {prefix}{next(iter(flat_target))!r}); init_from must name a run whose"
             " model the config's model block describes."
         )
-    problems = []
-    for key, value in flat_target.items():
-        if kept(key):
-            continue
-        if key not in flat_source:
-            problems.append(
-                f"  {prefix}{key}: in the model {tuple(value.shape)}, missing in the checkpoint"
-            )
-        elif tuple(flat_source[key].shape) != tuple(value.shape):
-            problems.append(
-                f"  {prefix}{key}: model {tuple(value.shape)} vs checkpoint {tuple(flat_source[key].shape)}"
-            )
-    for key, value in flat_source.items():
-        if key not in flat_target and not kept(key):
-            problems.append(
-                f"  {prefix}{key}: in the checkpoint {tuple(value.shape)}, not in the model"
-            )
+    problems = shape_mismatches(flat_target, flat_source, prefix=prefix, skip=kept)
     if problems:
         raise CheckpointError(
             f"{source_name} does not fit the model ({len(problems)} mismatches):\n"

@@ -1,14 +1,22 @@
-"""The one training loop: resume, step, log, evaluate, checkpoint, stop on a non-finite loss.
+"""The one training loop: resume, step, log, evaluate, checkpoint, stop cleanly.
 
 ``train(config, workdir)`` is what ``scripts/train.py`` runs on every host. The batch of step
 ``s`` is a pure function of ``(config.seed, s)`` and the step's randomness is
 ``fold_in(rng, s)``, so a run killed at any point and restarted with the same command resumes
-from its latest checkpoint and ends with the parameters of an uninterrupted run.
+from its latest intact checkpoint and ends with the parameters of an uninterrupted run. What the
+loop guards against, each with one error that names the fix:
+- two trainers on one workdir (``workdir_lock``);
+- resuming with a config that changes the parameters or the data (``resume_config``);
+- corrupt checkpoints (skipped and moved aside) and failed saves (``checkpointer``);
+- SIGTERM / Ctrl-C: the step in progress is finished and checkpointed (``preemption``);
+- a NaN/inf loss: the run stops before the diverged state is saved.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import json
 import os
 
 import jax
@@ -16,14 +24,19 @@ import ml_collections
 
 from jaxpretrain import parallel
 from jaxpretrain.config import validate
+from jaxpretrain.errors import CheckpointError, JaxpretrainError, Preempted
 from jaxpretrain.train import pretrained
-from jaxpretrain.train.checkpoint import CONFIG_FILE, Checkpointer
-from jaxpretrain.train.experiment import build_experiment
+from jaxpretrain.train.checkpoint import CONFIG_FILE
+from jaxpretrain.train.checkpointer import Checkpointer
+from jaxpretrain.train.experiment import Experiment, build_experiment
 from jaxpretrain.train.metrics import MetricsWriter, Throughput
+from jaxpretrain.train.preemption import PreemptionWatch
+from jaxpretrain.train.resume_config import check_resume
 from jaxpretrain.train.state import TrainState
+from jaxpretrain.train.workdir_lock import WorkdirLock
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(JaxpretrainError, FloatingPointError):
     """The loss became NaN or inf; the run stopped without saving the diverged state."""
 
 
@@ -45,29 +58,67 @@ def _check_finite(
         )
 
 
+def _check_resumable(config, workdir: str, checkpointer: Checkpointer) -> bool:
+    """Whether the run resumes; raises if it must not start (see ``resume_config``)."""
+    if checkpointer.latest_step() is None:
+        if checkpointer.moved_aside():
+            raise CheckpointError(
+                f"every checkpoint in {checkpointer.directory} was found corrupt and moved aside "
+                f"({', '.join(checkpointer.moved_aside())}); start again in a new --workdir, or "
+                f"delete {checkpointer.directory} to start over in this one."
+            )
+        return False
+    config_file = os.path.join(workdir, CONFIG_FILE)
+    if os.path.exists(config_file):
+        with open(config_file) as f:
+            check_resume(json.load(f), config, workdir)
+    return True
+
+
 def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
-    """Train ``config`` in ``workdir`` to ``config.total_steps``, resuming if it holds a checkpoint."""
+    """Train ``config`` in ``workdir`` to ``config.total_steps``, resuming if it holds a checkpoint.
+
+    Raises:
+      Preempted: SIGTERM or SIGINT arrived; the step reached is checkpointed.
+      NonFiniteLossError, CheckpointError, WorkdirInUseError, ConfigError: see the module doc.
+    """
     if config.init_from:
         pretrained.parse(config.init_from)  # A missing source fails before anything is built.
     parallel.initialize()
     mesh = parallel.make_mesh()
     validate(config, num_devices=mesh.size)
     main = parallel.is_main_process()
-    checkpointer = Checkpointer(workdir, keep=config.keep_checkpoints)
-    resuming = checkpointer.latest_step() is not None
-    experiment = build_experiment(config, mesh, init_from=None if resuming else config.init_from)
-    state = experiment.state
-    if resuming:
-        state = checkpointer.restore(state)
+    with contextlib.ExitStack() as stack:
+        if main:  # Process 0 speaks for the job.
+            stack.enter_context(WorkdirLock(workdir))
+        checkpointer = Checkpointer(workdir, keep=config.keep_checkpoints)
+        stack.callback(checkpointer.close)
+        resuming = _check_resumable(config, workdir, checkpointer)
+        experiment = build_experiment(
+            config, mesh, init_from=None if resuming else config.init_from
+        )
+        state = experiment.state
+        if resuming:
+            state = checkpointer.restore(state)
+            if main:
+                print(f"resumed {workdir} from step {int(state.step)}", flush=True)
         if main:
-            print(f"resumed {workdir} from step {int(state.step)}", flush=True)
-    if main:
-        with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
-            f.write(config.to_json_best_effort(indent=2))
-        tokenizer = experiment.dataset.tokenizer
-        if tokenizer is not None:  # Sampling and evaluation decode with the training ids.
-            tokenizer.save(workdir)  # <workdir>/tokenizer.json
+            with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
+                f.write(config.to_json_best_effort(indent=2))
+            tokenizer = experiment.dataset.tokenizer
+            if tokenizer is not None:  # Sampling and evaluation decode with the training ids.
+                tokenizer.save(workdir)  # <workdir>/tokenizer.json
+        return _loop(config, workdir, experiment, state, checkpointer)
 
+
+def _loop(
+    config: ml_collections.ConfigDict,
+    workdir: str,
+    experiment: Experiment,
+    state: TrainState,
+    checkpointer: Checkpointer,
+) -> TrainState:
+    main = parallel.is_main_process()
     start, total = int(state.step), config.total_steps
     writer = MetricsWriter(workdir, total_steps=total, start_step=start, enabled=main)
     throughput = Throughput(start)
@@ -75,35 +126,45 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     # Read the next batch on a host thread while the devices run the current step.
     loader = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     upcoming = loader.submit(experiment.global_batch, start)
-    try:
-        for step in range(start, total):
-            batch = upcoming.result()
-            if step + 1 < total:
-                upcoming = loader.submit(experiment.global_batch, step + 1)
-            state, metrics = experiment.step(state, batch)
-            done = step + 1
-            is_last = done == total
-            evaluate_now = (config.eval_every and done % config.eval_every == 0) or is_last
-            if done % config.log_every == 0 or evaluate_now or is_last:
-                _check_finite(state, done, last_checked, checkpointer)
-                last_checked = done
-                row = jax.device_get(metrics)
-                row["examples_per_sec"] = throughput.measure(done, config.batch_size)
-                if evaluate_now:
-                    row.update(
-                        {f"eval/{k}": v for k, v in experiment.evaluate(state.params).items()}
+    with PreemptionWatch() as preemption:
+        try:
+            for step in range(start, total):
+                batch = upcoming.result()
+                if step + 1 < total:
+                    upcoming = loader.submit(experiment.global_batch, step + 1)
+                state, metrics = experiment.step(state, batch)
+                done = step + 1
+                is_last = done == total
+                evaluate_now = (config.eval_every and done % config.eval_every == 0) or is_last
+                if done % config.log_every == 0 or evaluate_now or is_last:
+                    _check_finite(state, done, last_checked, checkpointer)
+                    last_checked = done
+                    row = jax.device_get(metrics)
+                    row["examples_per_sec"] = throughput.measure(done, config.batch_size)
+                    if evaluate_now:
+                        row.update(
+                            {f"eval/{k}": v for k, v in experiment.evaluate(state.params).items()}
+                        )
+                        writer.write_pictures(done, experiment.pictures(state.params))
+                        throughput.restart(done)  # Evaluation time is not training throughput.
+                    writer.write(done, row)
+                stop = preemption.requested(done)
+                if done % config.checkpoint_every == 0 or is_last or stop:
+                    _check_finite(state, done, last_checked, checkpointer)
+                    last_checked = done
+                    checkpointer.save(state)
+                writer.advance(done)
+                if stop and not is_last:
+                    checkpointer.wait()
+                    raise Preempted(
+                        f"{preemption.signal_name} after step {done} of {total}: checkpoint {done} "
+                        f"is written to {checkpointer.directory}; rerun the same command to resume",
+                        preemption.signum,
                     )
-                    writer.write_pictures(done, experiment.pictures(state.params))
-                    throughput.restart(done)  # Evaluation time is not training throughput.
-                writer.write(done, row)
-            if done % config.checkpoint_every == 0 or is_last:
-                _check_finite(state, done, last_checked, checkpointer)
-                last_checked = done
-                checkpointer.save(state)
-            writer.advance(done)
-    finally:
-        loader.shutdown(cancel_futures=True)
-        checkpointer.wait()
-        checkpointer.close()
-        writer.close()
+        finally:
+            loader.shutdown(cancel_futures=True)
+            try:
+                checkpointer.wait()
+            finally:
+                writer.close()
     return state

@@ -12,12 +12,12 @@ import optax
 import pytest
 
 from jaxpretrain.train.checkpoint import (
-    Checkpointer,
     CheckpointError,
     checkpoint_dir,
     load_pretrained,
     restore_params,
 )
+from jaxpretrain.train.checkpointer import Checkpointer
 from jaxpretrain.train.state import TrainState
 
 
