@@ -21,6 +21,7 @@ import ml_collections
 
 from jaxpretrain.config import base_config, shrink_to_smoke, split_argument
 from jaxpretrain.data.text_tasks import GLUE_TASKS
+from jaxpretrain.errors import ConfigError
 
 # Training examples per task (TFDS glue 2.0.0), for the 3-epoch schedule.
 TRAIN_EXAMPLES = dict(
@@ -32,7 +33,7 @@ TRAIN_EXAMPLES = dict(
 def get_config(arg=None):
     smoke, task = split_argument(arg, default="sst2")
     if task not in GLUE_TASKS:
-        raise ValueError(
+        raise ConfigError(
             f"unknown GLUE task {task!r}; the argument must be one of {sorted(GLUE_TASKS)}"
         )
     spec = GLUE_TASKS[task]

@@ -21,12 +21,13 @@ import ml_collections
 
 from jaxpretrain.config import base_config, bert_kjv_model, shrink_to_smoke, split_argument
 from jaxpretrain.data.text_tasks import KJV_TASKS
+from jaxpretrain.errors import ConfigError
 
 
 def get_config(arg=None):
     smoke, task = split_argument(arg, default="section")
     if task not in KJV_TASKS:
-        raise ValueError(
+        raise ConfigError(
             f"unknown KJV task {task!r}; the argument must be one of {sorted(KJV_TASKS)}"
         )
     spec = KJV_TASKS[task]

@@ -18,19 +18,20 @@ import json
 import os
 
 from jaxpretrain.config import load
+from jaxpretrain.errors import ConfigError, NotFoundError
 from jaxpretrain.interop import gpt2_config_from_hf
 
 
 def get_config(arg=None):
     smoke, _, directory = (arg or "").rpartition(",")
     if directory in ("", "smoke") or smoke not in ("", "smoke"):
-        raise ValueError(
+        raise ConfigError(
             f"config argument {arg!r}: give a Hugging Face GPT-2 directory, e.g. "
             "configs/gpt2_finetune_kjv.py:/models/gpt2 (or :smoke,/models/gpt2)"
         )
     config_file = os.path.join(directory, "config.json")
     if not os.path.isfile(config_file):
-        raise FileNotFoundError(
+        raise NotFoundError(
             f"{config_file!r} does not exist: the argument must be a Hugging Face GPT-2 directory"
         )
     with open(config_file) as f:

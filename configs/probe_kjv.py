@@ -26,6 +26,7 @@ import ml_collections
 
 from jaxpretrain.config import base_config, elmo_kjv_model, shrink_to_smoke
 from jaxpretrain.data.text_tasks import KJV_TASKS
+from jaxpretrain.errors import ConfigError
 
 ENCODERS = ("elmo", "cbow")
 CBOW_VOCABULARY = 5332  # Words of configs/cbow_kjv.py's vocabulary (min_count 5).
@@ -37,7 +38,7 @@ def _argument(arg):
     rest = parts[1:] if smoke else parts
     singles = sorted(n for n, t in KJV_TASKS.items() if not t.is_pair)
     if len(rest) != 2 or rest[0] not in ENCODERS or rest[1] not in singles:
-        raise ValueError(
+        raise ConfigError(
             f"config argument {arg!r}: use '[smoke,]<encoder>,<task>' with encoder in {ENCODERS}"
             f" and a single-sentence task in {singles}, e.g. 'elmo,section'."
         )

@@ -12,7 +12,7 @@ import os
 
 import ml_collections
 
-from jaxpretrain.errors import ConfigError
+from jaxpretrain.errors import ConfigError, NotFoundError
 
 
 def optimizer_config(name: str = "sgd", *, base_lr: float = 0.1) -> ml_collections.ConfigDict:
@@ -123,14 +123,14 @@ def split_argument(arg: str | None, default: str) -> tuple[bool, str]:
     if not smoke and value == "smoke":
         smoke, value = "smoke", ""
     if smoke not in ("", "smoke"):
-        raise ValueError(f"unknown config argument {arg!r}; use '<value>' or 'smoke,<value>'")
+        raise ConfigError(f"unknown config argument {arg!r}; use '<value>' or 'smoke,<value>'")
     return smoke == "smoke", value or default
 
 
 def is_smoke(arg: str | None) -> bool:
     """Whether a config argument asks for the smoke variant; anything but None/"smoke" is an error."""
     if arg not in (None, "smoke"):
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+        raise ConfigError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
     return arg == "smoke"
 
 
@@ -179,7 +179,7 @@ def load(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
     """``get_config(arg)`` of the config file at ``path`` (what ``--config=path:arg`` loads)."""
     spec = importlib.util.spec_from_file_location(f"config_{abs(hash(path))}", path)
     if spec is None or not os.path.exists(path):
-        raise FileNotFoundError(f"no config file at {path!r}")
+        raise NotFoundError(f"no config file at {path!r}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.get_config(arg)

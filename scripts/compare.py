@@ -39,6 +39,7 @@ from ml_collections import config_flags
 
 from jaxpretrain import cli
 from jaxpretrain import config as config_lib
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.train import train
 from jaxpretrain.train.metrics import read_metrics
 
@@ -122,7 +123,7 @@ def _downstream_config(
         block, _, key = vary.rpartition(".")
         fields = config[block] if block else config
         if key not in fields:
-            raise ValueError(f"--vary={vary}: the fine-tune config has no field {vary!r}")
+            raise ConfigError(f"--vary={vary}: the fine-tune config has no field {vary!r}")
         fields[key] = budget
     config.seed = seed
     if config.method in ("finetune", "supervised"):  # The classifier over any backbone.
@@ -138,7 +139,9 @@ def _downstream_config(
 def _curve(workdir: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
     rows = [r for r in read_metrics(workdir) if metric in r]
     if not rows:
-        raise ValueError(f"{workdir}/metrics.jsonl has no {metric!r}; pass --metric=<a key it has>")
+        raise ConfigError(
+            f"{workdir}/metrics.jsonl has no {metric!r}; pass --metric=<a key it has>"
+        )
     return np.array([r["step"] for r in rows]), np.array([r[metric] for r in rows])
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from jaxpretrain import config as config_lib
 from jaxpretrain.data.text_tasks import KJV_TASKS
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.train import checkpoint, train
 from jaxpretrain.train.metrics import read_metrics
 
@@ -51,7 +52,7 @@ def headline(task: str) -> str:
 def final_metric(workdir: str, key: str) -> float:
     rows = [r for r in read_metrics(workdir) if key in r]
     if not rows:
-        raise ValueError(f"{workdir}/metrics.jsonl has no {key!r}.")
+        raise ConfigError(f"{workdir}/metrics.jsonl has no {key!r}.")
     return float(rows[-1][key])
 
 

@@ -23,6 +23,7 @@ from absl import flags, logging
 
 from jaxpretrain import cli
 from jaxpretrain import config as config_lib
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.train import train
 from jaxpretrain.train.metrics import read_metrics
 
@@ -55,7 +56,7 @@ def probe_configs(
     ``baselines`` ("random-init" probe, "supervised" encoder), all with ``seed``."""
     unknown = set(baselines) - set(BASELINES)
     if unknown:
-        raise ValueError(f"unknown baselines {sorted(unknown)}; choose from {BASELINES}")
+        raise ConfigError(f"unknown baselines {sorted(unknown)}; choose from {BASELINES}")
     rows = {**{name: ("finetune", workdir) for name, workdir in pretrained.items()}}
     rows.update({baseline: ("supervised", "") for baseline in baselines})
     configs = {}
@@ -72,7 +73,7 @@ def probe_configs(
 def final_metric(workdir: str, metric: str) -> float:
     values = [row[metric] for row in read_metrics(workdir) if metric in row]
     if not values:
-        raise ValueError(f"{workdir}/metrics.jsonl has no {metric!r}")
+        raise ConfigError(f"{workdir}/metrics.jsonl has no {metric!r}")
     return values[-1]
 
 

@@ -2,6 +2,7 @@
 no upward import and no cycle, imports inside functions included; and models/, losses/ and
 methods/ know nothing of devices, meshes, checkpoints or files."""
 
+import ast
 import importlib.util
 import os
 import pathlib
@@ -96,3 +97,20 @@ def test_pure_packages_do_not_touch_devices_or_files(package):
         if FORBIDDEN.search(line)
     ]
     assert not offenders, "\n".join(offenders)
+
+
+# Built-in exceptions a deliberate error must not be raised as: the scripts print only
+# jaxpretrain.errors classes as one line (cli.run), so a bare one would reach users as a traceback.
+_BARE = {"ValueError", "FileNotFoundError", "RuntimeError", "Exception"}
+
+
+def test_errors_raised_on_purpose_are_jaxpretrain_errors():
+    sources = [*PACKAGE.rglob("*.py"), *(pathlib.Path(ROOT) / "scripts").glob("*.py")]
+    bare = []
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                name = getattr(node.exc.func, "id", None)
+                if name in _BARE:
+                    bare.append(f"{path.relative_to(ROOT)}:{node.lineno}: raise {name}(...)")
+    assert not bare, "use a class of jaxpretrain.errors:\n" + "\n".join(bare)

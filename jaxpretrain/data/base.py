@@ -23,8 +23,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from jaxpretrain.errors import DataError, NotFoundError
 
-class DatasetNotFoundError(FileNotFoundError):
+
+class DatasetNotFoundError(NotFoundError):
     """A TFDS data set has not been built in `data_dir`; the message says how to build it."""
 
 
@@ -49,11 +51,11 @@ class ArraySource:
 
     def __init__(self, arrays: Mapping[str, np.ndarray]):
         if not arrays:
-            raise ValueError("ArraySource needs at least one array.")
+            raise DataError("ArraySource needs at least one array.")
         self.arrays = {k: np.asarray(v) for k, v in arrays.items()}
         lengths = {k: (v.shape[0] if v.ndim else None) for k, v in self.arrays.items()}
         if None in lengths.values() or len(set(lengths.values())) != 1:
-            raise ValueError(
+            raise DataError(
                 f"ArraySource arrays must share one leading dimension, got lengths {lengths}."
             )
         self._len = next(iter(lengths.values()))

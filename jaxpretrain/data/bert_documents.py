@@ -48,6 +48,7 @@ from jaxpretrain.data.corpus import (
     tfds_texts,
 )
 from jaxpretrain.data.wordpiece import VOCAB_FILE, WordPieceTokenizer
+from jaxpretrain.errors import DataError
 
 DOCUMENT_KINDS = ("chapter", "book")  # The KJV's documents.
 # A sentence ends at a line break, or after . ! or ? followed by whitespace.
@@ -118,7 +119,7 @@ def _chapter_runs(key_of: Any, items: Sequence[Any]) -> list[list[Any]]:
 def _tail_split(documents: list, eval_fraction: float) -> RawDocuments:
     """The last `eval_fraction` of `documents` (at least 2 when there are 4 or more) as eval."""
     if not 0.0 < eval_fraction < 1.0:
-        raise ValueError(f"data.eval_fraction must be in (0, 1), got {eval_fraction}.")
+        raise DataError(f"data.eval_fraction must be in (0, 1), got {eval_fraction}.")
     num_eval = max(2, int(round(len(documents) * eval_fraction)))
     num_eval = min(num_eval, max(len(documents) - 2, 0))
     cut = len(documents) - num_eval
@@ -176,7 +177,7 @@ def raw_documents(data_config: Any) -> RawDocuments:
     corpus = field(data_config, "corpus")
     kind = field(data_config, "document", "chapter")
     if kind not in DOCUMENT_KINDS:
-        raise ValueError(
+        raise DataError(
             f"Unknown data.document {kind!r}; expected 'chapter' or 'book' (the KJV's documents)."
         )
     eval_fraction = float(field(data_config, "eval_fraction", 0.05))
@@ -188,7 +189,7 @@ def raw_documents(data_config: Any) -> RawDocuments:
     if isinstance(corpus, str) and corpus.startswith("tfds:") and len(corpus) > len("tfds:"):
         texts = tfds_texts(corpus[len("tfds:") :], data_config)
         return _tail_split(_numbered([split_sentences(t) for t in texts]), eval_fraction)
-    raise ValueError(
+    raise DataError(
         f"Unknown corpus {corpus!r} for BERT pretraining; expected 'kjv', 'files:<glob>' (one"
         " sentence per line, blank lines between documents) or 'tfds:<name>'."
     )
@@ -233,7 +234,7 @@ class BertCorpus(NamedTuple):
 def _check_documents(name: str, num_train: int, num_eval: int) -> None:
     for split, count in (("train", num_train), ("eval", num_eval)):
         if count < 2:
-            raise ValueError(
+            raise DataError(
                 f"the {split} part of corpus {name!r} has {count} document(s), but next sentence"
                 " prediction draws B from another document: give the corpus at least 4 documents"
                 " (blank lines between them in 'files:'), or hold out more."
@@ -262,7 +263,7 @@ def _tokenized(
     if vocab:
         tokenizer = _load_vocab(vocab, lowercase)
         if vocab_size is not None and vocab_size != tokenizer.vocab_size:
-            raise ValueError(
+            raise DataError(
                 f"data.vocab {vocab!r} has {tokenizer.vocab_size} ids but data.vocab_size="
                 f"{vocab_size}: set data.vocab_size={tokenizer.vocab_size} or leave it unset."
             )
@@ -273,7 +274,7 @@ def _tokenized(
             texts, vocab_size=wanted, lowercase=True if lowercase is None else lowercase
         )
         if tokenizer.vocab_size != wanted:
-            raise ValueError(
+            raise DataError(
                 f"WordPiece on corpus {name!r} stopped at {tokenizer.vocab_size} ids, below"
                 f" data.vocab_size={wanted}: the text is too small; set"
                 f" data.vocab_size={tokenizer.vocab_size} or lower."
@@ -364,7 +365,7 @@ class BertSources(NamedTuple):
 
 def check_max_length(max_length: int) -> int:
     if max_length < 8:
-        raise ValueError(
+        raise DataError(
             f"data.max_length must be at least 8 ([CLS] A [SEP] B [SEP] needs room), got"
             f" {max_length}; BERT uses 128 or 512."
         )

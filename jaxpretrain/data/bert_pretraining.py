@@ -36,6 +36,7 @@ import numpy as np
 
 from jaxpretrain.data.base import Dataset, field
 from jaxpretrain.data.bert_documents import ChunkSource, check_max_length
+from jaxpretrain.errors import DataError
 
 
 def truncation_counts(len_a: int, len_b: int, max_num_tokens: int) -> tuple[int, int]:
@@ -55,13 +56,13 @@ def truncation_counts(len_a: int, len_b: int, max_num_tokens: int) -> tuple[int,
 
 def _check(max_predictions: int, mask_rate: float, short_seq_prob: float) -> None:
     if max_predictions < 1:
-        raise ValueError(
+        raise DataError(
             f"data.max_predictions must be at least 1 (BERT uses 20), got {max_predictions}."
         )
     if not 0.0 < mask_rate < 1.0:
-        raise ValueError(f"data.mask_rate must be in (0, 1) (BERT uses 0.15), got {mask_rate}.")
+        raise DataError(f"data.mask_rate must be in (0, 1) (BERT uses 0.15), got {mask_rate}.")
     if not 0.0 <= short_seq_prob <= 1.0:
-        raise ValueError(
+        raise DataError(
             f"data.short_seq_prob must be in [0, 1] (BERT uses 0.1), got {short_seq_prob}."
         )
 
@@ -236,13 +237,13 @@ def instance_transform(
     if isinstance(source, Dataset):
         source = source.train if train else source.eval
     if not isinstance(source, ChunkSource):
-        raise ValueError(
+        raise DataError(
             f"BERT pretraining instances need a 'bert_pretraining' data set, got a"
             f" {type(source).__name__}: set data.name='bert_pretraining'."
         )
     max_length = int(field(data_config, "max_length", 128))
     if max_length != source.max_length:
-        raise ValueError(
+        raise DataError(
             f"data.max_length={max_length} but the source was cut for {source.max_length}:"
             " build the data set from this same data config."
         )

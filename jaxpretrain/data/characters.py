@@ -21,6 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
+from jaxpretrain.errors import DataError
+
 MAX_CHARS = 50
 BOS_CHAR, EOS_CHAR, BOW_CHAR, EOW_CHAR, PAD_CHAR = 256, 257, 258, 259, 260
 NUM_CHAR_IDS = PAD_CHAR + 2  # 0 (no token) and the 261 shifted ids 1..261.
@@ -35,7 +37,7 @@ def tokenize(text: str) -> list[str]:
 
 def _check_max_chars(max_chars: int) -> None:
     if max_chars < 3:
-        raise ValueError(
+        raise DataError(
             f"max_chars must be >= 3 (begin-of-word, one byte, end-of-word), got {max_chars}."
         )
 
@@ -81,14 +83,14 @@ def sentence_char_ids(
     """
     for number, tokens in enumerate(sentences):
         if not tokens:
-            raise ValueError(
+            raise DataError(
                 f"sentence {number} is empty: ELMo needs at least one token per sentence;"
                 " drop empty lines before embedding."
             )
     longest = max((len(s) for s in sentences), default=0) + 2
     length = length or longest
     if longest > length:
-        raise ValueError(
+        raise DataError(
             f"a sentence has {longest - 2} tokens, more than the {length - 2} that fit in"
             f" length={length} with <S> and </S>: raise the length or split the sentence."
         )

@@ -23,6 +23,7 @@ import numpy as np
 
 from jaxpretrain.data.base import Dataset
 from jaxpretrain.data.images import make_image_transform
+from jaxpretrain.errors import DataError
 
 GRID = 10.0  # ab bin width (Zhang et al.).
 
@@ -30,7 +31,7 @@ GRID = 10.0  # ab bin width (Zhang et al.).
 def _check_rgb(image: np.ndarray, fn: str) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[-1] != 3:
-        raise ValueError(
+        raise DataError(
             f"{fn}: colorization needs colour images [H, W, 3], got shape {image.shape}; a "
             "grayscale image has no colour to predict (use an RGB data set)."
         )
@@ -139,7 +140,7 @@ def rebalancing_weights(
     q = len(bins)
     counts = np.asarray(counts).astype(np.float64)
     if counts.shape != (q,):
-        raise ValueError(f"rebalancing_weights: counts must have shape [{q}], got {counts.shape}.")
+        raise DataError(f"rebalancing_weights: counts must have shape [{q}], got {counts.shape}.")
     distances = np.sum((bins[:, None, :] - bins[None, :, :]) ** 2, axis=-1)  # [Q, Q]
     kernel = np.exp(-distances / (2.0 * sigma**2))
     smoothed = kernel @ (counts / counts.sum())

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from jaxpretrain.data.base import field, tfds_source
+from jaxpretrain.errors import DataError, NotFoundError
 
 # The data config fields `corpus_text` reads.
 CORPUS_FIELDS = ("corpus", "tfds_split", "text_feature", "max_documents", "data_dir")
@@ -34,7 +35,7 @@ _KJV_INSTALL = "apt-get install bible-kjv"
 _VERSE_REF = re.compile(r"([1-3]?[A-Za-z]+)(\d+):(\d+) ")
 
 
-class CorpusNotFoundError(FileNotFoundError):
+class CorpusNotFoundError(NotFoundError):
     """A text corpus is missing (package not installed, file absent); the message says the fix."""
 
 
@@ -105,7 +106,7 @@ def kjv_verses() -> tuple[Verse, ...]:
     for number, line in enumerate(output.splitlines(), 1):
         match = _VERSE_REF.match(line)
         if match is None:
-            raise RuntimeError(
+            raise DataError(
                 f"unexpected line {number} from `bible -f`: {line[:80]!r}; expected 'Ge1:1 <verse>'"
                 f" (is {command!r} Debian's bible-kjv?)"
             )
@@ -113,7 +114,7 @@ def kjv_verses() -> tuple[Verse, ...]:
         text = line[match.end() :].rstrip()
         verses.append(Verse(book, int(match.group(2)), int(match.group(3)), text))
     if len(books) != len(KJV_BOOKS):
-        raise RuntimeError(
+        raise DataError(
             f"`bible -f` printed {len(books)} books, expected the {len(KJV_BOOKS)} of the KJV:"
             " reinstall its data with apt-get install --reinstall bible-kjv bible-kjv-text"
         )
@@ -127,7 +128,7 @@ def kjv_heldout(verse: Verse, every: int) -> bool:
     and the fine-tuning tasks built from the KJV (`kjv_tasks`) use only them, so that no
     downstream example was seen in pretraining. `every` = 0 holds out nothing."""
     if every < 0:
-        raise ValueError(f"heldout_every must be >= 0 (0: hold out nothing), got {every}.")
+        raise DataError(f"heldout_every must be >= 0 (0: hold out nothing), got {every}.")
     return every > 0 and _kjv_chapter_numbers()[(verse.book, verse.chapter)] % every == every // 2
 
 
@@ -171,12 +172,12 @@ def read_text_files(paths: Sequence[str]) -> str:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
         except UnicodeDecodeError as e:
-            raise ValueError(
+            raise DataError(
                 f"text file {str(path)!r} is not UTF-8 ({e.reason} at byte {e.start}): convert it,"
                 f" e.g. iconv -f latin1 -t utf-8."
             ) from e
         if not text:
-            raise ValueError(f"text file {str(path)!r} is empty: remove it or give it some text.")
+            raise DataError(f"text file {str(path)!r} is empty: remove it or give it some text.")
         texts.append(text if text.endswith("\n") else text + "\n")
     return "".join(texts)
 
@@ -194,7 +195,7 @@ def read_sentences(path: str) -> list[str]:
     with open(path, encoding="utf-8") as f:
         sentences = [line.strip() for line in f if line.strip()]
     if not sentences:
-        raise ValueError(f"{path} has no non-empty line: give one sentence per line.")
+        raise DataError(f"{path} has no non-empty line: give one sentence per line.")
     return sentences
 
 
@@ -214,12 +215,12 @@ def tfds_texts(name: str, data_config: Any) -> list[str]:
     source = tfds_source(name, split, data_dir=field(data_config, "data_dir") or None)
     count = len(source) if not limit else min(limit, len(source))
     if count == 0:
-        raise ValueError(f"TFDS data set {name!r} split {split!r} has no records: pick another.")
+        raise DataError(f"TFDS data set {name!r} split {split!r} has no records: pick another.")
     texts = []
     for i in range(count):  # One index at a time: mocked sources break on batched reads.
         record = source[i]
         if feature not in record:
-            raise KeyError(
+            raise DataError(
                 f"TFDS data set {name!r} has no feature {feature!r} (it has {sorted(record)}):"
                 f" set data.text_feature to one of those."
             )
@@ -276,7 +277,7 @@ def corpus_text(data_config: Any) -> str:
         return read_text_files(text_file_paths(corpus))
     if isinstance(corpus, str) and corpus.startswith("tfds:") and len(corpus) > len("tfds:"):
         return "\n".join(tfds_texts(corpus[len("tfds:") :], data_config)) + "\n"
-    raise ValueError(
+    raise DataError(
         f"Unknown corpus {corpus!r}; expected 'kjv', 'files:<glob>' (e.g. 'files:books/*.txt') or"
         " 'tfds:<name>' (e.g. 'tfds:lm1b')."
     )

@@ -25,6 +25,7 @@ import numpy as np
 from jaxpretrain.data.base import field, tfds_source
 from jaxpretrain.data.text_tasks import TextTask, max_length, task_of, task_tokenizer
 from jaxpretrain.data.wordpiece import WordPieceTokenizer
+from jaxpretrain.errors import DataError
 
 
 def _text(value: Any) -> str:
@@ -37,18 +38,18 @@ def _label(task: TextTask, value: Any, where: str) -> np.ndarray:
     """The checked label of a record: int32 [] in [0, K), or float32 [] for a regression task."""
     label = np.asarray(value)
     if label.shape != ():
-        raise ValueError(f"{where}: label has shape {label.shape}, expected a scalar.")
+        raise DataError(f"{where}: label has shape {label.shape}, expected a scalar.")
     if label == -1:
-        raise ValueError(
+        raise DataError(
             f"{where} is unlabelled (label -1: GLUE's test labels are not public): fine-tune and"
             f" evaluate on labelled splits, e.g. data.eval_split='{task.eval_split}'."
         )
     if task.is_regression:
         if not np.isfinite(label) or label < 0:
-            raise ValueError(f"{where}: score {float(label)} is not a finite score >= 0.")
+            raise DataError(f"{where}: score {float(label)} is not a finite score >= 0.")
         return label.astype(np.float32)
     if not (np.issubdtype(label.dtype, np.integer) and 0 <= label < task.num_classes):
-        raise ValueError(
+        raise DataError(
             f"{where}: label {label.item()!r} is outside [0, {task.num_classes}) for"
             f" {task.num_classes}-class glue/{task.name}: check data.task and the data set."
         )
@@ -89,7 +90,7 @@ class GlueSource:
         self.records = tfds_source(self.name, split, data_dir=data_dir)
         self.indices = None if indices is None else np.asarray(indices, np.int64)
         if len(self) == 0:
-            raise ValueError(f"TFDS {self.name!r} split {split!r} has no records: pick another.")
+            raise DataError(f"TFDS {self.name!r} split {split!r} has no records: pick another.")
         self[0]  # Checked now, before anything compiles.
 
     def __len__(self) -> int:
@@ -106,7 +107,7 @@ class GlueSource:
         missing = [f for f in self.task.features if f not in record]
         if missing or "label" not in record:
             kind = "sentence pair" if self.task.is_pair else "single sentence"
-            raise ValueError(
+            raise DataError(
                 f"{where} lacks {', '.join(repr(f) for f in missing) or repr('label')} (it has"
                 f" {sorted(record)}); glue/{self.task.name} is a {kind} task with features"
                 f" {list(self.task.features)} and 'label': check data.task and data.data_dir."
@@ -139,7 +140,7 @@ def glue_sources(data_config: Any) -> GlueSources:
     data_dir = field(data_config, "data_dir") or None
     budget = int(field(data_config, "max_train_examples", 0))
     if budget < 0:
-        raise ValueError(f"data.max_train_examples must be >= 0 (0: all), got {budget}.")
+        raise DataError(f"data.max_train_examples must be >= 0 (0: all), got {budget}.")
 
     def source(split: str, indices: np.ndarray | None = None) -> GlueSource:
         return GlueSource(task, split, tokenizer, length, data_dir=data_dir, indices=indices)

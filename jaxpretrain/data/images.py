@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from jaxpretrain.data.base import field
+from jaxpretrain.errors import DataError
 
 # Per-channel RGB statistics of the training sets, in [0, 1] units.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -40,7 +41,7 @@ Transform = Callable[[dict, np.random.Generator], dict]
 def _check_image(image: np.ndarray, fn: str) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim != 3:
-        raise ValueError(f"{fn}: image must be [H, W, C], got shape {image.shape}.")
+        raise DataError(f"{fn}: image must be [H, W, C], got shape {image.shape}.")
     return image
 
 
@@ -105,7 +106,7 @@ def random_crop_flip(
     image = _check_image(image, "random_crop_flip")
     h, w = image.shape[:2]
     if not 0 <= pad < min(h, w):
-        raise ValueError(f"random_crop_flip: pad must be in [0, {min(h, w)}), got {pad}.")
+        raise DataError(f"random_crop_flip: pad must be in [0, {min(h, w)}), got {pad}.")
     padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
     top, left = rng.integers(0, 2 * pad + 1, size=2)
     out = padded[top : top + h, left : left + w]
@@ -201,7 +202,7 @@ def _photo_crop(
     image = _check_image(image, "photos")
     h, w = image.shape[:2]
     if size > min(h, w):
-        raise ValueError(f"photos: image_size {size} exceeds the {h}x{w} tiles; lower it.")
+        raise DataError(f"photos: image_size {size} exceeds the {h}x{w} tiles; lower it.")
     top, left = ((h - size) // 2, (w - size) // 2)
     if augment:
         top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
@@ -303,7 +304,7 @@ def make_image_transform(data_config: Any, *, train: bool) -> Transform:
     elif is_tfds:
         image_fn = _as_float
     else:
-        raise ValueError(
+        raise DataError(
             f"Unknown data set name {name!r}; expected 'digits', 'digits_hashtags' or"
             " 'tfds:<name>'."
         )

@@ -27,22 +27,24 @@ from typing import Any, Callable, Iterator
 import grain
 import numpy as np
 
+from jaxpretrain.errors import DataError
+
 Transform = Callable[[dict, np.random.Generator], dict]
 
 
 def _local_batch_size(global_batch_size: int, process_index: int, process_count: int) -> int:
     if global_batch_size < 1 or process_count < 1:
-        raise ValueError(
+        raise DataError(
             f"global_batch_size ({global_batch_size}) and process_count "
             f"({process_count}) must be positive."
         )
     if global_batch_size % process_count:
-        raise ValueError(
+        raise DataError(
             f"global_batch_size {global_batch_size} is not divisible by "
             f"process_count {process_count}; every process needs an equal share."
         )
     if not 0 <= process_index < process_count:
-        raise ValueError(f"process_index must be in [0, {process_count}), got {process_index}.")
+        raise DataError(f"process_index must be in [0, {process_count}), got {process_index}.")
     return global_batch_size // process_count
 
 
@@ -82,9 +84,9 @@ class BatchStream:
     ):
         self.local_batch_size = _local_batch_size(global_batch_size, process_index, process_count)
         if not 0 <= seed < 2**32:  # grain's shuffle and random_map need a uint32 seed.
-            raise ValueError(f"seed must be in [0, 2**32), got {seed}.")
+            raise DataError(f"seed must be in [0, 2**32), got {seed}.")
         if len(source) == 0:
-            raise ValueError("BatchStream needs a non-empty source.")
+            raise DataError("BatchStream needs a non-empty source.")
         self.global_batch_size = global_batch_size
         self.process_index = process_index
         self.seed = seed
@@ -100,7 +102,7 @@ class BatchStream:
     def local_batch(self, step: int) -> dict[str, np.ndarray]:
         """This process's slice of global batch `step`: dict of [B/P, ...] arrays."""
         if step < 0:
-            raise ValueError(f"step must be non-negative, got {step}.")
+            raise DataError(f"step must be non-negative, got {step}.")
         start = step * self.global_batch_size + self.process_index * self.local_batch_size
         positions = range(start, start + self.local_batch_size)
         # One index at a time: tfds' mocked sources break on grain's batched __getitems__.

@@ -52,6 +52,7 @@ from jaxpretrain.data.text_tasks import (
 )
 from jaxpretrain.data.word_vectors import Vocabulary, words_of
 from jaxpretrain.data.wordpiece import WordPieceTokenizer
+from jaxpretrain.errors import DataError
 
 SECTIONS = ("Law", "History", "Wisdom", "Prophets", "Gospels and Acts", "Epistles and Revelation")
 # The first book of each section: Genesis, Joshua, Job, Isaiah, Matthew, Romans.
@@ -78,7 +79,7 @@ class Example(NamedTuple):
 
 def _check_split(split: str) -> None:
     if split not in SPLITS:
-        raise ValueError(f"KJV task split must be 'train' or 'eval', got {split!r}.")
+        raise DataError(f"KJV task split must be 'train' or 'eval', got {split!r}.")
 
 
 @functools.lru_cache(maxsize=8)
@@ -90,7 +91,7 @@ def split_verses(split: str, heldout_every: int = DEFAULT_HELDOUT_EVERY) -> tupl
     """
     _check_split(split)
     if heldout_every < 1:
-        raise ValueError(
+        raise DataError(
             f"the KJV tasks use the chapters BERT pretraining held out: set data.heldout_every to"
             f" the pretraining config's (>= 1, default 10), got {heldout_every}."
         )
@@ -121,7 +122,7 @@ def _same_book(verses: tuple[Verse, ...], rng: np.random.Generator) -> list[Exam
         candidates = np.flatnonzero((books == books[i]) if label else (books != books[i]))
         candidates = candidates[candidates != i]
         if len(candidates) == 0:  # Every chapter has 2 verses or more, so never.
-            raise RuntimeError(f"no partner for {verses[i]} in the same_book task.")
+            raise DataError(f"no partner for {verses[i]} in the same_book task.")
         k = int(rng.choice(candidates))
         examples.append(Example((verses[i].text, verses[k].text), label, (verses[i], verses[k])))
     return examples
@@ -178,7 +179,7 @@ def kjv_task_examples(
     """
     task_of({"name": "kjv_task", "task": task})  # An unknown task: the error lists them.
     if per_class < 0:
-        raise ValueError(f"data.per_class must be >= 0 (0: every example), got {per_class}.")
+        raise DataError(f"data.per_class must be >= 0 (0: every example), got {per_class}.")
     verses = split_verses(split, heldout_every)
     stream = [seed, list(KJV_TASKS).index(task), SPLITS.index(split)]
     examples = _BUILDERS[task](verses, np.random.default_rng(stream))
@@ -196,7 +197,7 @@ def pack_examples(
     """Packed arrays of `examples`: tokens, token_types int32 [N, T], valid bool [N, T], label
     int32 [N]."""
     if not examples:
-        raise ValueError("no examples to pack.")
+        raise DataError("no examples to pack.")
     columns = [
         tokenizer.encode_batch([e.texts[f] for e in examples])
         for f in range(len(examples[0].texts))
@@ -217,9 +218,9 @@ def word_arrays(
         ValueError: a sentence-pair task, or a verse of more than T - 2 tokens.
     """
     if not examples:
-        raise ValueError("no examples to pack.")
+        raise DataError("no examples to pack.")
     if len(examples[0].texts) != 1:
-        raise ValueError(
+        raise DataError(
             "data.inputs='words' (ELMo, averaged word vectors) takes single-sentence tasks:"
             f" set data.task to one of {[n for n, t in KJV_TASKS.items() if not t.is_pair]}."
         )
@@ -291,7 +292,7 @@ def kjv_task_sources(data_config: Any) -> KjvTaskSources:
     task = task_of(data_config)
     inputs = field(data_config, "inputs", "wordpiece")
     if inputs not in INPUTS:
-        raise ValueError(f"unknown data.inputs {inputs!r}; use one of {INPUTS}.")
+        raise DataError(f"unknown data.inputs {inputs!r}; use one of {INPUTS}.")
     words = inputs == "words"
     tokenizer = None if words else task_tokenizer(data_config)
     values = (

@@ -23,6 +23,7 @@ from jaxpretrain.data.base import field
 from jaxpretrain.data.corpus import corpus_key, corpus_text
 from jaxpretrain.data.text import TokenWindows
 from jaxpretrain.data.tokenization import Tokenizer
+from jaxpretrain.errors import DataError
 
 
 class LMSources(NamedTuple):
@@ -45,12 +46,12 @@ class LMSources(NamedTuple):
 def _split_text(text: str, eval_fraction: float) -> tuple[str, str]:
     """(head, tail) of `text`, the tail ~eval_fraction of its characters, cut after a newline."""
     if not 0.0 < eval_fraction < 1.0:
-        raise ValueError(f"data.eval_fraction must be in (0, 1), got {eval_fraction}.")
+        raise DataError(f"data.eval_fraction must be in (0, 1), got {eval_fraction}.")
     cut = int(round(len(text) * (1.0 - eval_fraction)))
     newline = text.rfind("\n", 0, cut)
     cut = newline + 1 if newline > 0 else cut
     if cut <= 0 or cut >= len(text):
-        raise ValueError(
+        raise DataError(
             f"a corpus of {len(text)} characters is too short to hold out {eval_fraction:.0%}:"
             " use more text or another data.eval_fraction."
         )
@@ -70,14 +71,14 @@ def _cached(
     if tokenizer_path:
         tokenizer = Tokenizer.load(tokenizer_path)
         if tokenizer.vocab_size != vocab_size:
-            raise ValueError(
+            raise DataError(
                 f"data.tokenizer {tokenizer_path!r} has {tokenizer.vocab_size} ids but"
                 f" data.vocab_size={vocab_size}: set data.vocab_size={tokenizer.vocab_size}."
             )
     else:
         tokenizer = Tokenizer.train(head, vocab_size=vocab_size)
         if tokenizer.vocab_size != vocab_size:
-            raise ValueError(
+            raise DataError(
                 f"BPE on corpus {dict(corpus)['corpus']!r} stopped at {tokenizer.vocab_size} ids,"
                 f" below data.vocab_size={vocab_size}: the text has too few distinct pairs; lower"
                 " vocab_size."
@@ -113,13 +114,13 @@ def lm_sources(data_config: Any) -> LMSources:
     vocab_size = int(field(data_config, "vocab_size", 0))
     context = int(field(data_config, "context", 0))
     if not isinstance(corpus, str) or not corpus:
-        raise ValueError("data.corpus must name a corpus: 'kjv', 'files:<glob>' or 'tfds:<name>'.")
+        raise DataError("data.corpus must name a corpus: 'kjv', 'files:<glob>' or 'tfds:<name>'.")
     if vocab_size <= 256:
-        raise ValueError(
+        raise DataError(
             f"data.vocab_size must exceed 256 (the byte symbols plus <|endoftext|>), got {vocab_size}."
         )
     if context < 1:
-        raise ValueError(f"data.context must be a positive int, got {context}.")
+        raise DataError(f"data.context must be a positive int, got {context}.")
     eval_fraction = float(field(data_config, "eval_fraction", 0.05))
     tokenizer_path = str(field(data_config, "tokenizer", ""))
     # Cached per corpus, tokenizer and window settings.

@@ -17,12 +17,14 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from jaxpretrain.errors import DataError
+
 KINDS = ("central", "blocks", "regions")
 
 
 def _check_size(height: int, width: int, size: int, fn: str) -> None:
     if not 0 < size <= min(height, width):
-        raise ValueError(
+        raise DataError(
             f"{fn}: mask size {size} does not fit the {height}x{width} image; use a size in "
             f"[1, {min(height, width)}] (config.mask.size)."
         )
@@ -39,9 +41,7 @@ def central_square(height: int, width: int, *, size: int) -> np.ndarray:
 
 def _check_coverage(coverage: float, fn: str) -> None:
     if not 0.0 < coverage < 1.0:
-        raise ValueError(
-            f"{fn}: coverage must be in (0, 1), got {coverage} (config.mask.coverage)."
-        )
+        raise DataError(f"{fn}: coverage must be in (0, 1), got {coverage} (config.mask.coverage).")
 
 
 def random_blocks(
@@ -110,4 +110,4 @@ def make_mask(
         return random_blocks(height, width, rng, size=size, coverage=coverage)
     if kind == "regions":
         return random_regions(height, width, rng, size=size, coverage=coverage)
-    raise ValueError(f"unknown mask kind {kind!r}; config.mask.kind must be one of {KINDS}.")
+    raise DataError(f"unknown mask kind {kind!r}; config.mask.kind must be one of {KINDS}.")

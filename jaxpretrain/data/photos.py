@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from jaxpretrain.data.base import ArraySource
+from jaxpretrain.errors import DataError
 
 # name -> where it comes from; every one is a natural colour photograph.
 PHOTOS = {
@@ -41,7 +42,7 @@ EVAL_PHOTOS = ("chelsea", "flower")
 def load_photo(name: str) -> np.ndarray:
     """The bundled photo ``name``: uint8 [H, W, 3]."""
     if name not in PHOTOS:
-        raise ValueError(f"unknown photo {name!r}; the bundled photos are {sorted(PHOTOS)}.")
+        raise DataError(f"unknown photo {name!r}; the bundled photos are {sorted(PHOTOS)}.")
     # Imported when first needed: scikit-learn and scikit-image are slow to import.
     if PHOTOS[name] == "sklearn":
         from sklearn.datasets import load_sample_image  # pylint: disable=import-outside-toplevel
@@ -87,16 +88,16 @@ def photos(
       tile's photo in ``PHOTOS``.
     """
     if split not in ("train", "test"):
-        raise ValueError(f"photos split must be 'train' or 'test', got {split!r}.")
+        raise DataError(f"photos split must be 'train' or 'test', got {split!r}.")
     if holdout not in ("photos", "region"):
-        raise ValueError(f"photos holdout must be 'photos' or 'region', got {holdout!r}.")
+        raise DataError(f"photos holdout must be 'photos' or 'region', got {holdout!r}.")
     unknown = set(eval_photos) - set(PHOTOS)
     if unknown:
-        raise ValueError(
+        raise DataError(
             f"eval_photos {sorted(unknown)} are not bundled; pick from {sorted(PHOTOS)}."
         )
     if not 0 < tile <= scale:
-        raise ValueError(f"photos: tile ({tile}) must be in [1, scale ({scale})].")
+        raise DataError(f"photos: tile ({tile}) must be in [1, scale ({scale})].")
     images, labels = [], []
     for label, name in enumerate(PHOTOS):
         grid = _tiles(load_photo(name), scale=scale, tile=tile)  # [rows, cols, tile, tile, 3]

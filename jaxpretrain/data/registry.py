@@ -73,6 +73,7 @@ from jaxpretrain.data.signals import mnist1d
 from jaxpretrain.data.sklearn_digits import digits, digits_hashtags
 from jaxpretrain.data.translation import translation_sources
 from jaxpretrain.data.word_vectors import word_data, word_source
+from jaxpretrain.errors import DataError
 
 # The TFDS split used for "eval" when the config does not name one.
 _TFDS_EVAL_SPLITS = {"imagenet2012": "validation"}
@@ -183,7 +184,7 @@ def _entry(name: Any) -> str:
     if isinstance(name, str) and name != "tfds" and name in DATASETS:
         return name
     names = ", ".join(repr(k) for k in DATASETS if k != "tfds")
-    raise ValueError(
+    raise DataError(
         f"Unknown data set name {name!r}; expected one of {names} or 'tfds:<name>'"
         " (e.g. 'tfds:cifar10', 'tfds:imagenet2012')."
     )
@@ -205,7 +206,7 @@ def load_dataset(data_config: Any) -> Dataset:
 def build_source(data_config: Any, split: str) -> Any:
     """The "train" or "eval" source of the data set `data_config` names (`load_dataset`)."""
     if split not in ("train", "eval"):
-        raise ValueError(f"split must be 'train' or 'eval', got {split!r}.")
+        raise DataError(f"split must be 'train' or 'eval', got {split!r}.")
     dataset = load_dataset(data_config)
     return dataset.train if split == "train" else dataset.eval
 

@@ -34,6 +34,7 @@ from jaxpretrain.data.base import field
 from jaxpretrain.data.characters import BOS, EOS, MAX_CHARS, char_table, tokenize
 from jaxpretrain.data.corpus import corpus_key, corpus_text, kjv_heldout, kjv_verses
 from jaxpretrain.data.word_vectors import Vocabulary
+from jaxpretrain.errors import DataError
 
 SPECIALS = (BOS, EOS, "<UNK>")
 UNK = 2
@@ -178,7 +179,7 @@ def _cached(
     if max_sentences:
         train, held = train[:max_sentences], held[:max_sentences]
     if not train or not held:
-        raise ValueError(
+        raise DataError(
             f"the sentences split leaves {len(train)} training and {len(held)} eval sentences:"
             " set data.heldout_every (kjv) or data.eval_fraction so that both have some."
         )
@@ -208,7 +209,7 @@ def sentence_sources(data_config: Any) -> SentenceSources:
     """
     length = int(field(data_config, "length", DEFAULT_LENGTH))
     if length < 3:
-        raise ValueError(f"data.length must be >= 3 (<S>, a token, </S>), got {length}.")
+        raise DataError(f"data.length must be >= 3 (<S>, a token, </S>), got {length}.")
     return _cached(
         corpus_key(data_config),
         int(field(data_config, "heldout_every", 10)),

@@ -17,6 +17,7 @@ import random
 import numpy as np
 
 from jaxpretrain.data.base import ArraySource
+from jaxpretrain.errors import DataError
 
 
 @functools.lru_cache(maxsize=4)
@@ -61,8 +62,8 @@ def mnist1d(split: str, *, seed: int = 42, num_samples: int = 5000) -> ArraySour
       "label": int32 [N] in 0..9.
     """
     if split not in ("train", "test"):
-        raise ValueError(f"mnist1d split must be 'train' or 'test', got {split!r}.")
+        raise DataError(f"mnist1d split must be 'train' or 'test', got {split!r}.")
     if num_samples < 10:
-        raise ValueError(f"mnist1d num_samples must be at least 10, got {num_samples}.")
+        raise DataError(f"mnist1d num_samples must be at least 10, got {num_samples}.")
     arrays = _mnist1d_arrays(int(seed), int(num_samples))
     return ArraySource({"signal": arrays[f"{split}_signal"], "label": arrays[f"{split}_label"]})

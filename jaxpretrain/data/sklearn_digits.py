@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from jaxpretrain.data.base import ArraySource
+from jaxpretrain.errors import DataError
 
 NUM_DIGITS = 10
 
@@ -55,11 +56,11 @@ def _digits_split_indices(
 ) -> np.ndarray:
     """Sorted indices of `split` in a seeded split stratified over all ten digits."""
     if split not in ("train", "test"):
-        raise ValueError(f"digits split must be 'train' or 'test', got {split!r}.")
+        raise DataError(f"digits split must be 'train' or 'test', got {split!r}.")
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}.")
+        raise DataError(f"test_fraction must be in (0, 1), got {test_fraction}.")
     if per_class is not None and per_class < 1:
-        raise ValueError(f"per_class must be a positive int or None, got {per_class}.")
+        raise DataError(f"per_class must be a positive int or None, got {per_class}.")
     rng = np.random.default_rng(seed)
     chosen = []
     # Split over all ten digits whatever the class subset, so a subset's split is the restriction
@@ -101,7 +102,7 @@ def digits(
     classes = tuple(int(c) for c in classes)
     valid = set(classes) <= set(range(NUM_DIGITS)) and len(set(classes)) == len(classes)
     if not classes or not valid:
-        raise ValueError(f"classes must be distinct digits in 0..9, got {classes}.")
+        raise DataError(f"classes must be distinct digits in 0..9, got {classes}.")
     images, labels = _load_digits()
     index = _digits_split_indices(
         labels,

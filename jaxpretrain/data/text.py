@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from jaxpretrain.errors import DataError
+
 if TYPE_CHECKING:
     pass
 
@@ -33,17 +35,17 @@ class TokenWindows:
     def __init__(self, tokens: np.ndarray, window: int):
         tokens = np.asarray(tokens)
         if tokens.ndim != 1 or not np.issubdtype(tokens.dtype, np.integer):
-            raise ValueError(
+            raise DataError(
                 f"tokens must be integer ids of shape [N], got {tokens.dtype}{tokens.shape}."
             )
         if window < 1:
-            raise ValueError(f"window must be a positive int, got {window}.")
+            raise DataError(f"window must be a positive int, got {window}.")
         self.tokens = tokens.astype(np.int32, copy=False).view()
         self.tokens.setflags(write=False)  # Items are views; keep them from being written.
         self.window = int(window)
         self._len = (len(tokens) - 1) // self.window
         if self._len < 1:
-            raise ValueError(
+            raise DataError(
                 f"the corpus has {len(tokens)} tokens, fewer than one window of {self.window + 1}:"
                 " use a shorter window (context length) or a larger corpus."
             )
@@ -79,10 +81,10 @@ def split_tokens(tokens: np.ndarray, eval_fraction: float) -> tuple[np.ndarray, 
     """
     tokens = np.asarray(tokens)
     if not 0.0 < eval_fraction < 1.0:
-        raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}.")
+        raise DataError(f"eval_fraction must be in (0, 1), got {eval_fraction}.")
     n_eval = max(1, int(round(len(tokens) * eval_fraction)))
     if n_eval >= len(tokens):
-        raise ValueError(
+        raise DataError(
             f"{len(tokens)} tokens are too few to hold out {eval_fraction:.0%}: use more text."
         )
     return tokens[: len(tokens) - n_eval], tokens[len(tokens) - n_eval :]
@@ -101,7 +103,7 @@ def bits_per_byte(nats_per_token: float, num_tokens: int, num_bytes: int) -> flo
         num_bytes: UTF-8 bytes those tokens stand for (`Tokenizer.num_bytes(targets)`).
     """
     if num_bytes <= 0 or num_tokens < 0:
-        raise ValueError(
+        raise DataError(
             f"num_bytes must be positive and num_tokens non-negative, got {num_bytes}, {num_tokens}."
         )
     return float(nats_per_token) * num_tokens / num_bytes / math.log(2)

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from jaxpretrain.data.base import field
 from jaxpretrain.data.wordpiece import WordPieceTokenizer
+from jaxpretrain.errors import DataError
 
 # Metric names the evaluation code knows.
 METRICS = ("accuracy", "f1", "mcc", "pearson", "spearman")
@@ -92,14 +93,14 @@ def task_of(data_config: Any) -> TextTask:
     """
     name = field(data_config, "name")
     if name not in TASK_TABLES:
-        raise ValueError(
+        raise DataError(
             f"data set {name!r} is not a text task: set data.name to one of"
             f" {', '.join(repr(n) for n in TASK_TABLES)}."
         )
     table = TASK_TABLES[name]
     task = field(data_config, "task")
     if task not in table:
-        raise ValueError(
+        raise DataError(
             f"Unknown {name} task {task!r}: set data.task to one of"
             f" {', '.join(repr(t) for t in table)}."
         )
@@ -114,7 +115,7 @@ def vocab_path(data_config: Any) -> str:
     """
     vocab = field(data_config, "vocab", "")
     if not isinstance(vocab, str) or not vocab:
-        raise ValueError(
+        raise DataError(
             f"data set {field(data_config, 'name')!r} needs a BERT vocabulary: set data.vocab to"
             " the pretraining workdir (its vocab.txt) or a Hugging Face BERT folder."
         )
@@ -141,7 +142,7 @@ def max_length(data_config: Any) -> int:
     """The config's `max_length`, T (default 128), checked to hold [CLS] A [SEP] B [SEP]."""
     length = int(field(data_config, "max_length", DEFAULT_MAX_LENGTH))
     if length < 5:
-        raise ValueError(
+        raise DataError(
             f"data.max_length must be at least 5 ([CLS] a [SEP] b [SEP]), got {length}."
         )
     return length

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import tokenizers
 
 from jaxpretrain.data.corpus import CorpusNotFoundError
+from jaxpretrain.errors import DataError, NotFoundError
 
 EOT = "<|endoftext|>"  # GPT-2's end-of-text token, also the document separator.
 
@@ -76,7 +77,7 @@ def train_bpe(
     special_tokens = list(special_tokens)
     minimum = 256 + len(special_tokens)
     if vocab_size < minimum:
-        raise ValueError(
+        raise DataError(
             f"vocab_size {vocab_size} is too small: byte-level BPE needs at least {minimum}"
             f" (256 bytes + {len(special_tokens)} special tokens)."
         )
@@ -114,7 +115,7 @@ def load_gpt2_tokenizer(vocab_json: str, merges_txt: str) -> tokenizers.Tokenize
     try:
         model = models.BPE.from_file(str(vocab_json), str(merges_txt))
     except Exception as e:  # tokenizers raises a bare Exception for malformed files.
-        raise ValueError(
+        raise DataError(
             f"could not read GPT-2 BPE files {str(vocab_json)!r}, {str(merges_txt)!r}: {e}; they"
             " must be GPT-2's vocab.json (token -> id) and merges.txt (one 'a b' pair a line)."
         ) from e
@@ -122,12 +123,12 @@ def load_gpt2_tokenizer(vocab_json: str, merges_txt: str) -> tokenizers.Tokenize
     vocab = tokenizer.get_vocab()
     missing = sorted(set(pre_tokenizers.ByteLevel.alphabet()) - set(vocab))
     if missing:
-        raise ValueError(
+        raise DataError(
             f"{str(vocab_json)!r} lacks {len(missing)} of the 256 byte-level symbols (e.g."
             f" {missing[0]!r}): it is not a byte-level BPE vocabulary like GPT-2's."
         )
     if sorted(vocab.values()) != list(range(len(vocab))):
-        raise ValueError(
+        raise DataError(
             f"{str(vocab_json)!r} ids are not 0..{len(vocab) - 1} without gaps: renumber them."
         )
     tokenizer.add_special_tokens([EOT])
@@ -151,7 +152,7 @@ class Tokenizer:
         self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
         eot_id = tokenizer.token_to_id(eot_token)
         if eot_id is None:
-            raise ValueError(
+            raise DataError(
                 f"the tokenizer has no {eot_token!r} token: train it with"
                 f" special_tokens=({eot_token!r},) or add it with add_special_tokens."
             )
@@ -180,10 +181,10 @@ class Tokenizer:
         """
         ids = np.asarray(ids)
         if ids.ndim != 1 or not (ids.size == 0 or np.issubdtype(ids.dtype, np.integer)):
-            raise ValueError(f"decode takes integer ids of shape [T], got {ids.dtype}{ids.shape}.")
+            raise DataError(f"decode takes integer ids of shape [T], got {ids.dtype}{ids.shape}.")
         bad = np.flatnonzero((ids < 0) | (ids >= self.vocab_size))
         if bad.size:
-            raise ValueError(
+            raise DataError(
                 f"token id {int(ids[bad[0]])} (at position {int(bad[0])}) is outside the"
                 f" vocabulary [0, {self.vocab_size}): the model's vocab_size must match the"
                 f" tokenizer's, or mask logits of ids >= {self.vocab_size} before sampling."
@@ -228,7 +229,7 @@ class Tokenizer:
                 return cls(load_gpt2_tokenizer(*gpt2_files), eot_token=eot_token)
             path = os.path.join(path, "tokenizer.json")
         if not os.path.isfile(path):
-            raise FileNotFoundError(
+            raise NotFoundError(
                 f"tokenizer file {str(path)!r} does not exist: write one with Tokenizer.save, or"
                 " give a directory holding GPT-2's vocab.json and merges.txt."
             )

@@ -49,6 +49,7 @@ from jaxpretrain.data.translation_pairs import (
     reverse_pairs,
     split_tail,
 )
+from jaxpretrain.errors import DataError, NotFoundError
 
 EOS_ID = 0  # <|endoftext|>: the first special token of every tokenizer made here.
 TOKENIZER_FILE = "tokenizer.json"  # What `TokenizerPair.save` writes into a directory.
@@ -103,14 +104,14 @@ class TokenizerPair:
         if os.path.isdir(path):
             path = os.path.join(path, TOKENIZER_FILE)
         if not os.path.isfile(path):
-            raise FileNotFoundError(
+            raise NotFoundError(
                 f"tokenizer file {str(path)!r} does not exist: training writes it as "
                 "<workdir>/tokenizer.json."
             )
         with open(path, encoding="utf-8") as f:
             both = json.load(f)
         if set(both) != {"source", "target"}:
-            raise ValueError(
+            raise DataError(
                 f"{str(path)!r} is not a translation tokenizer pair (keys {sorted(both)}, expected "
                 "'source' and 'target'); it was not written by TokenizerPair.save."
             )
@@ -143,7 +144,7 @@ class TranslationSource:
         eager: bool,
     ):
         if max_source_length < 1 or max_target_length < 1:
-            raise ValueError(
+            raise DataError(
                 f"data.max_source_length and data.max_target_length must be positive, got "
                 f"{max_source_length} and {max_target_length}."
             )
@@ -166,7 +167,7 @@ class TranslationSource:
                 encoded = tokenizer.tokenizer.encode_batch(texts, add_special_tokens=False)
             except Exception as e:  # tokenizers raises a bare Exception for an unknown word.
                 bad = next(i for i, t in zip(indices, texts) if not _encodes(tokenizer, t))
-                raise ValueError(
+                raise DataError(
                     f"{self.pairs.where(bad)}: the {side} tokenizer cannot encode "
                     f"{self.pairs[bad][column][:60]!r} ({e}): a word-level vocabulary (the "
                     "reverse task's letters) has no unknown token; use only its words."
@@ -178,7 +179,7 @@ class TranslationSource:
         s, t = self.max_source_length, self.max_target_length
         m, n = len(source) + 1, len(target) + 1  # With the EOS.
         if (m > s or n > t) and not self.truncate:
-            raise ValueError(
+            raise DataError(
                 f"{self.pairs.where(index)}: the pair has {m} source and {n} target tokens (with "
                 f"EOS), more than data.max_source_length={s} or data.max_target_length={t}: raise "
                 "those, or set data.truncate=True to cut long pairs."
@@ -237,7 +238,7 @@ def _train_tokenizers(train, config: dict) -> TokenizerPair:
     def bpe(texts: list[str], side: str) -> Tokenizer:
         tokenizer = Tokenizer.train("\n".join(texts) + "\n", vocab_size=vocab_size)
         if tokenizer.vocab_size != vocab_size:
-            raise ValueError(
+            raise DataError(
                 f"the {side} BPE stopped at {tokenizer.vocab_size} ids, below data.vocab_size="
                 f"{vocab_size}: the training pairs have too few distinct pairs; lower vocab_size."
             )
@@ -275,7 +276,7 @@ def _cached(key: tuple[tuple[str, Any], ...]) -> TranslationSources:
         train = read_tsv(os.path.expanduser(pairs[len("tsv:") :]))
         if c["eval_pairs"]:
             if not c["eval_pairs"].startswith("tsv:"):
-                raise ValueError(f"data.eval_pairs must be 'tsv:<path>', got {c['eval_pairs']!r}.")
+                raise DataError(f"data.eval_pairs must be 'tsv:<path>', got {c['eval_pairs']!r}.")
             evaluation = read_tsv(os.path.expanduser(c["eval_pairs"][len("tsv:") :]))
         else:
             train, evaluation = split_tail(train, c["eval_fraction"])
@@ -286,7 +287,7 @@ def _cached(key: tuple[tuple[str, Any], ...]) -> TranslationSources:
         evaluation = TfdsPairs(name, c["eval_split"], c["data_dir"] or None, languages)
         tokenizers, eager = None, False
     else:
-        raise ValueError(
+        raise DataError(
             f"Unknown data.pairs {pairs!r}; expected 'reverse', 'tsv:<path>' or 'tfds:<name>' "
             "(e.g. 'tfds:wmt14_translate/de-en')."
         )
@@ -317,5 +318,5 @@ def translation_sources(data_config: Any) -> TranslationSources:
     key = tuple((k, field(data_config, k, default)) for k, default in _FIELDS.items())
     missing = [k for k, v in key if v is None]
     if missing:
-        raise ValueError(f"translation data config lacks {missing} (see data.translation).")
+        raise DataError(f"translation data config lacks {missing} (see data.translation).")
     return _cached(key)

@@ -16,6 +16,7 @@ import numpy as np
 
 from jaxpretrain.data.base import tfds_source
 from jaxpretrain.data.corpus import CorpusNotFoundError
+from jaxpretrain.errors import DataError
 
 REVERSE_EVAL_BUCKET = 10  # A reverse sequence is "eval" iff crc32(sequence) % 10 == 0.
 
@@ -50,7 +51,7 @@ def read_tsv(path: str) -> ListPairs:
         try:
             lines = f.read().splitlines()
         except UnicodeDecodeError as e:
-            raise ValueError(f"{path} is not UTF-8 ({e.reason} at byte {e.start}).") from e
+            raise DataError(f"{path} is not UTF-8 ({e.reason} at byte {e.start}).") from e
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -58,22 +59,20 @@ def read_tsv(path: str) -> ListPairs:
         where = f"{path}:{number}"
         if len(fields) != 2:
             found = "no tab" if len(fields) == 1 else f"{len(fields) - 1} tabs"
-            raise ValueError(
-                f"{where}: expected 'source<TAB>target', found {found}: {line[:60]!r}."
-            )
+            raise DataError(f"{where}: expected 'source<TAB>target', found {found}: {line[:60]!r}.")
         if not fields[0].strip() or not fields[1].strip():
-            raise ValueError(f"{where}: empty source or target: {line[:60]!r}.")
+            raise DataError(f"{where}: empty source or target: {line[:60]!r}.")
         items.append((fields[0].strip(), fields[1].strip()))
         locations.append(where)
     if not items:
-        raise ValueError(f"{path} holds no 'source<TAB>target' lines.")
+        raise DataError(f"{path} holds no 'source<TAB>target' lines.")
     return ListPairs(items, locations)
 
 
 def split_tail(pairs: ListPairs, eval_fraction: float) -> tuple[ListPairs, ListPairs]:
     n_eval = int(round(len(pairs) * eval_fraction))
     if not 0.0 < eval_fraction < 1.0 or not 0 < n_eval < len(pairs):
-        raise ValueError(
+        raise DataError(
             f"cannot hold out data.eval_fraction={eval_fraction} of {len(pairs)} pairs: use a "
             "fraction in (0, 1) leaving both parts non-empty, or set data.eval_pairs."
         )
@@ -96,10 +95,10 @@ class TfdsPairs:
         self.records = tfds_source(name, split, data_dir=data_dir)
         self.name, self.split, self.languages = name, split, languages
         if len(self.records) == 0:
-            raise ValueError(f"TFDS {name!r} split {split!r} has no records: pick another.")
+            raise DataError(f"TFDS {name!r} split {split!r} has no records: pick another.")
         features = sorted(self.records[0])
         if not set(languages) <= set(features) or languages[0] == languages[1]:
-            raise ValueError(
+            raise DataError(
                 f"TFDS {name!r} has the features {features}: set data.source_language and "
                 f"data.target_language to two different ones of them (got {list(languages)})."
             )
@@ -125,7 +124,7 @@ def reverse_pairs(
 ) -> ListPairs:
     """`size` pairs ("c a d", "d a c") of the synthetic reversal task (module docstring)."""
     if not 1 <= num_symbols <= 26 or not 1 <= min_symbols <= max_symbols or size < 1:
-        raise ValueError(
+        raise DataError(
             f"the reverse task needs 1 <= vocab_size - 1 <= 26 letters (got {num_symbols}), "
             f"1 <= min_symbols <= max_symbols (got {min_symbols}, {max_symbols}) and a positive "
             f"size (got {size})."
@@ -144,6 +143,6 @@ def reverse_pairs(
         if len(items) >= size:
             break
     else:
-        raise ValueError(f"could not draw {size} {split} sequences: allow longer sequences.")
+        raise DataError(f"could not draw {size} {split} sequences: allow longer sequences.")
     items = items[:size]
     return ListPairs(items, [f"reverse {split} example {i}" for i in range(size)])

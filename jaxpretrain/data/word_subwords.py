@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from jaxpretrain.data.tokenization import train_bpe
+from jaxpretrain.errors import DataError
 
 SUBWORD_FIELDS = ("subwords", "minn", "maxn", "buckets", "bpe_vocab")
 _FNV_OFFSET, _FNV_PRIME, _MASK = 2166136261, 16777619, 0xFFFFFFFF
@@ -91,7 +92,7 @@ def build_subwords(vocabulary, fields: dict[str, Any]) -> Subwords:
         minn, maxn = int(fields.get("minn") or 3), int(fields.get("maxn") or 6)
         buckets = int(fields.get("buckets") or 2_000_000)
         if not 1 <= minn <= maxn or buckets < 1:
-            raise ValueError(
+            raise DataError(
                 f"data.minn={minn}, data.maxn={maxn}, data.buckets={buckets}: need"
                 " 1 <= minn <= maxn and buckets >= 1."
             )
@@ -105,4 +106,4 @@ def build_subwords(vocabulary, fields: dict[str, Any]) -> Subwords:
     if kind == "bpe":
         size, pieces = _bpe_pieces(vocabulary, int(fields.get("bpe_vocab") or 2000))
         return Subwords(kind, len(words), pieces, size, words)
-    raise ValueError(f"data.subwords must be 'none', 'ngrams' or 'bpe', got {kind!r}.")
+    raise DataError(f"data.subwords must be 'none', 'ngrams' or 'bpe', got {kind!r}.")

@@ -40,6 +40,7 @@ import numpy as np
 from jaxpretrain.data.base import Dataset, field
 from jaxpretrain.data.corpus import corpus_key, corpus_text
 from jaxpretrain.data.word_subwords import SUBWORD_FIELDS, build_subwords
+from jaxpretrain.errors import DataError
 
 VOCAB_FILE = "vocab.txt"
 _WORD = re.compile(r"[\w']+")
@@ -62,22 +63,22 @@ class Vocabulary:
         self.words = tuple(words)
         self.counts = np.asarray(counts, np.int64)
         if len(self.words) != len(self.counts) or len(set(self.words)) != len(self.words):
-            raise ValueError("Vocabulary needs distinct words, one count each.")
+            raise DataError("Vocabulary needs distinct words, one count each.")
         self.index = {w: i for i, w in enumerate(self.words)}
 
     @classmethod
     def build(cls, words: Sequence[str], *, min_count: int) -> Vocabulary:
         """The words seen at least `min_count` times, by descending count, ties alphabetical."""
         if min_count < 1:
-            raise ValueError(f"data.min_count must be a positive int, got {min_count}.")
+            raise DataError(f"data.min_count must be a positive int, got {min_count}.")
         if not words:
-            raise ValueError("the corpus has no words: check data.corpus (is the text empty?).")
+            raise DataError("the corpus has no words: check data.corpus (is the text empty?).")
         counts = collections.Counter(words)
         kept = sorted(
             (w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w)
         )
         if not kept:
-            raise ValueError(
+            raise DataError(
                 f"data.min_count={min_count} leaves no vocabulary: the most frequent of the"
                 f" corpus's {len(counts)} distinct words occurs {max(counts.values())} times;"
                 " lower data.min_count."
@@ -109,7 +110,7 @@ class Vocabulary:
             for number, line in enumerate(f, 1):
                 fields = line.split()
                 if len(fields) != 2 or not fields[1].isdigit():
-                    raise ValueError(f"{path}:{number}: expected 'word count', got {line!r}.")
+                    raise DataError(f"{path}:{number}: expected 'word count', got {line!r}.")
                 words.append(fields[0])
                 counts.append(int(fields[1]))
         return cls(words, counts)
@@ -122,7 +123,7 @@ def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
     """float64 [V]: P(keep w) = min(1, √(t/f) + t/f), f = count/total, t = `sample` (word2vec.c);
     all ones for sample = 0 (no subsampling)."""
     if sample < 0:
-        raise ValueError(f"data.sample must be >= 0 (0 disables subsampling), got {sample}.")
+        raise DataError(f"data.sample must be >= 0 (0 disables subsampling), got {sample}.")
     if sample == 0:
         return np.ones(len(counts))
     ratio = sample * counts.sum() / counts  # t / f(w)
@@ -142,7 +143,7 @@ class ChunkSource:
 
     def __init__(self, ids: np.ndarray, chunk: int):
         if chunk < 1:
-            raise ValueError(f"data.chunk must be a positive int, got {chunk}.")
+            raise DataError(f"data.chunk must be a positive int, got {chunk}.")
         self.ids, self.chunk = ids, chunk
 
     def __len__(self) -> int:
@@ -180,11 +181,11 @@ class CbowTransform:
         shared_by: int = 1,
     ):
         if window < 1:
-            raise ValueError(f"data.window must be a positive int, got {window}.")
+            raise DataError(f"data.window must be a positive int, got {window}.")
         if negatives < 1:
-            raise ValueError(f"data.negatives must be a positive int, got {negatives}.")
+            raise DataError(f"data.negatives must be a positive int, got {negatives}.")
         if shared_by < 1:
-            raise ValueError(f"data.negatives_shared_by must be a positive int, got {shared_by}.")
+            raise DataError(f"data.negatives_shared_by must be a positive int, got {shared_by}.")
         self.window, self.negatives, self.shared_by = window, negatives, shared_by
         self.keep = keep_probabilities(counts, sample)
         self.cdf = negative_cdf(counts)
@@ -193,7 +194,7 @@ class CbowTransform:
         ids = np.asarray(example["ids"])
         length = len(ids)
         if length % self.shared_by:
-            raise ValueError(
+            raise DataError(
                 f"data.chunk ({length}) must be a multiple of data.negatives_shared_by"
                 f" ({self.shared_by}): each group of positions shares one draw of negatives."
             )
@@ -276,7 +277,7 @@ def word_source(data_config: Any, split: str) -> ChunkSource:
 def dataset_words(dataset: Dataset) -> WordData:
     """The `WordData` of a "words" `Dataset` (its tokenizer); a clear error for other data."""
     if not isinstance(dataset.tokenizer, WordData):
-        raise ValueError(
+        raise DataError(
             f"word vectors need a 'words' data set, got data.name={dataset.config.get('name')!r}:"
             " set data.name='words' (see configs/cbow_kjv.py)."
         )

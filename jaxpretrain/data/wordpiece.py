@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
+from jaxpretrain.errors import DataError, NotFoundError
+
 if TYPE_CHECKING:
     import tokenizers
 
@@ -65,7 +67,7 @@ def train_wordpiece(
     from tokenizers import models, trainers  # pylint: disable=import-outside-toplevel
 
     if vocab_size <= len(SPECIAL_TOKENS):
-        raise ValueError(
+        raise DataError(
             f"vocab_size {vocab_size} is too small: WordPiece needs more than the"
             f" {len(SPECIAL_TOKENS)} special tokens {', '.join(SPECIAL_TOKENS)}."
         )
@@ -97,7 +99,7 @@ def read_vocab(path: str) -> list[str]:
         ValueError: an empty file, a repeated token, or one of `SPECIAL_TOKENS` missing.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(
+        raise NotFoundError(
             f"BERT vocabulary {str(path)!r} does not exist: give the vocab.txt of a BERT (a"
             " Hugging Face BERT folder or a jaxpretrain BERT workdir holds one)."
         )
@@ -106,16 +108,16 @@ def read_vocab(path: str) -> list[str]:
     if tokens and tokens[-1] == "":
         tokens.pop()
     if not tokens:
-        raise ValueError(f"BERT vocabulary {str(path)!r} is empty: it needs one token per line.")
+        raise DataError(f"BERT vocabulary {str(path)!r} is empty: it needs one token per line.")
     repeated = sorted(t for t, n in collections.Counter(tokens).items() if n > 1)
     if repeated:
-        raise ValueError(
+        raise DataError(
             f"BERT vocabulary {str(path)!r} repeats tokens {repeated[:5]}: each line must hold a"
             " different token (the line number is its id)."
         )
     missing = [t for t in SPECIAL_TOKENS if t not in set(tokens)]
     if missing:
-        raise ValueError(
+        raise DataError(
             f"BERT vocabulary {str(path)!r} lacks {', '.join(missing)}: BERT needs all of"
             f" {', '.join(SPECIAL_TOKENS)}; add them as lines, or train a vocabulary with"
             " WordPieceTokenizer.train."
@@ -149,7 +151,7 @@ class WordPieceTokenizer:
         vocab = tokenizer.get_vocab(with_added_tokens=True)
         missing = [t for t in SPECIAL_TOKENS if t not in vocab]
         if missing:
-            raise ValueError(
+            raise DataError(
                 f"the tokenizer lacks {', '.join(missing)}: BERT needs all of"
                 f" {', '.join(SPECIAL_TOKENS)}; train it with train_wordpiece."
             )
@@ -242,7 +244,7 @@ class WordPieceTokenizer:
         ids = [int(i) for i in np.asarray(ids).reshape(-1) if int(i) != self.pad_id]
         bad = [i for i in ids if not 0 <= i < self.vocab_size]
         if bad:
-            raise ValueError(f"token id {bad[0]} is outside the vocabulary [0, {self.vocab_size}).")
+            raise DataError(f"token id {bad[0]} is outside the vocabulary [0, {self.vocab_size}).")
         return self.tokenizer.decode(ids, skip_special_tokens=False)
 
     def pack(self, a: np.ndarray, b: np.ndarray | None = None, *, max_length: int) -> Packed:
@@ -256,7 +258,7 @@ class WordPieceTokenizer:
         """
         reserved = 2 if b is None else 3
         if max_length < reserved + (1 if b is None else 2):
-            raise ValueError(
+            raise DataError(
                 f"max_length {max_length} cannot hold [CLS], [SEP] and a token of each sentence:"
                 f" use at least {reserved + (1 if b is None else 2)}."
             )

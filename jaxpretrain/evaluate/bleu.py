@@ -27,6 +27,7 @@ from jaxpretrain.data.translation import (
     TranslationSource,
 )
 from jaxpretrain.data.translation_pairs import ListPairs
+from jaxpretrain.errors import InputError
 from jaxpretrain.methods.translation import translate
 from jaxpretrain.train import pretrained
 
@@ -36,7 +37,7 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     import sacrebleu  # pylint: disable=import-outside-toplevel
 
     if len(hypotheses) != len(references) or not hypotheses:
-        raise ValueError(
+        raise InputError(
             f"corpus_bleu needs one reference per hypothesis and at least one pair, got "
             f"{len(hypotheses)} hypotheses and {len(references)} references."
         )

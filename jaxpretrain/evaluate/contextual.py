@@ -20,6 +20,7 @@ import ml_collections
 import numpy as np
 
 from jaxpretrain.data.characters import MAX_CHARS, sentence_char_ids, tokenize
+from jaxpretrain.errors import InputError, NotFoundError
 from jaxpretrain.methods.elmo import bilm
 from jaxpretrain.models.elmo import BiLM, ScalarMix, word_mask
 from jaxpretrain.train import checkpoint
@@ -47,11 +48,11 @@ def load_contextual_encoder(workdir: str) -> ContextualEncoder:
     """
     config = checkpoint.source_config(workdir)
     if config is None:
-        raise FileNotFoundError(f"{workdir!r} holds no config.json: give an elmo training workdir.")
+        raise NotFoundError(f"{workdir!r} holds no config.json: give an elmo training workdir.")
     config = ml_collections.ConfigDict(config)
     model = config.model
     if config.method != "elmo" and model.get("backbone") != "elmo":
-        raise ValueError(
+        raise InputError(
             f"{workdir!r} trained method {config.method!r} with backbone"
             f" {model.get('backbone')!r}: contextual vectors need an elmo run, or a run whose"
             " backbone is 'elmo'."
@@ -94,7 +95,7 @@ def contextual_vectors(
       ValueError: an unknown output, or an empty sentence (the message names it).
     """
     if output not in OUTPUTS:
-        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}.")
+        raise InputError(f"output must be one of {OUTPUTS}, got {output!r}.")
     tokens = [tokenize(s) for s in sentences]
     chars = sentence_char_ids(tokens, max_chars=encoder.max_chars)  # [N, T + 2, C]; checks.
     mix = ScalarMix(encoder.bilm.num_layers + 1)

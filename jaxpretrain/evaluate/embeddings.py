@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpretrain.data.wordpiece import WordPieceTokenizer
+from jaxpretrain.errors import InputError
 from jaxpretrain.models.bert import BertEncoder
 from jaxpretrain.train import pretrained
 
@@ -59,10 +60,10 @@ def embed_sentences(
         batch_size: sentences per compiled call (the last batch is padded).
     """
     if pooling not in POOLINGS:
-        raise ValueError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}.")
+        raise InputError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}.")
     encoder, params, tokenizer = sentence_encoder
     if not 3 <= max_length <= encoder.max_length:
-        raise ValueError(
+        raise InputError(
             f"max_length {max_length} must be in [3, {encoder.max_length}] (the model's"
             " positions): lower it."
         )

@@ -29,6 +29,7 @@ import jax
 import numpy as np
 
 from jaxpretrain.data.tokenization import Tokenizer
+from jaxpretrain.errors import InputError, NotFoundError
 from jaxpretrain.evaluate.sampling import (
     Sampler,
     check_prompts,
@@ -143,7 +144,7 @@ def generate_batch(
         max_new_tokens=max_new_tokens,
     )
     if num_samples < 1 or chunk < 1:
-        raise ValueError(f"num_samples and chunk must be positive, got {num_samples}, {chunk}.")
+        raise InputError(f"num_samples and chunk must be positive, got {num_samples}, {chunk}.")
     tokens, valid = left_pad(prompts)  # [K, P]
     k, p = tokens.shape
     state = prefill(
@@ -225,13 +226,13 @@ def complete(
     ``max_new_tokens``.
     """
     if tokenizer.vocab_size > model.vocab_size:
-        raise ValueError(
+        raise InputError(
             f"the tokenizer has {tokenizer.vocab_size} ids but the model only "
             f"{model.vocab_size}: load the tokenizer the model was trained with."
         )
     texts = [prompt] if isinstance(prompt, str) else prompt
     if not texts or any(not isinstance(text, str) for text in texts):
-        raise ValueError(
+        raise InputError(
             f"complete takes a text prompt or a non-empty sequence of them, got {prompt!r:.40}; "
             "for token ids call generate or generate_batch."
         )
@@ -265,7 +266,7 @@ def complete(
 def best_of(completions: Sequence[Completion]) -> Completion:
     """The completion with the highest mean log-probability (best-of-n)."""
     if not completions:
-        raise ValueError("best_of needs at least one completion.")
+        raise InputError("best_of needs at least one completion.")
     return max(completions, key=lambda c: c.mean_log_prob)
 
 
@@ -281,7 +282,7 @@ def load_language_model(path: str) -> tuple[Any, Any, Tokenizer]:
         return trained.model, trained.params, Tokenizer.load(trained.directory)
     tokenizer_file = os.path.join(trained.directory, "tokenizer.json")  # Written by training.
     if not os.path.isfile(tokenizer_file):
-        raise FileNotFoundError(
+        raise NotFoundError(
             f"{tokenizer_file!r} is missing: runs trained before tokenizers were saved must be "
             "retrained (the tokenizer is rebuilt from the config's corpus only by training)."
         )

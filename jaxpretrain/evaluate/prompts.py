@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from jaxpretrain.errors import InputError
+
 
 def few_shot_prompt(
     examples: Sequence[tuple[str, str]],
@@ -31,12 +33,12 @@ def few_shot_prompt(
       The prompt text.
     """
     if not query:
-        raise ValueError("few_shot_prompt needs a non-empty query.")
+        raise InputError("few_shot_prompt needs a non-empty query.")
     examples = list(examples)
     for source, target in examples + [(query, "")]:
         for text in (source, target):
             if delimiter in text or (separator.strip() and separator in text):
-                raise ValueError(
+                raise InputError(
                     f"few-shot text {text!r} contains the separator {separator!r} or the "
                     f"delimiter {delimiter!r}: the model could not tell the examples apart; "
                     "choose other separator/delimiter strings."

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.models import init_cache
 
 Array = Any
@@ -55,11 +56,11 @@ class Sampler:
 
     def __post_init__(self):
         if not self.temperature >= 0:
-            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}.")
+            raise InputError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}.")
         if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}.")
+            raise InputError(f"top_k must be >= 0 (0 = off), got {self.top_k}.")
         if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1] (1 = off), got {self.top_p}.")
+            raise InputError(f"top_p must be in (0, 1] (1 = off), got {self.top_p}.")
 
     def filter(self, logits: Array) -> Array:
         """logits float [N, V] / τ with every token outside top-k / top-p set to -inf."""
@@ -119,24 +120,24 @@ def check_prompt(
     ``name`` says which prompt in the message."""
     prompt = np.asarray(prompt)
     if prompt.ndim != 1 or prompt.size == 0 or not np.issubdtype(prompt.dtype, np.integer):
-        raise ValueError(
+        raise InputError(
             f"{name} must be a non-empty int array [P], got {prompt.dtype}{prompt.shape}; "
             "an empty text prompt can start from the end-of-text token."
         )
     bad = np.flatnonzero((prompt < 0) | (prompt >= vocab_size))
     if bad.size:
-        raise ValueError(
+        raise InputError(
             f"{name} token id {int(prompt[bad[0]])} (at position {int(bad[0])}) is outside the "
             f"model's vocabulary [0, {vocab_size}): encode the prompt with the tokenizer the "
             "model was trained with."
         )
     if prompt.size >= max_length:
-        raise ValueError(
+        raise InputError(
             f"{name} has {prompt.size} tokens but the model's context is {max_length}: "
             "shorten the prompt (e.g. fewer few-shot examples)."
         )
     if max_new_tokens < 1 or prompt.size + max_new_tokens > max_length:
-        raise ValueError(
+        raise InputError(
             f"max_new_tokens={max_new_tokens} must be in [1, {max_length - prompt.size}]: "
             f"{name} ({prompt.size} tokens) plus new tokens must fit the context of {max_length}."
         )
@@ -146,12 +147,12 @@ def check_prompts(prompts: Sequence[Array], **limits):
     """``check_prompt`` of every prompt in ``prompts`` (int [P_k] each), naming the bad one as
     ``prompts[k]`` (as "the prompt" when there is only one); ``limits`` as ``check_prompt``'s."""
     if isinstance(prompts, str) or not len(prompts):
-        raise ValueError(
+        raise InputError(
             f"expected a non-empty sequence of prompts (int arrays [P]), got {prompts!r:.40}: "
             "pass e.g. [tokenizer.encode(text), ...]."
         )
     if len(prompts) > 1 and all(np.ndim(prompt) == 0 for prompt in prompts):
-        raise ValueError(
+        raise InputError(
             "expected a sequence of prompts (int arrays [P]), got single token ids: for one "
             "prompt pass [prompt]."
         )

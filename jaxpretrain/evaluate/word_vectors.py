@@ -23,6 +23,7 @@ import numpy as np
 
 from jaxpretrain.data.word_subwords import Subwords, build_subwords
 from jaxpretrain.data.word_vectors import Vocabulary, words_of
+from jaxpretrain.errors import InputError, NotFoundError
 from jaxpretrain.train import checkpoint
 
 GENSIM_FILES = {
@@ -35,12 +36,12 @@ GENSIM_FILES = {
 def gensim_data(name: str) -> str:
     """Path of one of the evaluation sets gensim ships: "wordsim353", "simlex999", "analogies"."""
     if name not in GENSIM_FILES:
-        raise ValueError(
+        raise InputError(
             f"unknown evaluation set {name!r}; expected one of {sorted(GENSIM_FILES)}."
         )
     spec = importlib.util.find_spec("gensim")
     if spec is None or spec.origin is None:
-        raise FileNotFoundError(
+        raise NotFoundError(
             f"the {name} evaluation set comes with gensim: `pip install jaxpretrain[words]`"
             " (or pass the file's path)."
         )
@@ -128,12 +129,12 @@ def read_similarity_pairs(path: str) -> list[tuple[str, str, float]]:
             try:
                 pairs.append((fields[0].lower(), fields[1].lower(), float(fields[2])))
             except (IndexError, ValueError):
-                raise ValueError(
+                raise InputError(
                     f"{path}:{number}: a similarity file needs 'word word score' lines, got"
                     f" {line.strip()!r}."
                 ) from None
     if not pairs:
-        raise ValueError(f"{path} holds no 'word word score' lines: not a similarity file.")
+        raise InputError(f"{path} holds no 'word word score' lines: not a similarity file.")
     return pairs
 
 
@@ -180,13 +181,13 @@ def read_analogies(path: str) -> list[tuple[str, str, str, str]]:
                 continue
             fields = line.lower().split()
             if len(fields) != 4:
-                raise ValueError(
+                raise InputError(
                     f"{path}:{number}: an analogy file needs 'a b c d' lines (or ': section'),"
                     f" got {line.strip()!r}."
                 )
             questions.append(tuple(fields))
     if not questions:
-        raise ValueError(f"{path} holds no 'a b c d' lines: not an analogy file.")
+        raise InputError(f"{path} holds no 'a b c d' lines: not an analogy file.")
     return questions
 
 

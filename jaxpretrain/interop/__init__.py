@@ -3,6 +3,7 @@ files."""
 
 from typing import Any, Callable
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.interop.hf_bert import bert_config_from_hf, load_hf_bert
 from jaxpretrain.interop.hf_gpt2 import gpt2_config_from_hf, load_hf_gpt2
 from jaxpretrain.interop.word_vectors import save_vec
@@ -18,7 +19,7 @@ def import_hf(method: str, directory: str) -> tuple[Any, Any]:
     """(model, params) of the Hugging Face checkpoint in ``directory``, for ``method``'s model
     (what ``--config.init_from=hf:<dir>`` and the loaders' ``hf:<dir>`` read)."""
     if method not in HF_IMPORTERS:
-        raise ValueError(
+        raise InputError(
             f"hf:{directory}: {method!r} has no Hugging Face importer (only"
             f" {', '.join(sorted(HF_IMPORTERS))} have one, and fine-tunes of their backbones);"
             " give a jaxpretrain workdir instead."

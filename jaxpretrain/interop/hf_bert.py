@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from flax import traverse_util
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.interop.hf_files import convert_tensors, read_config, read_tensors
 from jaxpretrain.models.bert import Bert
 
@@ -97,7 +98,7 @@ def bert_config_from_hf(config: dict) -> dict:
     if isinstance(width, int) and isinstance(heads, int) and heads > 0 and width % heads:
         problems.append(f"hidden_size={width} is not divisible by num_attention_heads={heads}")
     if problems:
-        raise ValueError(
+        raise InputError(
             "Unsupported BERT config: " + "; ".join(problems) + ". Only the original BERT "
             "architecture can be imported."
         )

@@ -14,7 +14,7 @@ from typing import Callable
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpretrain.errors import CheckpointError
+from jaxpretrain.errors import CheckpointError, NotFoundError
 
 # HF name -> (expected shape, {our "a/b/c" path: HF array -> our array}).
 Expected = dict[str, tuple[tuple[int, ...], dict[str, Callable[[np.ndarray], np.ndarray]]]]
@@ -32,13 +32,13 @@ def read_config(directory: str, model_name: str) -> dict:
     """
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
-        raise FileNotFoundError(
+        raise NotFoundError(
             f"Hugging Face {model_name} directory {directory!r} does not exist; expected a folder "
             "with config.json and model.safetensors (from `save_pretrained` or the Hub)."
         )
     config_path = os.path.join(directory, "config.json")
     if not os.path.exists(config_path):
-        raise FileNotFoundError(
+        raise NotFoundError(
             f"No config.json in {directory!r}; expected a Hugging Face {model_name} directory "
             "with config.json and model.safetensors."
         )
@@ -65,7 +65,7 @@ def read_tensors(directory: str) -> dict[str, np.ndarray]:
 
         state = torch.load(bin_path, map_location="cpu", weights_only=True)
         return {k: v.detach().to(torch.float32).numpy() for k, v in state.items()}
-    raise FileNotFoundError(
+    raise NotFoundError(
         f"No weights in {directory!r}: expected model.safetensors (or pytorch_model.bin) next to "
         "config.json, as written by `save_pretrained`. Sharded checkpoints are not supported."
     )

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from flax import traverse_util
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.interop.hf_files import convert_tensors, read_config, read_tensors
 from jaxpretrain.models.gpt import GPT
 
@@ -72,7 +73,7 @@ def gpt2_config_from_hf(config: dict) -> dict:
     if isinstance(width, int) and isinstance(heads, int) and heads > 0 and width % heads:
         problems.append(f"n_embd={width} is not divisible by n_head={heads}")
     if problems:
-        raise ValueError(
+        raise InputError(
             "Unsupported GPT-2 config: " + "; ".join(problems) + ". Only the original GPT-2 "
             "architecture can be imported."
         )

@@ -23,15 +23,17 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = jax.Array
 
 
 def _float_logits(logits, fn: str) -> Array:
     logits = jnp.asarray(logits)
     if not jnp.issubdtype(logits.dtype, jnp.floating):
-        raise ValueError(f"{fn}: logits must be floating, got dtype {logits.dtype}.")
+        raise InputError(f"{fn}: logits must be floating, got dtype {logits.dtype}.")
     if logits.ndim < 1 or logits.shape[-1] < 1:
-        raise ValueError(
+        raise InputError(
             f"{fn}: logits must have a non-empty class axis [..., V], got shape {logits.shape}."
         )
     # bfloat16/float16 log-sum-exp is too coarse for a loss; never demote float64.
@@ -41,7 +43,7 @@ def _float_logits(logits, fn: str) -> Array:
 def _check_targets(logits: Array, targets, fn: str) -> Array:
     targets = jnp.asarray(targets)
     if targets.shape != logits.shape:
-        raise ValueError(
+        raise InputError(
             f"{fn}: targets shape {targets.shape} must equal logits shape "
             f"{logits.shape} ([..., V])."
         )
@@ -50,7 +52,7 @@ def _check_targets(logits: Array, targets, fn: str) -> Array:
         or jnp.issubdtype(targets.dtype, jnp.integer)
         or targets.dtype == jnp.bool_
     ):
-        raise ValueError(f"{fn}: targets have unsupported dtype {targets.dtype}.")
+        raise InputError(f"{fn}: targets have unsupported dtype {targets.dtype}.")
     return targets.astype(logits.dtype)
 
 
@@ -59,9 +61,9 @@ def _check_where(where, out_shape: tuple, logits_shape: tuple, fn: str) -> Optio
         return None
     where = jnp.asarray(where)
     if where.dtype != jnp.bool_:
-        raise ValueError(f"{fn}: where must be boolean, got dtype {where.dtype}.")
+        raise InputError(f"{fn}: where must be boolean, got dtype {where.dtype}.")
     if where.shape != out_shape:
-        raise ValueError(
+        raise InputError(
             f"{fn}: where shape {where.shape} must equal the per-example shape "
             f"{out_shape} (logits shape {logits_shape} without its class axis)."
         )
@@ -110,14 +112,14 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing: float = 0.0, where
     logits = _float_logits(logits, fn)
     labels = jnp.asarray(labels)
     if labels.shape != logits.shape[:-1]:
-        raise ValueError(
+        raise InputError(
             f"{fn}: labels shape {labels.shape} must equal logits shape "
             f"{logits.shape} without its class axis, i.e. {logits.shape[:-1]}."
         )
     if not jnp.issubdtype(labels.dtype, jnp.integer):
-        raise ValueError(f"{fn}: labels must be integer, got dtype {labels.dtype}.")
+        raise InputError(f"{fn}: labels must be integer, got dtype {labels.dtype}.")
     if isinstance(label_smoothing, (int, float)) and not 0 <= label_smoothing <= 1:
-        raise ValueError(f"{fn}: label_smoothing must be in [0, 1], got {label_smoothing}.")
+        raise InputError(f"{fn}: label_smoothing must be in [0, 1], got {label_smoothing}.")
     where = _check_where(where, labels.shape, logits.shape, fn)
 
     logits = _sanitize(logits, where)

@@ -23,6 +23,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = jax.Array
 
 
@@ -46,9 +48,9 @@ def info_nce(scores, positives, *, where=None) -> Array:
     """
     scores = jnp.asarray(scores)
     if not jnp.issubdtype(scores.dtype, jnp.floating):
-        raise ValueError(f"info_nce: scores must be floating, got dtype {scores.dtype}.")
+        raise InputError(f"info_nce: scores must be floating, got dtype {scores.dtype}.")
     if scores.ndim < 1 or scores.shape[-1] < 2:
-        raise ValueError(
+        raise InputError(
             f"info_nce: scores {scores.shape} need at least one negative besides the positive "
             "([..., N+1] with N >= 1); add negatives (e.g. a larger batch)."
         )
@@ -59,14 +61,14 @@ def info_nce(scores, positives, *, where=None) -> Array:
     elif positives.shape == scores.shape[:-1] and jnp.issubdtype(positives.dtype, jnp.integer):
         positive_score = jnp.take_along_axis(scores, positives[..., None], axis=-1)[..., 0]
     else:
-        raise ValueError(
+        raise InputError(
             f"info_nce: positives must be int indices {scores.shape[:-1]} or a one-hot "
             f"{scores.shape}, got {positives.dtype}{list(positives.shape)}."
         )
     if where is not None:
         where = jnp.asarray(where)
         if where.dtype != jnp.bool_ or where.shape != scores.shape[:-1]:
-            raise ValueError(
+            raise InputError(
                 f"info_nce: where must be bool {scores.shape[:-1]}, got "
                 f"{where.dtype}{list(where.shape)}."
             )
@@ -91,7 +93,7 @@ def mi_lower_bound(loss, num_candidates: int) -> Array:
     if isinstance(num_candidates, (int, float)) and (
         int(num_candidates) != num_candidates or num_candidates < 2
     ):
-        raise ValueError(
+        raise InputError(
             f"mi_lower_bound: num_candidates = N+1 must be an int >= 2 (one positive and at least "
             f"one negative), got {num_candidates}."
         )

@@ -29,15 +29,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = jax.Array
 
 
 def _floating(name: str, fn: str, x) -> Array:
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise ValueError(f"{fn}: {name} must be floating, got dtype {x.dtype}.")
+        raise InputError(f"{fn}: {name} must be floating, got dtype {x.dtype}.")
     if x.ndim < 1 or x.shape[-1] < 2:
-        raise ValueError(
+        raise InputError(
             f"{fn}: {name} {x.shape} need K >= 2 codes on the last axis ([..., K]); one code "
             "carries no information."
         )
@@ -49,7 +51,7 @@ def _check_where(where, shape: tuple, fn: str) -> Array | None:
         return None
     where = jnp.asarray(where)
     if where.dtype != jnp.bool_ or where.shape != shape:
-        raise ValueError(f"{fn}: where must be bool {shape}, got {where.dtype}{list(where.shape)}.")
+        raise InputError(f"{fn}: where must be bool {shape}, got {where.dtype}{list(where.shape)}.")
     return where
 
 
@@ -74,14 +76,14 @@ def cross_entropy_entropy(code_probs, model_logits, *, where=None) -> Array:
     q = _floating("code_probs", fn, code_probs)
     logits = _floating("model_logits", fn, model_logits)
     if logits.shape[-1] != q.shape[-1]:
-        raise ValueError(
+        raise InputError(
             f"{fn}: model_logits {logits.shape} and code_probs {q.shape} disagree on the "
             "number of codes K (the last axis)."
         )
     try:
         shape = jnp.broadcast_shapes(q.shape, logits.shape)
     except ValueError as e:
-        raise ValueError(
+        raise InputError(
             f"{fn}: model_logits {logits.shape} do not broadcast to code_probs {q.shape}."
         ) from e
     where = _check_where(where, shape[:-1], fn)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.losses.classification import softmax_cross_entropy
 
 Array = jax.Array
@@ -50,9 +51,9 @@ def next_token(logits, targets, *, where=None) -> Array:
     logits = jnp.asarray(logits)
     targets = jnp.asarray(targets)
     if logits.ndim < 2:
-        raise ValueError(f"next_token: logits must be [..., T, V], got shape {logits.shape}.")
+        raise InputError(f"next_token: logits must be [..., T, V], got shape {logits.shape}.")
     if targets.shape != logits.shape[:-1]:
-        raise ValueError(
+        raise InputError(
             f"next_token: targets shape {targets.shape} must equal logits shape {logits.shape}"
             f" without its vocabulary axis, i.e. {logits.shape[:-1]} (targets = tokens[..., 1:]"
             " for logits = model(tokens[..., :-1]))."
@@ -86,9 +87,9 @@ def masked_lm(logits, targets, *, where=None) -> Array:
     logits = jnp.asarray(logits)
     targets = jnp.asarray(targets)
     if logits.ndim < 2:
-        raise ValueError(f"masked_lm: logits must be [..., P, V], got shape {logits.shape}.")
+        raise InputError(f"masked_lm: logits must be [..., P, V], got shape {logits.shape}.")
     if targets.shape != logits.shape[:-1]:
-        raise ValueError(
+        raise InputError(
             f"masked_lm: targets shape {targets.shape} must equal logits shape {logits.shape}"
             f" without its vocabulary axis, i.e. {logits.shape[:-1]} (one target id per"
             " predicted position)."
@@ -119,11 +120,11 @@ def next_sentence(logits, labels, *, where=None) -> Array:
     logits = jnp.asarray(logits)
     labels = jnp.asarray(labels)
     if logits.ndim < 1 or logits.shape[-1] != 2:
-        raise ValueError(
+        raise InputError(
             f"next_sentence: logits must be [..., 2] (IsNext, NotNext), got shape {logits.shape}."
         )
     if labels.shape != logits.shape[:-1]:
-        raise ValueError(
+        raise InputError(
             f"next_sentence: labels shape {labels.shape} must equal logits shape {logits.shape}"
             f" without its class axis, i.e. {logits.shape[:-1]}."
         )

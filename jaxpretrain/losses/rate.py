@@ -24,6 +24,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.losses.reconstruction import _check_where, _floating, _sanitize
 
 Array = jax.Array
@@ -34,7 +35,7 @@ def _prior(value, name: str, shape: tuple, fn: str) -> Array:
     try:
         return jnp.broadcast_to(value, shape)
     except ValueError:
-        raise ValueError(
+        raise InputError(
             f"{fn}: {name} {value.shape} does not broadcast to the posterior's {shape}."
         ) from None
 
@@ -62,7 +63,7 @@ def gaussian_kl(mean, log_scale, prior_mean=None, prior_log_scale=None, *, where
     mean = _floating(mean, "mean", fn)
     log_scale = _floating(log_scale, "log_scale", fn)
     if mean.ndim < 1 or log_scale.shape != mean.shape:
-        raise ValueError(
+        raise InputError(
             f"{fn}: mean {mean.shape} and log_scale {log_scale.shape} must share one [B, ...] "
             "shape."
         )

@@ -23,13 +23,15 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = jax.Array
 
 
 def _floating(x, name: str, fn: str) -> Array:
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise ValueError(f"{fn}: {name} must be floating, got dtype {x.dtype}.")
+        raise InputError(f"{fn}: {name} must be floating, got dtype {x.dtype}.")
     return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
@@ -38,7 +40,7 @@ def _check_where(where, shape: tuple, fn: str) -> Optional[Array]:
         return None
     where = jnp.asarray(where)
     if where.dtype != jnp.bool_ or where.shape != shape:
-        raise ValueError(
+        raise InputError(
             f"{fn}: where must be boolean of the per-example shape {shape}, got "
             f"{where.dtype}{list(where.shape)}."
         )
@@ -73,7 +75,7 @@ def masked_l2(predictions, targets, mask=None, *, where=None) -> Array:
     predictions = _floating(predictions, "predictions", fn)
     targets = _floating(targets, "targets", fn)
     if predictions.ndim < 1 or predictions.shape != targets.shape:
-        raise ValueError(
+        raise InputError(
             f"{fn}: predictions {predictions.shape} and targets {targets.shape} must share one "
             "[B, ...] shape."
         )
@@ -83,14 +85,14 @@ def masked_l2(predictions, targets, mask=None, *, where=None) -> Array:
         mask = jnp.ones_like(predictions)
     mask = _floating(mask, "mask", fn)
     if mask.ndim != predictions.ndim or mask.shape[0] != predictions.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"{fn}: mask {mask.shape} must have the rank and batch of predictions "
             f"{predictions.shape} (e.g. [B, H, W, 1] for [B, H, W, C] images)."
         )
     try:
         mask = jnp.broadcast_to(mask, predictions.shape)
     except ValueError:
-        raise ValueError(
+        raise InputError(
             f"{fn}: mask {mask.shape} does not broadcast to predictions {predictions.shape}."
         ) from None
     diff = _sanitize(predictions - targets, where)
@@ -121,7 +123,7 @@ def gan_discriminator(real_logits, fake_logits, *, where=None) -> Array:
     real = _floating(real_logits, "real_logits", fn)
     fake = _floating(fake_logits, "fake_logits", fn)
     if real.shape != fake.shape:
-        raise ValueError(
+        raise InputError(
             f"{fn}: real_logits {real.shape} and fake_logits {fake.shape} must share one shape "
             "(one logit per example)."
         )

@@ -22,6 +22,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = jax.Array
 
 
@@ -60,7 +62,7 @@ def sampled_softmax_cross_entropy(
       float32 [N], nats.
     """
     if hidden.ndim != 2 or targets.shape != hidden.shape[:1] or samples.ndim != 1:
-        raise ValueError(
+        raise InputError(
             "sampled_softmax_cross_entropy expects hidden [N, P], targets [N] and samples [K],"
             f" got {hidden.shape}, {targets.shape} and {samples.shape}."
         )

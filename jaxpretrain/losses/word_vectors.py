@@ -23,6 +23,8 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = jax.Array
 
 
@@ -51,7 +53,7 @@ def cbow_negative_sampling(target_scores, negative_scores, *, where=None) -> Arr
     chex.assert_rank(target_scores, 1)
     chex.assert_rank(negative_scores, 2)
     if negative_scores.shape[0] != target_scores.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"cbow_negative_sampling: negative_scores {negative_scores.shape} must be [B, K] with"
             f" B = {target_scores.shape[0]} rows, one per target score."
         )

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods import (
     bert,
     cbow,
@@ -67,5 +68,7 @@ METHODS: dict[str, ModuleType] = {
 
 def get_method(name: str) -> ModuleType:
     if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; config.method must be one of {sorted(METHODS)}")
+        raise ConfigError(
+            f"unknown method {name!r}; config.method must be one of {sorted(METHODS)}"
+        )
     return METHODS[name]

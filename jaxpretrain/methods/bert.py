@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 from jaxpretrain import losses, models
 from jaxpretrain.data.bert_pretraining import instance_transform
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods.common import masked_mean, require_dataset
 
 ENCODER = "encoder"
@@ -41,7 +42,7 @@ def make_model(config, dataset=None) -> models.Bert:
     if dataset is not None:
         size = dataset.tokenizer.vocab_size
         if fields.setdefault("vocab_size", size) != size:
-            raise ValueError(
+            raise ConfigError(
                 f"config.model.vocab_size={fields['vocab_size']} but the data's WordPiece"
                 f" vocabulary has {size} tokens: set config.model.vocab_size={size} (a small"
                 " corpus can give fewer tokens than data.vocab_size asks for)."

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 
 from jaxpretrain import losses, models
 from jaxpretrain.data.word_vectors import cbow_transform, dataset_words
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods.common import require_dataset
 
 ENCODER = ""  # The whole params tree.
@@ -53,12 +54,12 @@ def _inputs(batch):
     words, reach, negatives = batch["words"], batch["reach"], batch["negatives"]
     B, L = words.shape if words.ndim == 2 else (None, None)
     if reach.shape != words.shape or negatives.ndim != 3 or negatives.shape[0] != B:
-        raise ValueError(
+        raise ConfigError(
             "cbow expects words [B, L], reach [B, L] and negatives [B, G, K], got shapes"
             f" {words.shape}, {reach.shape}, {negatives.shape}."
         )
     if L % negatives.shape[1]:
-        raise ValueError(
+        raise ConfigError(
             f"cbow: the {L} positions of a chunk must split into the {negatives.shape[1]} groups"
             " of negatives evenly (data.chunk must be a multiple of data.negatives_shared_by)."
         )

@@ -33,6 +33,7 @@ from jaxpretrain.data.color import (
     soft_encode,
 )
 from jaxpretrain.data.images import make_image_transform
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods.common import masked_mean, psnr, require_dataset
 
 ENCODER = "encoder"
@@ -43,11 +44,11 @@ GRAYSCALE_DATA = ("digits", "digits_hashtags", "mnist1d")
 
 def _check(config) -> None:
     if config.colorization.loss not in LOSSES:
-        raise ValueError(
+        raise ConfigError(
             f"config.colorization.loss must be one of {LOSSES}, got {config.colorization.loss!r}."
         )
     if config.data.name in GRAYSCALE_DATA:
-        raise ValueError(
+        raise ConfigError(
             f"colorization needs colour images, but data {config.data.name!r} is grayscale; use "
             "'photos' or a TFDS colour data set."
         )

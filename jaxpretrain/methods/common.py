@@ -7,13 +7,14 @@ import jax
 import jax.numpy as jnp
 
 from jaxpretrain import losses
+from jaxpretrain.errors import ConfigError
 
 
 def require_dataset(dataset, method: str):
     """``dataset``, the ``data.Dataset`` a method builds its model or preprocessing from; a clear
     error naming the fix when it is None."""
     if dataset is None:
-        raise ValueError(
+        raise ConfigError(
             f"method {method!r} needs the data set its config names: pass"
             " dataset=jaxpretrain.data.load_dataset(config.data) to make_model and preprocess."
         )

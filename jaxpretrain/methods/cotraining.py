@@ -60,6 +60,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpretrain import losses, models
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods import supervised
 from jaxpretrain.methods.common import masked_mean
 from jaxpretrain.models import cotraining as cotraining_models
@@ -76,29 +77,29 @@ def _check(config) -> None:
     """One-line errors for a config the objective cannot use, before anything is built."""
     cot = config.cotraining
     if cot.num_codes < 2:
-        raise ValueError(
+        raise ConfigError(
             f"config.cotraining.num_codes must be >= 2 codes, got K = {cot.num_codes}."
         )
     weights = tuple(cot.offset_weights)
     if cot.offsets < 1 or (weights and len(weights) != cot.offsets):
-        raise ValueError(
+        raise ConfigError(
             f"config.cotraining.offsets must be >= 1 and offset_weights hold one λ_Δt per offset "
             f"(or be empty), got {cot.offsets} and {weights}."
         )
     if any(w <= 0 for w in weights):
-        raise ValueError(f"config.cotraining.offset_weights must all be > 0, got {weights}.")
+        raise ConfigError(f"config.cotraining.offset_weights must all be > 0, got {weights}.")
     total = sum(offset_weights(config))
     if not 0 < cot.marginal_weight < total:
-        raise ValueError(
+        raise ConfigError(
             f"config.cotraining.marginal_weight λ must lie in (0, Σ λ_Δt = {total:g}), got "
             f"{cot.marginal_weight}: λ <= 0 rewards Ĥ(z) without bound, λ >= Σ λ_Δt rewards one code."
         )
     if cot.code_entropy_weight < 0:
-        raise ValueError(
+        raise ConfigError(
             f"config.cotraining.code_entropy_weight γ must be >= 0, got {cot.code_entropy_weight}."
         )
     if config.model.get("backbone") != "cpc_sequence":
-        raise ValueError(
+        raise ConfigError(
             "cotraining encodes sequences with CPC's backbone: config.model.backbone must be "
             f"'cpc_sequence', got {config.model.get('backbone')!r}."
         )

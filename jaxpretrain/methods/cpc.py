@@ -28,6 +28,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from jaxpretrain import losses, models
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods import supervised
 from jaxpretrain.models import cpc as cpc_models
 
@@ -58,13 +59,13 @@ def make_model(config, dataset=None):
     offsets = config.cpc.offsets
     weights = tuple(config.cpc.offset_weights)
     if offsets < 1 or (weights and len(weights) != offsets):
-        raise ValueError(
+        raise ConfigError(
             f"config.cpc.offsets must be >= 1 and offset_weights hold one λ per offset (or be "
             f"empty), got K = {offsets} and {weights}."
         )
     name = config.model.get("backbone")
     if name not in _MODELS:
-        raise ValueError(
+        raise ConfigError(
             f"cpc predicts over the backbones {sorted(_MODELS)}, got config.model.backbone="
             f"{name!r}."
         )

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpretrain import losses, models
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods.common import require_dataset
 
 ENCODER = "bilm"
@@ -50,7 +51,7 @@ def make_model(config, dataset=None) -> models.ElmoLM:
     if dataset is not None:
         data_size = dataset.tokenizer.vocab_size
         if size not in (None, data_size):
-            raise ValueError(
+            raise ConfigError(
                 f"config.model.vocab_size={size} but the data's vocabulary has {data_size}"
                 f" words: drop the field or set it to {data_size}."
             )
@@ -63,7 +64,7 @@ def make_model(config, dataset=None) -> models.ElmoLM:
 def _check(batch) -> None:
     chars, ids, segments = batch["chars"], batch["ids"], batch["segments"]
     if chars.ndim != 3 or ids.shape != chars.shape[:2] or segments.shape != ids.shape:
-        raise ValueError(
+        raise ConfigError(
             "elmo expects chars int [B, T, C], ids and segments int [B, T] (data.sentences),"
             f" got shapes {chars.shape}, {ids.shape} and {segments.shape}."
         )

@@ -12,6 +12,7 @@ alone: a linear probe. The from-scratch baseline is the same config with
 
 from __future__ import annotations
 
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods import supervised
 
 ENCODER = supervised.ENCODER
@@ -25,7 +26,7 @@ preprocess = supervised.preprocess
 
 def make_model(config, dataset=None):
     if not config.init_from:
-        raise ValueError(
+        raise ConfigError(
             "method 'finetune' needs pretrained weights: pass --config.init_from=<pretraining workdir> "
             "(for the from-scratch baseline use --config.method=supervised)"
         )

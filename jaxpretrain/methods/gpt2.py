@@ -22,6 +22,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxpretrain import losses, models
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods.common import masked_mean
 
 ENCODER = ""  # The whole params tree: a fine-tune inherits everything.
@@ -41,7 +42,7 @@ def make_model(config, dataset=None) -> models.GPT:
 def _inputs_targets(batch):
     tokens = batch["tokens"]
     if tokens.ndim != 2 or tokens.shape[1] < 2:
-        raise ValueError(
+        raise ConfigError(
             f"gpt2 expects batch['tokens'] int [B, W + 1] with W >= 1, got shape {tokens.shape}."
         )
     return tokens[:, :-1], tokens[:, 1:]  # [B, W] each: inputs x[:W], targets x[1:].

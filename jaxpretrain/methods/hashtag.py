@@ -13,6 +13,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from jaxpretrain import losses
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods import supervised
 from jaxpretrain.methods.common import masked_mean
 
@@ -29,7 +30,7 @@ def loss_fn(params, batch, rng, *, model, config):
     ``batch["tags"]`` (float [B, V] in {0, 1})."""
     del rng
     if config.loss not in _LOSSES:
-        raise ValueError(f"config.loss must be one of {sorted(_LOSSES)}, got {config.loss!r}")
+        raise ConfigError(f"config.loss must be one of {sorted(_LOSSES)}, got {config.loss!r}")
     mask = batch.get("mask")
     logits = model.apply({"params": params}, *supervised.inputs(batch, config))
     per_example = _LOSSES[config.loss](logits, batch["tags"], where=mask)

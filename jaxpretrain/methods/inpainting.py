@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from jaxpretrain import losses, models
 from jaxpretrain.data.images import make_image_transform
 from jaxpretrain.data.masks import make_mask
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods.common import masked_mean, psnr
 
 ENCODER = "generator/encoder"
@@ -37,7 +38,7 @@ def make_model(config, dataset=None) -> dict:
     del dataset
     size, mask = int(config.data.get("image_size") or 0), config.mask
     if size and mask.size > size:
-        raise ValueError(
+        raise ConfigError(
             f"config.mask.size={mask.size} is larger than the {size}x{size} images; use a mask "
             f"size of at most {size}."
         )

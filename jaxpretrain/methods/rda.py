@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpretrain import losses, models
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods import supervised
 from jaxpretrain.methods.common import masked_mean
 
@@ -49,29 +50,29 @@ def _check(config) -> None:
     """One-line ValueErrors for settings the objective cannot use, before anything compiles."""
     rda, model = config.rda, config.model
     if model.backbone not in models.rda.PARTS:
-        raise ValueError(
+        raise ConfigError(
             f"config.model.backbone={model.backbone!r} is not an RDA encoder; use one of "
             f"{sorted(models.rda.PARTS)}."
         )
     if not rda.distortion_weight > 0:
-        raise ValueError(
+        raise ConfigError(
             f"config.rda.distortion_weight (λ1) must be positive, got {rda.distortion_weight}."
         )
     if not rda.discrimination_weight >= 0:
-        raise ValueError(
+        raise ConfigError(
             f"config.rda.discrimination_weight (λ2) must be non-negative, got "
             f"{rda.discrimination_weight}."
         )
     if not model.min_scale > 0:
-        raise ValueError(
+        raise ConfigError(
             f"config.model.min_scale (the σ floor) must be positive, got {model.min_scale}."
         )
     if rda.distortion not in DISTORTIONS:
-        raise ValueError(
+        raise ConfigError(
             f"config.rda.distortion={rda.distortion!r}; use one of {sorted(DISTORTIONS)}."
         )
     if rda.conditional and config.data.get("num_classes", 0) < 1:
-        raise ValueError(
+        raise ConfigError(
             "config.rda.conditional needs config.data.num_classes >= 1 (the prior's classes)."
         )
 
@@ -125,13 +126,13 @@ def init_params(rng, batch, *, model, config):
 
 def _check_label(example, rng, *, base, num_classes: int):
     if "label" not in example:
-        raise ValueError(
+        raise ConfigError(
             "config.rda.conditional=True needs a class label per example, and the data has no "
             "'label'; use labelled data or config.rda.conditional=False."
         )
     label = int(np.asarray(example["label"]))
     if not 0 <= label < num_classes:
-        raise ValueError(
+        raise ConfigError(
             f"class label {label} is outside the prior's {num_classes} classes "
             f"(config.data.num_classes={num_classes})."
         )

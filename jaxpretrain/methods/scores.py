@@ -16,6 +16,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from jaxpretrain.errors import ConfigError
+
 Score = Callable[[np.ndarray, np.ndarray], float]
 
 
@@ -70,7 +72,7 @@ def check_names(names: Sequence[str]) -> tuple[str, ...]:
     """`names` as a tuple, each a key of `SCORES`; one error naming the unknown ones."""
     unknown = [name for name in names if name not in SCORES]
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"unknown split metrics {unknown}; choose from {', '.join(SCORES)}"
             " (config.data.metrics)."
         )
@@ -89,7 +91,7 @@ def split_scores(
     """
     predictions, labels = np.asarray(predictions).reshape(-1), np.asarray(labels).reshape(-1)
     if predictions.shape != labels.shape or not predictions.size:
-        raise ValueError(
+        raise ConfigError(
             f"split_scores needs equal, non-empty predictions and labels; got {predictions.shape}"
             f" and {labels.shape}."
         )

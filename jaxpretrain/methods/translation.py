@@ -26,6 +26,7 @@ import jax.numpy as jnp
 
 from jaxpretrain import losses, models
 from jaxpretrain.data.translation import EOS_ID
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.methods.common import masked_mean
 from jaxpretrain.models.decoding import beam_search, greedy_decode
 
@@ -40,7 +41,7 @@ def make_model(config, dataset=None) -> models.Transformer:
     overrides = models.module_fields(config.model, drop=("variant",))
     data = config.data
     if not data.get("shared_vocab", True) and overrides.get("share_embeddings", True):
-        raise ValueError(
+        raise ConfigError(
             "data.shared_vocab=False gives the two languages different token ids, so they cannot "
             "share an embedding table: set model.share_embeddings=False."
         )
@@ -58,7 +59,7 @@ def _unpack(batch):
     [B, T] (False at padding and in eval padding rows), row mask [B] or None)."""
     source, target = batch["source"], batch["target"]
     if source.ndim != 2 or target.ndim != 2 or target.shape[1] < 2:
-        raise ValueError(
+        raise ConfigError(
             f"translation expects batch['source'] int [B, S] and batch['target'] int [B, T + 1] "
             f"with T >= 1, got shapes {source.shape} and {target.shape}."
         )

@@ -34,6 +34,7 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.models.attention_cache import extend_cache
 from jaxpretrain.models.attention_kernels import (
     check_cudnn,
@@ -155,32 +156,32 @@ class MultiHeadAttention(nn.Module):
     def _validate(self, x: Array, context: Array, mask: Array | None) -> None:
         check_implementation(self.implementation)
         if self.num_heads < 1 or self.head_dim < 1:
-            raise ValueError(
+            raise InputError(
                 f"num_heads and head_dim must be positive, got {self.num_heads} and "
                 f"{self.head_dim}."
             )
         if self.out_features is not None and self.out_features < 1:
-            raise ValueError(f"out_features must be positive or None, got {self.out_features}.")
+            raise InputError(f"out_features must be positive or None, got {self.out_features}.")
         for name, a in (("x", x), ("context", context)):
             if a.ndim != 3:
-                raise ValueError(
+                raise InputError(
                     f"MultiHeadAttention expects {name} of shape [B, T, D], got shape {a.shape} "
                     f"(rank {a.ndim})."
                 )
             if not jnp.issubdtype(a.dtype, jnp.floating):
-                raise ValueError(
+                raise InputError(
                     f"MultiHeadAttention expects floating {name}, got dtype {a.dtype}; embed "
                     "token ids first."
                 )
         if context.shape[0] != x.shape[0]:
-            raise ValueError(
+            raise InputError(
                 f"x and context disagree on the batch size: x {x.shape}, context {context.shape}."
             )
         if mask is not None:
             b, t, s, h = x.shape[0], x.shape[1], context.shape[1], self.num_heads
             ok = mask.ndim == 4 and all(m == n or m == 1 for m, n in zip(mask.shape, (b, h, t, s)))
             if not ok or mask.shape[2:] != (t, s):
-                raise ValueError(
+                raise InputError(
                     f"mask must have shape [B|1, H|1, T, S] = [{b}|1, {h}|1, {t}, {s}], got "
                     f"{mask.shape}."
                 )
@@ -224,12 +225,12 @@ class MultiHeadAttention(nn.Module):
         if mask is not None:
             mask = check_mask(mask)
         if (decode or causal) and not self_attention:
-            raise ValueError(
+            raise InputError(
                 "decode=True and causal=True are for self-attention only; for cross-attention "
                 "pass the encoder output as context without them (every key is visible)."
             )
         if return_weights and self.implementation != "einsum":
-            raise ValueError(
+            raise InputError(
                 f"return_weights needs implementation='einsum' ({self.implementation!r} never "
                 "stores α)."
             )

@@ -21,6 +21,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.models.masks import causal_mask, combine_masks
 
 Array = Any
@@ -49,7 +50,7 @@ def extend_cache(
         return key, value, combine_masks(causal_mask(key.shape[2]), mask)
     b, h, t, _ = key.shape
     if cached_key.value.shape[:2] != (b, h) or t > cached_key.value.shape[2]:
-        raise ValueError(
+        raise InputError(
             f"decode step of shape [B, H, T] = {[b, h, t]} does not fit the cache "
             f"{list(cached_key.value.shape[:3])}; initialise the cache for this batch size "
             "and a length covering prompt plus new tokens."
@@ -62,5 +63,5 @@ def extend_cache(
     # Query t sits at absolute position start + t and may see keys t′ ≤ start + t.
     seen = jnp.arange(s)[None, :] <= (start + jnp.arange(t))[:, None]  # [T, S]
     if mask is not None and (mask.ndim != 4 or mask.shape[2:] != (t, s)):
-        raise ValueError(f"with decode, mask must be [B|1, H|1, {t}, {s}], got {mask.shape}.")
+        raise InputError(f"with decode, mask must be [B|1, H|1, {t}, {s}], got {mask.shape}.")
     return cached_key.value, cached_value.value, combine_masks(seen[None, None], mask)

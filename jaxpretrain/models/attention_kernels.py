@@ -27,6 +27,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = Any
 
 IMPLEMENTATIONS = ("einsum", "xla", "cudnn")
@@ -35,7 +37,7 @@ IMPLEMENTATIONS = ("einsum", "xla", "cudnn")
 def check_implementation(implementation: str) -> None:
     """A ValueError listing the choices unless ``implementation`` is one of them."""
     if implementation not in IMPLEMENTATIONS:
-        raise ValueError(
+        raise InputError(
             f"unknown attention implementation {implementation!r}; choose one of "
             f"{', '.join(IMPLEMENTATIONS)}."
         )
@@ -56,7 +58,7 @@ def check_cudnn(dtype: Any, head_dim: int, t: int, s: int) -> None:
     if t % 2 or s % 2:
         problems.append(f"even sequence lengths (got T {t}, S {s})")
     if problems:
-        raise ValueError(
+        raise InputError(
             "attention implementation 'cudnn' (cuDNN flash attention) needs "
             + "; ".join(problems)
             + ": change that, or use implementation 'xla' or 'einsum'."

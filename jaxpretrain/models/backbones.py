@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 import flax.linen as nn
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.models.bert import bert_encoder
 from jaxpretrain.models.common import module_fields
 from jaxpretrain.models.context_encoder import ConvEncoder
@@ -105,7 +106,7 @@ BACKBONES: dict[str, Backbone] = {
 def _entry(model_config: Mapping[str, Any]) -> Backbone:
     name = model_config.get("backbone")
     if name not in BACKBONES:
-        raise ValueError(
+        raise InputError(
             f"unknown backbone {name!r} in config.model.backbone; registered: "
             f"{', '.join(sorted(BACKBONES))}."
         )

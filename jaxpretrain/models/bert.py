@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.models.common import init_token_model
 from jaxpretrain.models.layers import activation, check_tokens, layer_norm, over_rows, partitioned
 from jaxpretrain.models.masks import padding_mask
@@ -106,11 +107,11 @@ class _BertSettings(nn.Module):
         names += ("type_vocab_size", "mlp_ratio")
         for name in names:
             if getattr(self, name) < 1:
-                raise ValueError(f"BERT {name} must be positive, got {getattr(self, name)}.")
+                raise InputError(f"BERT {name} must be positive, got {getattr(self, name)}.")
         if self.mlp_width is not None and self.mlp_width < 1:
-            raise ValueError(f"BERT mlp_width must be positive or None, got {self.mlp_width}.")
+            raise InputError(f"BERT mlp_width must be positive or None, got {self.mlp_width}.")
         if self.width % self.num_heads:
-            raise ValueError(
+            raise InputError(
                 f"BERT width {self.width} is not divisible by num_heads {self.num_heads}; "
                 "pick a width that is a multiple of the head count."
             )
@@ -135,14 +136,14 @@ def _check_token_types(token_types: Array | None, tokens: Array, type_vocab_size
     concrete = None if isinstance(token_types, jax.core.Tracer) else np.asarray(token_types)
     token_types = jnp.asarray(token_types)
     if token_types.shape != tokens.shape or not jnp.issubdtype(token_types.dtype, jnp.integer):
-        raise ValueError(
+        raise InputError(
             f"BERT token_types must be int [B, T] = {tokens.shape} like tokens, got dtype "
             f"{token_types.dtype} and shape {token_types.shape}."
         )
     if concrete is not None and concrete.size:
         low, high = int(concrete.min()), int(concrete.max())
         if low < 0 or high >= type_vocab_size:
-            raise ValueError(
+            raise InputError(
                 f"token_types span [{low}, {high}], outside [0, type_vocab_size="
                 f"{type_vocab_size}); segment ids are 0 for sentence A and 1 for sentence B."
             )
@@ -324,12 +325,12 @@ def _gather(h: Array, positions: Array) -> Array:
         or positions.shape[0] != b
         or not jnp.issubdtype(positions.dtype, jnp.integer)
     ):
-        raise ValueError(
+        raise InputError(
             f"masked_positions must be int [B, P] with B = {b}, got dtype {positions.dtype} and "
             f"shape {positions.shape}."
         )
     if concrete is not None and concrete.size and (concrete.min() < 0 or concrete.max() >= t):
-        raise ValueError(
+        raise InputError(
             f"masked_positions span [{concrete.min()}, {concrete.max()}], outside the sequence "
             f"[0, {t})."
         )
@@ -353,7 +354,7 @@ _VARIANTS = {
 
 def _preset(variant: str, overrides: dict) -> dict:
     if variant not in _VARIANTS:
-        raise ValueError(
+        raise InputError(
             f"Unknown BERT variant {variant!r}; known variants: {', '.join(_VARIANTS)}."
         )
     return {"vocab_size": 30522, "max_length": 512, **_VARIANTS[variant], **overrides}

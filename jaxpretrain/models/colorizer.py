@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.models.context_encoder import ConvDecoder, ConvEncoder
 
 Array = Any
@@ -50,7 +51,7 @@ class Colorizer(nn.Module):
     def __call__(self, lightness: Array) -> Array:
         lightness = jnp.asarray(lightness)
         if lightness.ndim != 4 or lightness.shape[-1] != 1:
-            raise ValueError(
+            raise InputError(
                 f"Colorizer expects the lightness channel [B, H, W, 1], got {lightness.shape}."
             )
         out = self.decoder(self.encoder(lightness))

@@ -23,13 +23,15 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = Any
 
 
 def _norm(channels: int, num_groups: int, name: str) -> nn.GroupNorm:
     groups = min(num_groups, channels)
     if channels % groups:
-        raise ValueError(
+        raise InputError(
             f"GroupNorm needs channels divisible by the group count: {channels} channels, "
             f"num_groups={num_groups}; pick features that num_groups divides."
         )
@@ -39,10 +41,10 @@ def _norm(channels: int, num_groups: int, name: str) -> nn.GroupNorm:
 def _check_images(x: Array, stages: int, who: str) -> Array:
     x = jnp.asarray(x)
     if x.ndim != 4 or not jnp.issubdtype(x.dtype, jnp.floating):
-        raise ValueError(f"{who} expects floating [B, H, W, C] images, got {x.dtype}{x.shape}.")
+        raise InputError(f"{who} expects floating [B, H, W, C] images, got {x.dtype}{x.shape}.")
     factor = 2**stages
     if x.shape[1] % factor or x.shape[2] % factor:
-        raise ValueError(
+        raise InputError(
             f"{who}: image size {x.shape[1]}x{x.shape[2]} must be divisible by 2^{stages} = "
             f"{factor} (one halving per stage); resize the images (config.data.image_size)."
         )
@@ -142,7 +144,7 @@ class ContextEncoder(nn.Module):
     def __call__(self, x: Array) -> Array:
         """[B, H, W, C] context (missing pixels filled with 0) -> [B, H, W, C] predicted image."""
         if x.shape[-1] != self.channels:
-            raise ValueError(
+            raise InputError(
                 f"ContextEncoder built for {self.channels}-channel images got {x.shape}; set "
                 "config.model.channels to the data's channel count."
             )

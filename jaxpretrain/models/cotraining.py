@@ -23,6 +23,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.models.cpc import SequenceBackbone, check_offsets
 
 Array = Any
@@ -30,7 +31,7 @@ Array = Any
 
 def _check_codes(num_codes: int) -> None:
     if num_codes < 2:
-        raise ValueError(f"co-training needs K >= 2 codes, got K = {num_codes}.")
+        raise InputError(f"co-training needs K >= 2 codes, got K = {num_codes}.")
 
 
 class CodeEncoder(nn.Module):
@@ -85,9 +86,9 @@ class ConditionalModels(nn.Module):
     def __call__(self, c: Array) -> Array:
         _check_codes(self.num_codes)
         if self.offsets < 1:
-            raise ValueError(f"co-training needs at least one offset Δt, got {self.offsets}.")
+            raise InputError(f"co-training needs at least one offset Δt, got {self.offsets}.")
         if c.ndim != 3:
-            raise ValueError(f"ConditionalModels expect contexts [B, T', D_c], got {c.shape}.")
+            raise InputError(f"ConditionalModels expect contexts [B, T', D_c], got {c.shape}.")
         check_offsets(c.shape[1], self.offsets, "an encoded sequence")
         shape = (self.offsets, c.shape[-1], self.num_codes)
         kernel = self.param("kernel", nn.initializers.zeros, shape)

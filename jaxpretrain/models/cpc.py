@@ -25,6 +25,8 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = Any
 
 _POOLS = ("context", "last", "encoder", "both")
@@ -57,16 +59,16 @@ class SequenceBackbone(nn.Module):
     def __call__(self, x: Array):
         """x: float [B, T, C] -> (z [B, T', D], c [B, T', D_c]), or [B, D_p] if pooled."""
         if len(self.kernels) != len(self.strides) or not self.kernels:
-            raise ValueError(
+            raise InputError(
                 f"SequenceBackbone needs one stride per kernel, got kernels {tuple(self.kernels)} "
                 f"and strides {tuple(self.strides)}."
             )
         if self.pool not in _POOLS:
-            raise ValueError(f"pool must be one of {_POOLS}, got {self.pool!r}.")
+            raise InputError(f"pool must be one of {_POOLS}, got {self.pool!r}.")
         if x.ndim != 3:
-            raise ValueError(f"SequenceBackbone expects [B, T, C] signals, got shape {x.shape}.")
+            raise InputError(f"SequenceBackbone expects [B, T, C] signals, got shape {x.shape}.")
         if any(k < s for k, s in zip(self.kernels, self.strides)):
-            raise ValueError(
+            raise InputError(
                 f"SequenceBackbone kernels {tuple(self.kernels)} must be >= their strides "
                 f"{tuple(self.strides)}, or inputs between frames would be skipped."
             )
@@ -91,9 +93,9 @@ class SequenceBackbone(nn.Module):
 def patch_grid(height: int, width: int, patch: int, stride: int) -> tuple[int, int]:
     """(R, S): rows and columns of ``patch``-sized patches, ``stride`` apart, in an image."""
     if patch < 1 or stride < 1:
-        raise ValueError(f"patch size and stride must be positive, got {patch}, {stride}.")
+        raise InputError(f"patch size and stride must be positive, got {patch}, {stride}.")
     if height < patch or width < patch:
-        raise ValueError(
+        raise InputError(
             f"image {height}x{width} is smaller than one {patch}x{patch} patch; use larger images "
             "or a smaller model.patch_size."
         )
@@ -119,7 +121,7 @@ class PatchEncoder(nn.Module):
     def __call__(self, images: Array) -> Array:
         """images: float [B, H, W, C] -> z [B, R, S, D], or [B, D] if pooled."""
         if images.ndim != 4:
-            raise ValueError(f"PatchEncoder expects [B, H, W, C] images, got {images.shape}.")
+            raise InputError(f"PatchEncoder expects [B, H, W, C] images, got {images.shape}.")
         B, H, W, C = images.shape
         p, s = self.patch_size, self.patch_stride
         R, S = patch_grid(H, W, p, s)
@@ -151,7 +153,7 @@ class MaskedContext(nn.Module):
         """z: float [B, R, S, D] -> c [B, R, S, D_c]."""
         k = self.kernel
         if k < 1 or k % 2 == 0:
-            raise ValueError(f"MaskedContext kernel must be odd and positive, got {k}.")
+            raise InputError(f"MaskedContext kernel must be odd and positive, got {k}.")
         # Rows: k-1 above, none below (the causal mask); columns: centred.
         padding = ((k - 1, 0), ((k - 1) // 2, (k - 1) // 2))
         c = nn.Dense(self.features, name="input")(z.astype(jnp.float32))
@@ -176,7 +178,7 @@ class Predictors(nn.Module):
     @nn.compact
     def __call__(self, c: Array) -> Array:
         if self.offsets < 1:
-            raise ValueError(f"CPC needs at least one prediction offset, got K = {self.offsets}.")
+            raise InputError(f"CPC needs at least one prediction offset, got K = {self.offsets}.")
         # Zero: every candidate starts equally likely, so the first loss is K ln(N+1) exactly.
         w = self.param("kernel", nn.initializers.zeros, (self.offsets, c.shape[-1], self.features))
         return jnp.einsum("...c,kcd->k...d", c.astype(jnp.float32), w)
@@ -185,7 +187,7 @@ class Predictors(nn.Module):
 def check_offsets(steps: int, offsets: int, what: str) -> None:
     """At least one (t, t+K) pair: the encoded length must exceed the largest offset."""
     if steps <= offsets:
-        raise ValueError(
+        raise InputError(
             f"{what} of {steps} steps is too short for the largest offset K = {offsets}; use "
             "longer inputs, less downsampling or a smaller model.offsets."
         )

@@ -32,6 +32,8 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = jax.Array
 StepFn = Callable[[Array, Any], tuple[Array, Any]]
 
@@ -59,15 +61,15 @@ def sequence_lengths(tokens: Array, eos_id: int) -> Array:
 def _check(batch_size: int, max_length: int, beam_size: int = 1) -> None:
     for name, value in (("batch_size", batch_size), ("max_length", max_length)):
         if value < 1:
-            raise ValueError(f"{name} must be positive, got {value}.")
+            raise InputError(f"{name} must be positive, got {value}.")
     if beam_size < 1:
-        raise ValueError(f"beam_size must be positive, got {beam_size}.")
+        raise InputError(f"beam_size must be positive, got {beam_size}.")
 
 
 def _step_logits(step_fn: StepFn, last: Array, cache: Any, rows: int) -> tuple[Array, Any]:
     logits, cache = step_fn(last.reshape(rows, 1), cache)
     if logits.ndim != 2 or logits.shape[0] != rows:
-        raise ValueError(f"step_fn must return logits [N, V] = [{rows}, V], got {logits.shape}.")
+        raise InputError(f"step_fn must return logits [N, V] = [{rows}, V], got {logits.shape}.")
     return logits.astype(jnp.float32), cache
 
 
@@ -125,7 +127,7 @@ def gather_beams(cache: Any, parents: Array) -> Any:
         if leaf.ndim == 0:
             return leaf
         if leaf.shape[0] != b * k:
-            raise ValueError(
+            raise InputError(
                 f"cache leaf of shape {leaf.shape} is not row-major over B·k = {b * k} rows; "
                 "build the cache for batch_size · beam_size rows."
             )
@@ -181,7 +183,7 @@ def beam_search(
         logits, cache = _step_logits(step_fn, last, cache, b * k)
         v = logits.shape[-1]
         if v < 2:
-            raise ValueError(f"beam search needs a vocabulary of at least 2 tokens, got {v}.")
+            raise InputError(f"beam search needs a vocabulary of at least 2 tokens, got {v}.")
         logp = jax.nn.log_softmax(logits).reshape(b, k, v)
         candidates = (alive_logp[:, :, None] + logp).reshape(b, k * v)  # [B, k·V]
         top_logp, top = jax.lax.top_k(candidates, 2 * k)  # [B, 2k], best first

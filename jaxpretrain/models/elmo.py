@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpretrain.data.characters import NUM_CHAR_IDS
+from jaxpretrain.errors import InputError
 from jaxpretrain.models.layers import activation
 
 Array = jax.Array
@@ -70,7 +71,7 @@ class CharEncoder(nn.Module):
         *lead, length = chars.shape
         widest = max(width for width, _ in self.filters)
         if widest > length:
-            raise ValueError(
+            raise InputError(
                 f"a character filter of width {widest} is wider than the {length} characters per"
                 " token: set data.max_chars >= the widest filter."
             )
@@ -253,7 +254,7 @@ class BiLM(nn.Module):
 
     def __call__(self, chars: Array, segments: Array | None = None, deterministic: bool = True):
         if chars.ndim != 3:
-            raise ValueError(f"BiLM expects chars int [B, T, C], got shape {chars.shape}.")
+            raise InputError(f"BiLM expects chars int [B, T, C], got shape {chars.shape}.")
         if segments is None:
             segments = token_mask(chars).astype(jnp.int32)
         x = self.tokens(chars)
@@ -325,7 +326,7 @@ class ScalarMix(nn.Module):
     @nn.compact
     def __call__(self, layers: Array, mask: Array | None = None) -> Array:
         if layers.shape[0] != self.num_layers:
-            raise ValueError(
+            raise InputError(
                 f"ScalarMix has weights for {self.num_layers} layers but was given"
                 f" {layers.shape[0]}: make num_layers the model's layer count (the token layer"
                 " plus its LSTM layers)."

@@ -38,6 +38,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.models.common import init_token_model
 from jaxpretrain.models.layers import check_tokens, over_rows, partitioned
 from jaxpretrain.models.masks import padding_mask
@@ -93,9 +94,9 @@ class GPT(nn.Module):
     def _validate(self) -> None:
         for name in ("vocab_size", "max_length", "width", "num_layers", "num_heads", "mlp_ratio"):
             if getattr(self, name) < 1:
-                raise ValueError(f"GPT {name} must be positive, got {getattr(self, name)}.")
+                raise InputError(f"GPT {name} must be positive, got {getattr(self, name)}.")
         if self.width % self.num_heads:
-            raise ValueError(
+            raise InputError(
                 f"GPT width {self.width} is not divisible by num_heads {self.num_heads}; "
                 "pick a width that is a multiple of the head count."
             )
@@ -223,7 +224,7 @@ def init_cache(model: GPT, batch_size: int, length: int) -> dict:
       ``position`` (int32 [B], real tokens cached per row).
     """
     if not 1 <= length <= model.max_length:
-        raise ValueError(
+        raise InputError(
             f"cache length {length} must be in [1, max_length={model.max_length}]: shorten the "
             "prompt or generate fewer tokens."
         )
@@ -255,7 +256,7 @@ def gpt2(variant: str, **overrides) -> GPT:
       An unbound GPT module.
     """
     if variant not in _VARIANTS:
-        raise ValueError(
+        raise InputError(
             f"Unknown GPT-2 variant {variant!r}; known variants: {', '.join(_VARIANTS)}."
         )
     return GPT(**{"vocab_size": 50257, "max_length": 1024, **_VARIANTS[variant], **overrides})

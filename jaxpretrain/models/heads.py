@@ -8,6 +8,8 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = Any
 
 
@@ -35,7 +37,7 @@ class Classifier(nn.Module):
 
     def setup(self):
         if self.num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {self.num_classes}.")
+            raise InputError(f"num_classes must be positive, got {self.num_classes}.")
         kernel_init = (
             nn.initializers.zeros if self.head_zero_init else nn.initializers.lecun_normal()
         )

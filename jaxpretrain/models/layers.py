@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpretrain.errors import InputError
+
 Array = Any
 Initializer = Callable[..., Array]
 
@@ -37,7 +39,7 @@ def activation(name: str) -> Callable[[Array], Array]:
       ValueError: for an unknown name, listing the known ones.
     """
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}.")
+        raise InputError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}.")
     return ACTIVATIONS[name]
 
 
@@ -134,26 +136,26 @@ def check_tokens(
     concrete = None if isinstance(tokens, jax.core.Tracer) else np.asarray(tokens)
     tokens = jnp.asarray(tokens)
     if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
-        raise ValueError(
+        raise InputError(
             f"{model} expects int {name} of shape [B, T], got shape {tokens.shape} and dtype "
             f"{tokens.dtype}."
         )
     if tokens.shape[1] > max_length:
-        raise ValueError(
+        raise InputError(
             f"{name} length {tokens.shape[1]} exceeds max_length={max_length}; truncate the "
             "input or build the model with a larger max_length."
         )
     if concrete is not None and concrete.size:
         low, high = int(concrete.min()), int(concrete.max())
         if low < 0 or high >= vocab_size:
-            raise ValueError(
+            raise InputError(
                 f"{name} ids span [{low}, {high}], outside the vocabulary [0, {vocab_size}); "
                 "check the tokenizer matches the model's vocab size."
             )
     if valid is not None:
         valid = jnp.asarray(valid)
         if valid.shape != tokens.shape or valid.dtype != jnp.bool_:
-            raise ValueError(
+            raise InputError(
                 f"the padding mask of {name} must be bool [B, T] = {tokens.shape}, got "
                 f"{valid.dtype} {valid.shape}."
             )

@@ -16,6 +16,8 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = Any
 
 
@@ -23,7 +25,7 @@ def check_mask(mask: Array, name: str = "mask") -> Array:
     """``mask`` as a jax array, or a ValueError naming the fix if it is not boolean."""
     mask = jnp.asarray(mask)
     if mask.dtype != jnp.bool_:
-        raise ValueError(
+        raise InputError(
             f"{name} must be boolean (True = may attend), got dtype {mask.dtype}. "
             "Additive float masks (0/-inf) are not accepted: convert with `mask == 0`."
         )
@@ -40,7 +42,7 @@ def causal_mask(length: int) -> Array:
       bool [1, 1, T, T], lower triangular including the diagonal.
     """
     if length < 1:
-        raise ValueError(f"causal_mask needs a positive length, got {length}.")
+        raise InputError(f"causal_mask needs a positive length, got {length}.")
     return jnp.tril(jnp.ones((length, length), jnp.bool_))[None, None]  # [1, 1, T, T]
 
 
@@ -57,12 +59,12 @@ def padding_mask(q_valid: Array, k_valid: Array | None = None) -> Array:
     q_valid = check_mask(q_valid, "q_valid")
     k_valid = q_valid if k_valid is None else check_mask(k_valid, "k_valid")
     if q_valid.ndim != 2 or k_valid.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"padding_mask expects q_valid [B, T] and k_valid [B, S], got shapes "
             f"{q_valid.shape} and {k_valid.shape}."
         )
     if q_valid.shape[0] != k_valid.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"q_valid and k_valid disagree on the batch size: {q_valid.shape} vs {k_valid.shape}."
         )
     return q_valid[:, None, :, None] & k_valid[:, None, None, :]  # [B, 1, T, S]
@@ -81,7 +83,7 @@ def combine_masks(*masks: Array | None) -> Array | None:
     if not masks:
         return None
     if len({m.ndim for m in masks}) != 1:
-        raise ValueError(
+        raise InputError(
             f"combine_masks needs masks of one rank, got shapes {[m.shape for m in masks]}."
         )
     out = masks[0]

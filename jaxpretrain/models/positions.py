@@ -31,6 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpretrain.errors import InputError
+
 Array = Any
 
 
@@ -46,7 +48,7 @@ def sinusoidal_positions(length: int, features: int, *, max_wavelength: float = 
       float32 [T, D] with PE[t, 2i] = sin(t / base^{2i/D}) and PE[t, 2i+1] = cos(t / base^{2i/D}).
     """
     if length < 0 or features < 2 or features % 2:
-        raise ValueError(
+        raise InputError(
             f"sinusoidal_positions needs length >= 0 and an even width >= 2, got length={length}, "
             f"features={features}."
         )
@@ -65,7 +67,7 @@ def default_dial_omega(num_dials: int) -> float:
 
 def _dial_angles(length: int, num_dials: int, omega: float | None) -> np.ndarray:
     if length < 0 or num_dials < 1:
-        raise ValueError(
+        raise InputError(
             f"dials need length >= 0 and num_dials >= 1, got length={length}, "
             f"num_dials={num_dials}."
         )
@@ -141,7 +143,7 @@ class LearnedPositions(nn.Module):
           [T, D] for an int, else [..., T, D], in ``dtype``.
         """
         if self.max_length < 1 or self.features < 1:
-            raise ValueError(
+            raise InputError(
                 f"LearnedPositions needs positive max_length and features, got "
                 f"{self.max_length} and {self.features}."
             )
@@ -153,18 +155,18 @@ class LearnedPositions(nn.Module):
         table = jnp.asarray(table, self.dtype)
         if isinstance(positions, (int, np.integer)):
             if not 0 <= positions <= self.max_length:
-                raise ValueError(
+                raise InputError(
                     f"Sequence length {positions} is outside the learned position table "
                     f"(max_length={self.max_length}); shorten the input or enlarge the table."
                 )
             return table[: int(positions)]  # [T, D]
         positions = jnp.asarray(positions)
         if not jnp.issubdtype(positions.dtype, jnp.integer):
-            raise ValueError(f"positions must be integers, got dtype {positions.dtype}.")
+            raise InputError(f"positions must be integers, got dtype {positions.dtype}.")
         if not isinstance(positions, jax.core.Tracer) and positions.size:
             low, high = int(positions.min()), int(positions.max())
             if low < 0 or high >= self.max_length:
-                raise ValueError(
+                raise InputError(
                     f"Positions span [{low}, {high}], outside the learned position table "
                     f"[0, {self.max_length}); shorten the input or enlarge the table."
                 )

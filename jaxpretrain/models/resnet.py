@@ -25,6 +25,8 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
+
 Array = Any
 
 # torchvision initialises convs with kaiming_normal_(mode="fan_out").
@@ -35,7 +37,7 @@ def _groups(num_groups: int, channels: int) -> int:
     """Groups for a GroupNorm over ``channels``: min(num_groups, channels)."""
     groups = min(num_groups, channels)
     if num_groups < 1 or channels % groups:
-        raise ValueError(
+        raise InputError(
             f"GroupNorm needs channels divisible by the group count: {channels} "
             f"channels, num_groups={num_groups} -> {groups} groups. Pick "
             "num_groups (or width) so every stage's channel count divides evenly."
@@ -151,16 +153,16 @@ class ResNet(nn.Module):
 
     def _validate(self):
         if self.block not in _BLOCKS:
-            raise ValueError(f"block must be one of {sorted(_BLOCKS)}, got {self.block!r}.")
+            raise InputError(f"block must be one of {sorted(_BLOCKS)}, got {self.block!r}.")
         if self.stem not in _STEMS:
-            raise ValueError(f"stem must be one of {_STEMS}, got {self.stem!r}.")
+            raise InputError(f"stem must be one of {_STEMS}, got {self.stem!r}.")
         if not self.stage_sizes or any(n < 1 for n in self.stage_sizes):
-            raise ValueError(
+            raise InputError(
                 f"stage_sizes must be non-empty positive block counts, "
                 f"got {tuple(self.stage_sizes)}."
             )
         if self.width < 1:
-            raise ValueError(f"width must be positive, got {self.width}.")
+            raise InputError(f"width must be positive, got {self.width}.")
         # Check every norm's channel count now, so a bad config fails in one
         # message before any layer is built.
         expansion = _BLOCKS[self.block][1]
@@ -181,11 +183,11 @@ class ResNet(nn.Module):
         self._validate()
         x = jnp.asarray(x)
         if x.ndim != 4:
-            raise ValueError(
+            raise InputError(
                 f"ResNet expects [B, H, W, C] images, got shape {x.shape} (rank {x.ndim})."
             )
         if not jnp.issubdtype(x.dtype, jnp.floating):
-            raise ValueError(
+            raise InputError(
                 f"ResNet expects floating images, got dtype {x.dtype}; "
                 "convert and normalise integer pixels first."
             )
@@ -240,7 +242,7 @@ def resnet(variant: str, **overrides) -> ResNet:
       An unbound ResNet module.
     """
     if variant not in _VARIANTS:
-        raise ValueError(
+        raise InputError(
             f"Unknown ResNet variant {variant!r}; known variants: {', '.join(_VARIANTS)}."
         )
     return ResNet(**{**_VARIANTS[variant], **overrides})

@@ -44,6 +44,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.models.layers import check_tokens, over_rows, partitioned
 from jaxpretrain.models.masks import padding_mask
 from jaxpretrain.models.positions import sinusoidal_positions
@@ -128,14 +129,14 @@ class Transformer(nn.Module):
             "num_heads", "hidden",
         ):  # fmt: skip
             if getattr(self, name) < 1:
-                raise ValueError(f"Transformer {name} must be positive, got {getattr(self, name)}.")
+                raise InputError(f"Transformer {name} must be positive, got {getattr(self, name)}.")
         if self.width % self.num_heads or self.width % 2:
-            raise ValueError(
+            raise InputError(
                 f"Transformer width {self.width} must be even and divisible by num_heads "
                 f"{self.num_heads}; pick a width that is a multiple of 2·num_heads."
             )
         if self.share_embeddings and self.source_vocab_size != self.target_vocab_size:
-            raise ValueError(
+            raise InputError(
                 f"share_embeddings needs one vocabulary, but source_vocab_size="
                 f"{self.source_vocab_size} and target_vocab_size={self.target_vocab_size}: "
                 "use a shared tokenizer or set share_embeddings=False."
@@ -204,7 +205,7 @@ class Transformer(nn.Module):
         target_inputs, _ = self._check_tokens("target", target_inputs, self.target_vocab_size)
         b, t = target_inputs.shape
         if encoded.ndim != 3 or encoded.shape[0] != b or encoded.shape[2] != self.width:
-            raise ValueError(
+            raise InputError(
                 f"encoded must be [B, S, D] = [{b}, S, {self.width}], got {encoded.shape}."
             )
         if source_valid is None:
@@ -261,7 +262,7 @@ def init_decode_cache(model: Transformer, batch_size: int, length: int) -> dict:
       [B, H, length, K] (``dtype``) and ``cache_index``, and ``position``, int32 scalars.
     """
     if not 1 <= length <= model.max_length:
-        raise ValueError(
+        raise InputError(
             f"cache length {length} must be in [1, max_length={model.max_length}]: decode fewer "
             "tokens or build the model with a larger max_length."
         )
@@ -298,7 +299,7 @@ def transformer(variant: str, **overrides) -> Transformer:
       An unbound Transformer module.
     """
     if variant not in _VARIANTS:
-        raise ValueError(
+        raise InputError(
             f"Unknown Transformer variant {variant!r}; known variants: {', '.join(_VARIANTS)}."
         )
     defaults = dict(source_vocab_size=37000, target_vocab_size=37000, max_length=256)

@@ -36,6 +36,7 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxpretrain.errors import InputError
 from jaxpretrain.models.attention import MultiHeadAttention
 from jaxpretrain.models.attention_kernels import check_implementation
 from jaxpretrain.models.layers import MLP, activation, layer_norm
@@ -133,20 +134,20 @@ class LayerConfig:
 
     def __post_init__(self):
         if self.num_heads < 1 or self.hidden < 1:
-            raise ValueError(
+            raise InputError(
                 f"num_heads and hidden must be positive, got {self.num_heads} and {self.hidden}."
             )
         if self.norm_placement not in NORM_PLACEMENTS:
-            raise ValueError(
+            raise InputError(
                 f"unknown norm_placement {self.norm_placement!r}; choose 'pre' (LayerNorm at each "
                 "branch's input, GPT-2) or 'post' (after each residual sum, Vaswani et al., BERT)."
             )
         activation(self.activation)
         check_implementation(self.attention)
         if not 0.0 <= self.dropout_rate < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}.")
+            raise InputError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}.")
         if self.layer_norm_epsilon <= 0:
-            raise ValueError(f"layer_norm_epsilon must be positive, got {self.layer_norm_epsilon}.")
+            raise InputError(f"layer_norm_epsilon must be positive, got {self.layer_norm_epsilon}.")
 
 
 class TransformerLayer(nn.Module):
@@ -193,7 +194,7 @@ class TransformerLayer(nn.Module):
         """
         c, d = self.config, x.shape[-1]
         if d % c.num_heads:
-            raise ValueError(
+            raise InputError(
                 f"the layer's width {d} is not divisible by num_heads {c.num_heads}; pick a "
                 "width that is a multiple of the head count."
             )
@@ -273,7 +274,7 @@ class TransformerStack(nn.Module):
         """Args: x [B, T, D], the embeddings' sum; the rest as ``TransformerLayer.__call__``,
         shared by every layer. Returns: [B, T, D] in ``layer.dtype``."""
         if self.num_layers < 1:
-            raise ValueError(f"num_layers must be positive, got {self.num_layers}.")
+            raise InputError(f"num_layers must be positive, got {self.num_layers}.")
         x = nn.Dropout(self.layer.dropout_rate)(x, deterministic=deterministic)
         for i in range(self.num_layers):
             x = TransformerLayer(self.layer, name=self.layer_name.format(i))(

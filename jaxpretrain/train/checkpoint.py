@@ -108,9 +108,7 @@ def load_run(workdir: str, method: str, *, use: str) -> tuple[dict[str, Any], di
     """
     config = source_config(workdir)
     if config is None:
-        raise NotFoundError(
-            f"{workdir!r} holds no config.json: give a {method} training workdir."
-        )
+        raise NotFoundError(f"{workdir!r} holds no config.json: give a {method} training workdir.")
     if config.get("method") != method:
         raise ConfigError(
             f"{workdir!r} was trained with method {config.get('method')!r}; {use} needs a "

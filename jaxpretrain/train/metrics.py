@@ -15,6 +15,7 @@ from typing import Mapping
 
 import numpy as np
 
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.train.progress import progress_bar
 
 METRICS_FILE = "metrics.jsonl"
@@ -57,7 +58,7 @@ def image_grid(rows: np.ndarray, *, pad: int = 2) -> np.ndarray:
     uint8 [R·(H + pad) + pad, N·(W + pad) + pad, 3], row r of the grid holding rows[r]."""
     rows = np.asarray(rows, np.float32)
     if rows.ndim != 5 or rows.shape[-1] not in (1, 3):
-        raise ValueError(f"image_grid expects [R, N, H, W, 1 or 3] pictures, got {rows.shape}.")
+        raise ConfigError(f"image_grid expects [R, N, H, W, 1 or 3] pictures, got {rows.shape}.")
     r, n, h, w, _ = rows.shape
     grid = np.ones((r * (h + pad) + pad, n * (w + pad) + pad, 3), np.float32)
     for i in range(r):

@@ -16,6 +16,8 @@ import ml_collections
 import optax
 from flax import traverse_util
 
+from jaxpretrain.errors import ConfigError
+
 REFERENCE_BATCH = 256
 
 
@@ -24,7 +26,7 @@ def peak_learning_rate(opt: ml_collections.ConfigDict, batch_size: int) -> float
         return opt.base_lr * batch_size / REFERENCE_BATCH
     if opt.lr_scaling == "none":
         return opt.base_lr
-    raise ValueError(
+    raise ConfigError(
         f"config.optimizer.lr_scaling must be 'linear' or 'none', got {opt.lr_scaling!r}"
     )
 
@@ -45,14 +47,14 @@ def learning_rate_schedule(
         after = optax.constant_schedule(peak)
     elif opt.decay == "rsqrt":
         if warmup == 0:
-            raise ValueError(
+            raise ConfigError(
                 "config.optimizer.decay='rsqrt' decays as √(warmup_steps / step): set "
                 "config.optimizer.warmup_steps > 0 (Vaswani et al. used 4000)"
             )
         # join_schedules counts the decay's steps from the end of the warm-up: s = warmup + i.
         after = lambda i: peak * jax.lax.rsqrt(1.0 + i / warmup)  # noqa: E731
     else:
-        raise ValueError(
+        raise ConfigError(
             "config.optimizer.decay must be 'cosine', 'linear', 'constant' or 'rsqrt', got "
             f"{opt.decay!r}"
         )
@@ -94,7 +96,7 @@ def _frozen_labels(params, frozen: set[str]):
     unknown = {f for f in frozen if not any(is_frozen(path, {f}) for path in flat)}
     if unknown:
         tops = sorted(params)
-        raise ValueError(
+        raise ConfigError(
             f"config.optimizer.freeze names {sorted(unknown)}, which are not parameter subtrees"
             f" ('/'-separated paths such as 'backbone'; the top-level ones are {tops})"
         )
@@ -120,13 +122,13 @@ def make_optimizer(
             schedule, b1=opt.b1, b2=opt.b2, weight_decay=opt.weight_decay, mask=decay_mask
         )
     else:
-        raise ValueError(f"config.optimizer.name must be 'sgd' or 'adamw', got {opt.name!r}")
+        raise ConfigError(f"config.optimizer.name must be 'sgd' or 'adamw', got {opt.name!r}")
     if opt.grad_clip_norm > 0:
         core = optax.chain(optax.clip_by_global_norm(opt.grad_clip_norm), core)
     frozen = frozen_subtrees(opt)
     if frozen:
         if params is None:
-            raise ValueError("make_optimizer needs params to freeze subtrees")
+            raise ConfigError("make_optimizer needs params to freeze subtrees")
         core = optax.multi_transform(
             {"train": core, "frozen": optax.set_to_zero()}, _frozen_labels(params, frozen)
         )

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import ml_collections
 
-from jaxpretrain.errors import CheckpointError
+from jaxpretrain.errors import CheckpointError, ConfigError
 from jaxpretrain.interop import HF_IMPORTERS, import_hf
 from jaxpretrain.methods import get_method
 from jaxpretrain.train import checkpoint
@@ -51,7 +51,7 @@ def encoder_path(method_name: str) -> str:
     """
     encoder = getattr(get_method(method_name), "ENCODER", None)
     if not isinstance(encoder, str):
-        raise ValueError(
+        raise ConfigError(
             f"method {method_name!r} names no ENCODER (the subtree a fine-tune inherits), so its "
             "runs cannot be used with init_from; give the method module an ENCODER."
         )

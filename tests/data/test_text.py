@@ -13,6 +13,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from jaxpretrain.data import BatchStream, corpus, text, tokenization
+from jaxpretrain.errors import DataError
 
 KJV_FIRST_VERSE = "In the beginning God created the heaven and the earth."
 # Strings the pre-tokenizer splits in unusual ways: whitespace runs around newlines, tabs, CRs.
@@ -274,7 +275,7 @@ def test_tfds_corpus_and_unknown_corpus():
         assert head.count("\n") == 3 and head.endswith("\n")
         full = corpus.corpus_text({"corpus": "tfds:lm1b", "tfds_split": "test"})
         assert full.count("\n") == 4
-        with pytest.raises(KeyError, match="text_feature"):
+        with pytest.raises(DataError, match="text_feature"):
             corpus.corpus_text({"corpus": "tfds:lm1b", "text_feature": "body"})
     with pytest.raises(ValueError, match="'kjv', 'files:<glob>'.*'tfds:<name>'"):
         corpus.corpus_text({"corpus": "wikipedia"})
