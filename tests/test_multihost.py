@@ -6,8 +6,11 @@ match a single-process run of the same config, up to float reduction order.
 """
 
 import os
+import re
+import signal
 import socket
 import subprocess
+import time
 
 import jax
 import numpy as np
@@ -98,3 +101,49 @@ def test_two_processes_match_one(tmp_path):
                     a[key], b[key], rtol=1e-5, atol=1e-6, err_msg=f"{key} at step {a['step']}"
                 )
     assert sorted(os.listdir(multi / "checkpoints")) == sorted(os.listdir(single / "checkpoints"))
+
+
+def test_sigterm_to_one_host_checkpoints_the_same_step_on_both(tmp_path):
+    """A pod's preemption notice reaches one host; JAX's preemption service makes every host stop
+    after the same step, which is checkpointed once (train.preemption)."""
+    workdir = tmp_path / "run"
+    address = f"127.0.0.1:{_free_port()}"
+    command = train_command(
+        workdir,
+        "--config.total_steps=5000",  # Far more than the test waits for.
+        "--config.checkpoint_every=10000",
+        "--config.log_every=5",
+        "--config.eval_every=0",
+    )
+    procs, logs = [], []
+    for process_id in range(2):
+        logs.append(tmp_path / f"process{process_id}.log")
+        env = subprocess_env(
+            1, JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES=2, JAX_PROCESS_ID=process_id
+        )
+        with open(logs[-1], "w") as f:
+            procs.append(
+                subprocess.Popen(command, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
+            )
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        metrics = workdir / "metrics.jsonl"
+        while not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+            assert all(p.poll() is None for p in procs), open(logs[0]).read()[-3000:]
+            assert time.monotonic() < deadline, "no training steps before the timeout"
+            time.sleep(0.05)
+        procs[1].send_signal(signal.SIGTERM)  # Not the coordinator: the notice must travel.
+        for proc in procs:
+            proc.wait(timeout=TIMEOUT_S)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    stops = []
+    for proc, log in zip(procs, logs):
+        text = open(log).read()
+        assert proc.returncode == 128 + signal.SIGTERM, text[-3000:]
+        stops += re.findall(r"stopped: SIGTERM after step (\d+) of 5000", text)
+    assert len(stops) == 2 and stops[0] == stops[1], stops
+    assert sorted(os.listdir(workdir / "checkpoints")) == [stops[0]]
