@@ -223,8 +223,10 @@ def khot_softmax_cross_entropy(logits, targets, *, where=None) -> Array:
     fn = "khot_softmax_cross_entropy"
     logits = _float_logits(logits, fn)
     targets = _check_targets(logits, targets, fn)
-    _check_where(where, logits.shape[:-1], logits.shape, fn)
+    where = _check_where(where, logits.shape[:-1], logits.shape, fn)
 
+    # Masked rows' targets are zeroed before k: NaN there must not reach the gradient via y/k.
+    targets = _sanitize(targets, where)
     k = jnp.sum(targets, axis=-1, keepdims=True)
     # max(k, 1) keeps k = 0 rows finite; their all-zero targets then give ℓ = 0.
     return soft_target_cross_entropy(logits, targets / jnp.maximum(k, 1.0), where=where)
