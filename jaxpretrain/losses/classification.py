@@ -130,7 +130,9 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing: float = 0.0, where
     )[..., 0]
     loss = lse - label_logit
     if not (isinstance(label_smoothing, (int, float)) and label_smoothing == 0):
-        smooth = lse - jnp.mean(logits, axis=-1)  # CE against the uniform target
+        # CE against the uniform target. The mean as Σ x_v/V: jnp.mean sums first, which
+        # overflows to ±inf once V·|x| > 3.4e38 although the loss itself is representable.
+        smooth = lse - jnp.sum(logits / logits.shape[-1], axis=-1)
         loss = (1.0 - label_smoothing) * loss + label_smoothing * smooth
     return _apply_mask(loss, where)
 
