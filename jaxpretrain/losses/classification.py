@@ -92,7 +92,8 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing: float = 0.0, where
     With ε = 0 this is -log softmax(x)_y.
 
     Args:
-      logits: [..., V] floating unnormalised class scores.
+      logits: [..., V] floating unnormalised class scores; -inf excludes a class (not the
+        label's; with label_smoothing 0) and keeps the loss and gradient finite.
       labels: [...] integer class indices in [0, V). An out-of-range label in an
         unmasked entry yields NaN rather than a silently wrong loss.
       label_smoothing: ε in [0, 1]; the mass spread uniformly over all V classes.

@@ -52,7 +52,8 @@ def gaussian_kl(mean, log_scale, prior_mean=None, prior_log_scale=None, *, where
       where: optional bool [B]; False examples give 0.
 
     Returns:
-      [B] nats, float32 (float64 for float64 inputs); 0 where the posterior is the prior.
+      [B] nats, float32 (float64 for float64 inputs); 0 where the posterior is the prior, for
+      any prior scale (e^{-ln σ_p} overflowing float32 included), with finite gradients.
 
     References:
       TTIC 31230 (McAllester), Noisy Channel RDAs: I(y, z) ≤ E KL(P_Φ(z|y), p̂(z)); Kingma &
