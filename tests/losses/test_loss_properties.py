@@ -15,9 +15,12 @@ check then asserts, for a random, all-true or all-false mask:
 * ``where=None`` equals an all-true mask.
 
 Magnitudes go from 1e-30 to the largest at which the exact result is still a float32 (a
-cross-entropy is a difference of logits, so ±1e30 rather than ±3e38; a single softplus takes
-±3e38). ``-inf`` appears only where a loss documents it: excluded classes (target probability 0)
-and impossible codes.
+cross-entropy is at most a difference of two logits, so ±1e38 rather than ±3e38; a single softplus
+takes ±3e38, a sum of n of them ±3e38/n). ``-inf`` appears only where a loss documents it:
+excluded classes (target probability 0, or any class but the label) and impossible codes. Corners
+too narrow for a few random draws (``CORNERS``) go through the same checks. Hypothesis runs
+derandomized, 8 examples per loss, every evaluation jitted and shared per loss: about 40 s with a
+cold compilation cache on a loaded 2-core machine, 10 s warm.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from hypothesis import strategies as st
 from jaxpretrain import losses
 
 SETTINGS = settings(
-    max_examples=10,
+    max_examples=8,
     deadline=None,
     derandomize=True,
     database=None,
