@@ -431,7 +431,7 @@ _TINY_PRIOR = np.full((3, 2), -100.0, np.float32)  # σ_p = e^-100: e^{-ln σ_p}
 CORNERS = {
     # Σ_v x_v overflows although the smoothed loss is representable.
     "softmax_cross_entropy_smoothed_1e38": Case(
-        _SMOOTHED[0.1], [_TOP, np.array([1, 1, 0])], [1, 1], (3,)
+        _SMOOTHED[0.1], [_TOP, np.array([1, 1, 0])], [True, True], (3,)
     ),
     # μ = μ_p with a prior scale below float32's range: exactly 0, not 0·inf.
     "gaussian_kl_tiny_prior_scale": Case(
