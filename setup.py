@@ -33,7 +33,7 @@ setup(
         "mnist1d>=0.0.2,<0.1",  # Generates MNIST-1D locally (CPC on sequences); no download.
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4"],
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "hypothesis>=6.100,<7"],
         # Hugging Face interop (GPT-2 weights) and its reference tests against the PyTorch models.
         "interop": ["torch>=2.4", "transformers>=5,<6", "safetensors>=0.4"],
         # tf.data and building TFDS image data sets (tfds build cifar10 / imagenet2012) need TensorFlow.

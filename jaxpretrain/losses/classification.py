@@ -94,7 +94,8 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing: float = 0.0, where
     With ε = 0 this is -log softmax(x)_y.
 
     Args:
-      logits: [..., V] floating unnormalised class scores.
+      logits: [..., V] floating unnormalised class scores; -inf excludes a class (not the
+        label's; with label_smoothing 0) and keeps the loss and gradient finite.
       labels: [...] integer class indices in [0, V). An out-of-range label in an
         unmasked entry yields NaN rather than a silently wrong loss.
       label_smoothing: ε in [0, 1]; the mass spread uniformly over all V classes.
@@ -132,7 +133,9 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing: float = 0.0, where
     )[..., 0]
     loss = lse - label_logit
     if not (isinstance(label_smoothing, (int, float)) and label_smoothing == 0):
-        smooth = lse - jnp.mean(logits, axis=-1)  # CE against the uniform target
+        # CE against the uniform target. The mean as Σ x_v/V: jnp.mean sums first, which
+        # overflows to ±inf once V·|x| > 3.4e38 although the loss itself is representable.
+        smooth = lse - jnp.sum(logits / logits.shape[-1], axis=-1)
         loss = (1.0 - label_smoothing) * loss + label_smoothing * smooth
     return _apply_mask(loss, where)
 
@@ -225,8 +228,10 @@ def khot_softmax_cross_entropy(logits, targets, *, where=None) -> Array:
     fn = "khot_softmax_cross_entropy"
     logits = _float_logits(logits, fn)
     targets = _check_targets(logits, targets, fn)
-    _check_where(where, logits.shape[:-1], logits.shape, fn)
+    where = _check_where(where, logits.shape[:-1], logits.shape, fn)
 
+    # Masked rows' targets are zeroed before k: NaN there must not reach the gradient via y/k.
+    targets = _sanitize(targets, where)
     k = jnp.sum(targets, axis=-1, keepdims=True)
     # max(k, 1) keeps k = 0 rows finite; their all-zero targets then give ℓ = 0.
     return soft_target_cross_entropy(logits, targets / jnp.maximum(k, 1.0), where=where)

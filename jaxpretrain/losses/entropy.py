@@ -103,7 +103,7 @@ def code_entropy(code_logits, *, where=None) -> Array:
     gradients vanish).
 
     Args:
-      code_logits: float [..., K] the encoder's code logits.
+      code_logits: float [..., K] the encoder's code logits; -inf marks an impossible code.
       where: optional bool [...]; False rows give exactly 0 and exactly 0, finite gradients.
 
     Returns:
@@ -116,5 +116,8 @@ def code_entropy(code_logits, *, where=None) -> Array:
         logits = jnp.where(where[..., None], logits, 0.0)
     log_q = jax.nn.log_softmax(logits, axis=-1)
     q = jnp.exp(log_q)
-    entropy = -jnp.sum(jnp.where(q > 0, q * log_q, 0.0), axis=-1)
+    # -inf logits (impossible codes, q = 0) give 0 and a finite gradient: the double where keeps
+    # ln q = -inf out of the product's (discarded) derivative, 0·(-inf) = NaN.
+    log_q = jnp.where(q > 0, log_q, 0.0)
+    entropy = -jnp.sum(q * log_q, axis=-1)
     return entropy if where is None else jnp.where(where, entropy, 0.0)

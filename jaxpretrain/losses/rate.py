@@ -53,7 +53,8 @@ def gaussian_kl(mean, log_scale, prior_mean=None, prior_log_scale=None, *, where
       where: optional bool [B]; False examples give 0.
 
     Returns:
-      [B] nats, float32 (float64 for float64 inputs); 0 where the posterior is the prior.
+      [B] nats, float32 (float64 for float64 inputs); 0 where the posterior is the prior, for
+      any prior scale (e^{-ln σ_p} overflowing float32 included), with finite gradients.
 
     References:
       TTIC 31230 (McAllester), Noisy Channel RDAs: I(y, z) ≤ E KL(P_Φ(z|y), p̂(z)); Kingma &
@@ -79,7 +80,10 @@ def gaussian_kl(mean, log_scale, prior_mean=None, prior_log_scale=None, *, where
         for v in (mean, log_scale, prior_mean, prior_log_scale)
     )
     d = log_scale - prior_log_scale
-    offset = (mean - prior_mean) * jnp.exp(-prior_log_scale)
+    # μ = μ_p costs exactly 0 however small σ_p: past float32, e^{-ln σ_p} = inf and 0·inf = NaN
+    # (double where, so the gradient stays finite too).
+    diff = mean - prior_mean
+    offset = diff * jnp.exp(-jnp.where(diff == 0, 0.0, prior_log_scale))
     per_dim = 0.5 * (jnp.expm1(2.0 * d) - 2.0 * d) + 0.5 * offset**2
     loss = jnp.sum(per_dim, axis=tuple(range(1, mean.ndim)))
     return loss if where is None else jnp.where(where, loss, 0.0)

@@ -56,7 +56,8 @@ def sampled_softmax_cross_entropy(
       kernel: float [P, V] and bias float [V], the softmax's params (z = h W + b).
       targets: int [N] ids in [0, V).
       samples: int [K], candidate ids from the log-uniform proposal (`log_uniform_samples`).
-      where: optional bool [N]; False rows give loss 0 and gradient 0.
+      where: optional bool [N]; False rows give loss 0 and gradient 0 (to the shared kernel and
+        bias too), whatever their hidden states and targets hold (NaN, -1 padding).
 
     Returns:
       float32 [N], nats.
@@ -66,6 +67,17 @@ def sampled_softmax_cross_entropy(
             "sampled_softmax_cross_entropy expects hidden [N, P], targets [N] and samples [K],"
             f" got {hidden.shape}, {targets.shape} and {samples.shape}."
         )
+    if where is not None:
+        where = jnp.asarray(where)
+        if where.dtype != jnp.bool_ or where.shape != targets.shape:
+            raise ValueError(
+                f"sampled_softmax_cross_entropy: where must be bool {targets.shape}, got "
+                f"{where.dtype}{list(where.shape)}."
+            )
+        # Masked rows are zeroed before the matmul: their NaN/inf would otherwise reach the
+        # gradient of the shared kernel and bias (0·NaN = NaN).
+        hidden = jnp.where(where[:, None], hidden, 0)
+        targets = jnp.where(where, targets, 0)
     vocab_size = kernel.shape[1]
     log_expected = jnp.log(samples.shape[0] * log_uniform_probabilities(vocab_size))  # ln Q [V]
     hidden = hidden.astype(jnp.float32)
