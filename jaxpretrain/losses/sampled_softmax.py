@@ -70,7 +70,7 @@ def sampled_softmax_cross_entropy(
     if where is not None:
         where = jnp.asarray(where)
         if where.dtype != jnp.bool_ or where.shape != targets.shape:
-            raise ValueError(
+            raise InputError(
                 f"sampled_softmax_cross_entropy: where must be bool {targets.shape}, got "
                 f"{where.dtype}{list(where.shape)}."
             )
