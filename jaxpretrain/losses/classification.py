@@ -18,26 +18,22 @@ Logits are promoted to at least float32 before the log-sum-exp, so bfloat16
 models still get an accurate loss.
 """
 
-from typing import Optional
-
 import jax
 import jax.numpy as jnp
 
 from jaxpretrain.errors import InputError
+from jaxpretrain.losses.masking import apply_mask, check_where, floating, sanitize
 
 Array = jax.Array
 
 
 def _float_logits(logits, fn: str) -> Array:
-    logits = jnp.asarray(logits)
-    if not jnp.issubdtype(logits.dtype, jnp.floating):
-        raise InputError(f"{fn}: logits must be floating, got dtype {logits.dtype}.")
+    logits = floating(logits, "logits", fn)
     if logits.ndim < 1 or logits.shape[-1] < 1:
         raise InputError(
             f"{fn}: logits must have a non-empty class axis [..., V], got shape {logits.shape}."
         )
-    # bfloat16/float16 log-sum-exp is too coarse for a loss; never demote float64.
-    return logits.astype(jnp.promote_types(logits.dtype, jnp.float32))
+    return logits
 
 
 def _check_targets(logits: Array, targets, fn: str) -> Array:
@@ -54,36 +50,6 @@ def _check_targets(logits: Array, targets, fn: str) -> Array:
     ):
         raise InputError(f"{fn}: targets have unsupported dtype {targets.dtype}.")
     return targets.astype(logits.dtype)
-
-
-def _check_where(where, out_shape: tuple, logits_shape: tuple, fn: str) -> Optional[Array]:
-    if where is None:
-        return None
-    where = jnp.asarray(where)
-    if where.dtype != jnp.bool_:
-        raise InputError(f"{fn}: where must be boolean, got dtype {where.dtype}.")
-    if where.shape != out_shape:
-        raise InputError(
-            f"{fn}: where shape {where.shape} must equal the per-example shape "
-            f"{out_shape} (logits shape {logits_shape} without its class axis)."
-        )
-    return where
-
-
-def _sanitize(x: Array, where: Optional[Array], fill=0) -> Array:
-    """Replaces masked rows of ``x`` ([...] or [..., V]) by ``fill``.
-
-    The double-where trick: masking only the output would still let inf/NaN in a
-    masked row turn its (discarded) gradient into NaN, and 0·NaN = NaN.
-    """
-    if where is None:
-        return x
-    w = where if x.ndim == where.ndim else where[..., None]
-    return jnp.where(w, x, jnp.asarray(fill, x.dtype))
-
-
-def _apply_mask(loss: Array, where: Optional[Array]) -> Array:
-    return loss if where is None else jnp.where(where, loss, 0.0)
 
 
 def softmax_cross_entropy(logits, labels, *, label_smoothing: float = 0.0, where=None) -> Array:
@@ -121,10 +87,10 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing: float = 0.0, where
         raise InputError(f"{fn}: labels must be integer, got dtype {labels.dtype}.")
     if isinstance(label_smoothing, (int, float)) and not 0 <= label_smoothing <= 1:
         raise InputError(f"{fn}: label_smoothing must be in [0, 1], got {label_smoothing}.")
-    where = _check_where(where, labels.shape, logits.shape, fn)
+    where = check_where(where, labels.shape, fn)
 
-    logits = _sanitize(logits, where)
-    labels = _sanitize(labels, where)
+    logits = sanitize(logits, where)
+    labels = sanitize(labels, where)
     lse = jax.nn.logsumexp(logits, axis=-1)
     # mode="fill" + no wrapping: a bad label (e.g. -1 padding left unmasked)
     # shows up as NaN instead of quietly picking class V-1.
@@ -137,7 +103,7 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing: float = 0.0, where
         # overflows to ±inf once V·|x| > 3.4e38 although the loss itself is representable.
         smooth = lse - jnp.sum(logits / logits.shape[-1], axis=-1)
         loss = (1.0 - label_smoothing) * loss + label_smoothing * smooth
-    return _apply_mask(loss, where)
+    return apply_mask(loss, where)
 
 
 def soft_target_cross_entropy(logits, targets, *, where=None) -> Array:
@@ -165,13 +131,13 @@ def soft_target_cross_entropy(logits, targets, *, where=None) -> Array:
     fn = "soft_target_cross_entropy"
     logits = _float_logits(logits, fn)
     targets = _check_targets(logits, targets, fn)
-    where = _check_where(where, logits.shape[:-1], logits.shape, fn)
+    where = check_where(where, logits.shape[:-1], fn)
 
-    logits = _sanitize(logits, where)
-    targets = _sanitize(targets, where)
+    logits = sanitize(logits, where)
+    targets = sanitize(targets, where)
     log_probs = jax.nn.log_softmax(logits, axis=-1)
     terms = jnp.where(targets != 0, targets * log_probs, 0.0)
-    return _apply_mask(-jnp.sum(terms, axis=-1), where)
+    return apply_mask(-jnp.sum(terms, axis=-1), where)
 
 
 def multilabel_sigmoid(logits, targets, *, where=None) -> Array:
@@ -198,14 +164,14 @@ def multilabel_sigmoid(logits, targets, *, where=None) -> Array:
     fn = "multilabel_sigmoid"
     logits = _float_logits(logits, fn)
     targets = _check_targets(logits, targets, fn)
-    where = _check_where(where, logits.shape[:-1], logits.shape, fn)
+    where = check_where(where, logits.shape[:-1], fn)
 
-    logits = _sanitize(logits, where)
-    targets = _sanitize(targets, where)
+    logits = sanitize(logits, where)
+    targets = sanitize(targets, where)
     per_class = -(
         targets * jax.nn.log_sigmoid(logits) + (1.0 - targets) * jax.nn.log_sigmoid(-logits)
     )
-    return _apply_mask(jnp.sum(per_class, axis=-1), where)
+    return apply_mask(jnp.sum(per_class, axis=-1), where)
 
 
 def khot_softmax_cross_entropy(logits, targets, *, where=None) -> Array:
@@ -228,10 +194,10 @@ def khot_softmax_cross_entropy(logits, targets, *, where=None) -> Array:
     fn = "khot_softmax_cross_entropy"
     logits = _float_logits(logits, fn)
     targets = _check_targets(logits, targets, fn)
-    where = _check_where(where, logits.shape[:-1], logits.shape, fn)
+    where = check_where(where, logits.shape[:-1], fn)
 
     # Masked rows' targets are zeroed before k: NaN there must not reach the gradient via y/k.
-    targets = _sanitize(targets, where)
+    targets = sanitize(targets, where)
     k = jnp.sum(targets, axis=-1, keepdims=True)
     # max(k, 1) keeps k = 0 rows finite; their all-zero targets then give ℓ = 0.
     return soft_target_cross_entropy(logits, targets / jnp.maximum(k, 1.0), where=where)

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpretrain.errors import InputError
+from jaxpretrain.losses.masking import apply_mask, check_where, sanitize
 
 Array = jax.Array
 
@@ -65,18 +66,11 @@ def info_nce(scores, positives, *, where=None) -> Array:
             f"info_nce: positives must be int indices {scores.shape[:-1]} or a one-hot "
             f"{scores.shape}, got {positives.dtype}{list(positives.shape)}."
         )
-    if where is not None:
-        where = jnp.asarray(where)
-        if where.dtype != jnp.bool_ or where.shape != scores.shape[:-1]:
-            raise InputError(
-                f"info_nce: where must be bool {scores.shape[:-1]}, got "
-                f"{where.dtype}{list(where.shape)}."
-            )
-        # Double where: inf/NaN in a masked row must not reach the gradient either.
-        scores = jnp.where(where[..., None], scores, 0.0)
-        positive_score = jnp.where(where, positive_score, 0.0)
+    where = check_where(where, scores.shape[:-1], "info_nce")
+    scores = sanitize(scores, where)
+    positive_score = sanitize(positive_score, where)
     loss = jax.nn.logsumexp(scores, axis=-1) - positive_score
-    return loss if where is None else jnp.where(where, loss, 0.0)
+    return apply_mask(loss, where)
 
 
 def mi_lower_bound(loss, num_candidates: int) -> Array:

@@ -30,29 +30,19 @@ import jax
 import jax.numpy as jnp
 
 from jaxpretrain.errors import InputError
+from jaxpretrain.losses.masking import apply_mask, check_where, floating, sanitize
 
 Array = jax.Array
 
 
-def _floating(name: str, fn: str, x) -> Array:
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise InputError(f"{fn}: {name} must be floating, got dtype {x.dtype}.")
+def _codes(name: str, fn: str, x) -> Array:
+    x = floating(x, name, fn)
     if x.ndim < 1 or x.shape[-1] < 2:
         raise InputError(
             f"{fn}: {name} {x.shape} need K >= 2 codes on the last axis ([..., K]); one code "
             "carries no information."
         )
-    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
-
-
-def _check_where(where, shape: tuple, fn: str) -> Array | None:
-    if where is None:
-        return None
-    where = jnp.asarray(where)
-    if where.dtype != jnp.bool_ or where.shape != shape:
-        raise InputError(f"{fn}: where must be bool {shape}, got {where.dtype}{list(where.shape)}.")
-    return where
+    return x
 
 
 def cross_entropy_entropy(code_probs, model_logits, *, where=None) -> Array:
@@ -73,8 +63,8 @@ def cross_entropy_entropy(code_probs, model_logits, *, where=None) -> Array:
       float [...] (at least float32), in nats, >= 0; uniform logits give exactly ln K.
     """
     fn = "cross_entropy_entropy"
-    q = _floating("code_probs", fn, code_probs)
-    logits = _floating("model_logits", fn, model_logits)
+    q = _codes("code_probs", fn, code_probs)
+    logits = _codes("model_logits", fn, model_logits)
     if logits.shape[-1] != q.shape[-1]:
         raise InputError(
             f"{fn}: model_logits {logits.shape} and code_probs {q.shape} disagree on the "
@@ -86,13 +76,13 @@ def cross_entropy_entropy(code_probs, model_logits, *, where=None) -> Array:
         raise InputError(
             f"{fn}: model_logits {logits.shape} do not broadcast to code_probs {q.shape}."
         ) from e
-    where = _check_where(where, shape[:-1], fn)
-    if where is not None:  # Double where: NaN in a masked row must not reach the gradient.
-        q = jnp.where(where[..., None], q, 0.0)
-        logits = jnp.where(where[..., None], logits, 0.0)
+    where = check_where(where, shape[:-1], fn)
+    if where is not None:  # A marginal model [K] is broadcast to the rows before masking them.
+        q = sanitize(jnp.broadcast_to(q, shape), where)
+        logits = sanitize(jnp.broadcast_to(logits, shape), where)
     log_p = jax.nn.log_softmax(logits, axis=-1)
     loss = -jnp.sum(jnp.where(q > 0, q * log_p, 0.0), axis=-1)
-    return loss if where is None else jnp.where(where, loss, 0.0)
+    return apply_mask(loss, where)
 
 
 def code_entropy(code_logits, *, where=None) -> Array:
@@ -110,14 +100,13 @@ def code_entropy(code_logits, *, where=None) -> Array:
       float [...] (at least float32), in nats, in [0, ln K].
     """
     fn = "code_entropy"
-    logits = _floating("code_logits", fn, code_logits)
-    where = _check_where(where, logits.shape[:-1], fn)
-    if where is not None:
-        logits = jnp.where(where[..., None], logits, 0.0)
+    logits = _codes("code_logits", fn, code_logits)
+    where = check_where(where, logits.shape[:-1], fn)
+    logits = sanitize(logits, where)
     log_q = jax.nn.log_softmax(logits, axis=-1)
     q = jnp.exp(log_q)
     # -inf logits (impossible codes, q = 0) give 0 and a finite gradient: the double where keeps
     # ln q = -inf out of the product's (discarded) derivative, 0·(-inf) = NaN.
     log_q = jnp.where(q > 0, log_q, 0.0)
     entropy = -jnp.sum(q * log_q, axis=-1)
-    return entropy if where is None else jnp.where(where, entropy, 0.0)
+    return apply_mask(entropy, where)

@@ -25,13 +25,13 @@ import jax
 import jax.numpy as jnp
 
 from jaxpretrain.errors import InputError
-from jaxpretrain.losses.reconstruction import _check_where, _floating, _sanitize
+from jaxpretrain.losses.masking import apply_mask, check_where, floating, sanitize
 
 Array = jax.Array
 
 
 def _prior(value, name: str, shape: tuple, fn: str) -> Array:
-    value = _floating(value, name, fn)
+    value = floating(value, name, fn)
     try:
         return jnp.broadcast_to(value, shape)
     except ValueError:
@@ -61,22 +61,22 @@ def gaussian_kl(mean, log_scale, prior_mean=None, prior_log_scale=None, *, where
       Welling 2014, Appendix B (the standard-normal case); Ballé et al. 2017.
     """
     fn = "gaussian_kl"
-    mean = _floating(mean, "mean", fn)
-    log_scale = _floating(log_scale, "log_scale", fn)
+    mean = floating(mean, "mean", fn)
+    log_scale = floating(log_scale, "log_scale", fn)
     if mean.ndim < 1 or log_scale.shape != mean.shape:
         raise InputError(
             f"{fn}: mean {mean.shape} and log_scale {log_scale.shape} must share one [B, ...] "
             "shape."
         )
     shape = mean.shape
-    where = _check_where(where, shape[:1], fn)
+    where = check_where(where, shape[:1], fn)
     prior_mean = 0.0 if prior_mean is None else _prior(prior_mean, "prior_mean", shape, fn)
     prior_log_scale = (
         0.0 if prior_log_scale is None else _prior(prior_log_scale, "prior_log_scale", shape, fn)
     )
     # Masked rows are zeroed before any arithmetic: NaN there must not reach a gradient.
     mean, log_scale, prior_mean, prior_log_scale = (
-        _sanitize(jnp.broadcast_to(v, shape), where)
+        sanitize(jnp.broadcast_to(v, shape), where)
         for v in (mean, log_scale, prior_mean, prior_log_scale)
     )
     d = log_scale - prior_log_scale
@@ -86,4 +86,4 @@ def gaussian_kl(mean, log_scale, prior_mean=None, prior_log_scale=None, *, where
     offset = diff * jnp.exp(-jnp.where(diff == 0, 0.0, prior_log_scale))
     per_dim = 0.5 * (jnp.expm1(2.0 * d) - 2.0 * d) + 0.5 * offset**2
     loss = jnp.sum(per_dim, axis=tuple(range(1, mean.ndim)))
-    return loss if where is None else jnp.where(where, loss, 0.0)
+    return apply_mask(loss, where)

@@ -18,40 +18,13 @@ gradients, whatever their inputs hold. Reduction is the caller's business.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import jax
 import jax.numpy as jnp
 
 from jaxpretrain.errors import InputError
+from jaxpretrain.losses.masking import apply_mask, check_where, floating, sanitize
 
 Array = jax.Array
-
-
-def _floating(x, name: str, fn: str) -> Array:
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise InputError(f"{fn}: {name} must be floating, got dtype {x.dtype}.")
-    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
-
-
-def _check_where(where, shape: tuple, fn: str) -> Optional[Array]:
-    if where is None:
-        return None
-    where = jnp.asarray(where)
-    if where.dtype != jnp.bool_ or where.shape != shape:
-        raise InputError(
-            f"{fn}: where must be boolean of the per-example shape {shape}, got "
-            f"{where.dtype}{list(where.shape)}."
-        )
-    return where
-
-
-def _sanitize(x: Array, where: Optional[Array]) -> Array:
-    """Zero the masked examples of ``x`` [B, ...] before use (NaN there must not reach a gradient)."""
-    if where is None:
-        return x
-    return jnp.where(where.reshape(where.shape + (1,) * (x.ndim - where.ndim)), x, 0.0)
 
 
 def masked_l2(predictions, targets, mask=None, *, where=None) -> Array:
@@ -72,18 +45,18 @@ def masked_l2(predictions, targets, mask=None, *, where=None) -> Array:
       [B] float32 (float64 for float64 inputs).
     """
     fn = "masked_l2"
-    predictions = _floating(predictions, "predictions", fn)
-    targets = _floating(targets, "targets", fn)
+    predictions = floating(predictions, "predictions", fn)
+    targets = floating(targets, "targets", fn)
     if predictions.ndim < 1 or predictions.shape != targets.shape:
         raise InputError(
             f"{fn}: predictions {predictions.shape} and targets {targets.shape} must share one "
             "[B, ...] shape."
         )
     batch = predictions.shape[:1]
-    where = _check_where(where, batch, fn)
+    where = check_where(where, batch, fn)
     if mask is None:
         mask = jnp.ones_like(predictions)
-    mask = _floating(mask, "mask", fn)
+    mask = floating(mask, "mask", fn)
     if mask.ndim != predictions.ndim or mask.shape[0] != predictions.shape[0]:
         raise InputError(
             f"{fn}: mask {mask.shape} must have the rank and batch of predictions "
@@ -95,12 +68,12 @@ def masked_l2(predictions, targets, mask=None, *, where=None) -> Array:
         raise InputError(
             f"{fn}: mask {mask.shape} does not broadcast to predictions {predictions.shape}."
         ) from None
-    diff = _sanitize(predictions - targets, where)
-    mask = _sanitize(mask, where)
+    diff = sanitize(predictions - targets, where)
+    mask = sanitize(mask, where)
     axes = tuple(range(1, predictions.ndim))
     total = jnp.sum(mask, axis=axes)
     loss = jnp.sum(mask * diff**2, axis=axes) / jnp.where(total > 0, total, 1.0)
-    return loss if where is None else jnp.where(where, loss, 0.0)
+    return apply_mask(loss, where)
 
 
 def gan_discriminator(real_logits, fake_logits, *, where=None) -> Array:
@@ -120,16 +93,16 @@ def gan_discriminator(real_logits, fake_logits, *, where=None) -> Array:
       Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, Eq. 1.
     """
     fn = "gan_discriminator"
-    real = _floating(real_logits, "real_logits", fn)
-    fake = _floating(fake_logits, "fake_logits", fn)
+    real = floating(real_logits, "real_logits", fn)
+    fake = floating(fake_logits, "fake_logits", fn)
     if real.shape != fake.shape:
         raise InputError(
             f"{fn}: real_logits {real.shape} and fake_logits {fake.shape} must share one shape "
             "(one logit per example)."
         )
-    where = _check_where(where, real.shape, fn)
-    loss = jax.nn.softplus(-_sanitize(real, where)) + jax.nn.softplus(_sanitize(fake, where))
-    return loss if where is None else jnp.where(where, loss, 0.0)
+    where = check_where(where, real.shape, fn)
+    loss = jax.nn.softplus(-sanitize(real, where)) + jax.nn.softplus(sanitize(fake, where))
+    return apply_mask(loss, where)
 
 
 def gan_generator(fake_logits, *, where=None) -> Array:
@@ -147,7 +120,7 @@ def gan_generator(fake_logits, *, where=None) -> Array:
       instead of minimising log(1 − D(G(z)))).
     """
     fn = "gan_generator"
-    fake = _floating(fake_logits, "fake_logits", fn)
-    where = _check_where(where, fake.shape, fn)
-    loss = jax.nn.softplus(-_sanitize(fake, where))
-    return loss if where is None else jnp.where(where, loss, 0.0)
+    fake = floating(fake_logits, "fake_logits", fn)
+    where = check_where(where, fake.shape, fn)
+    loss = jax.nn.softplus(-sanitize(fake, where))
+    return apply_mask(loss, where)

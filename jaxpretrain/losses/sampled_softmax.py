@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpretrain.errors import InputError
+from jaxpretrain.losses.masking import apply_mask, check_where, sanitize
 
 Array = jax.Array
 
@@ -67,17 +68,11 @@ def sampled_softmax_cross_entropy(
             "sampled_softmax_cross_entropy expects hidden [N, P], targets [N] and samples [K],"
             f" got {hidden.shape}, {targets.shape} and {samples.shape}."
         )
-    if where is not None:
-        where = jnp.asarray(where)
-        if where.dtype != jnp.bool_ or where.shape != targets.shape:
-            raise InputError(
-                f"sampled_softmax_cross_entropy: where must be bool {targets.shape}, got "
-                f"{where.dtype}{list(where.shape)}."
-            )
-        # Masked rows are zeroed before the matmul: their NaN/inf would otherwise reach the
-        # gradient of the shared kernel and bias (0·NaN = NaN).
-        hidden = jnp.where(where[:, None], hidden, 0)
-        targets = jnp.where(where, targets, 0)
+    where = check_where(where, targets.shape, "sampled_softmax_cross_entropy")
+    # Masked rows are zeroed before the matmul: their NaN/inf would otherwise reach the gradient
+    # of the shared kernel and bias (0·NaN = NaN).
+    hidden = sanitize(hidden, where)
+    targets = sanitize(targets, where)
     vocab_size = kernel.shape[1]
     log_expected = jnp.log(samples.shape[0] * log_uniform_probabilities(vocab_size))  # ln Q [V]
     hidden = hidden.astype(jnp.float32)
@@ -89,4 +84,4 @@ def sampled_softmax_cross_entropy(
     sampled_logits = jnp.where(hits, -jnp.inf, sampled_logits)
     logits = jnp.concatenate([true_logits[:, None], sampled_logits], axis=1)  # [N, 1 + K]
     loss = jax.nn.logsumexp(logits, axis=1) - true_logits
-    return loss if where is None else jnp.where(where, loss, 0.0)
+    return apply_mask(loss, where)

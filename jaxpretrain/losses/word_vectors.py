@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpretrain.errors import InputError
+from jaxpretrain.losses.masking import apply_mask, check_where, sanitize
 
 Array = jax.Array
 
@@ -57,11 +58,8 @@ def cbow_negative_sampling(target_scores, negative_scores, *, where=None) -> Arr
             f"cbow_negative_sampling: negative_scores {negative_scores.shape} must be [B, K] with"
             f" B = {target_scores.shape[0]} rows, one per target score."
         )
-    if where is not None:
-        where = jnp.asarray(where, bool)
-        chex.assert_shape(where, target_scores.shape)
-        # Zero the inputs, not just the output: a masked NaN must not leak into the gradient.
-        target_scores = jnp.where(where, target_scores, 0.0)
-        negative_scores = jnp.where(where[:, None], negative_scores, 0.0)
+    where = check_where(where, target_scores.shape, "cbow_negative_sampling")
+    target_scores = sanitize(target_scores, where)
+    negative_scores = sanitize(negative_scores, where)
     loss = jax.nn.softplus(-target_scores) + jnp.sum(jax.nn.softplus(negative_scores), axis=-1)
-    return loss if where is None else jnp.where(where, loss, 0.0)
+    return apply_mask(loss, where)
