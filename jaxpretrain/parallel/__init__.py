@@ -3,22 +3,29 @@
 from jaxpretrain.parallel.distributed import initialize, is_main_process
 from jaxpretrain.parallel.mesh import (
     DATA_AXIS,
+    MODEL_AXIS,
     batch_sharding,
     make_mesh,
     must_wait_for_each_step,
     param_shardings,
     replicated,
+    state_shardings,
     to_global_batch,
 )
+from jaxpretrain.parallel.rules import logical_axis_rules, logical_specs
 
 __all__ = [
     "DATA_AXIS",
+    "MODEL_AXIS",
     "batch_sharding",
     "initialize",
     "is_main_process",
+    "logical_axis_rules",
+    "logical_specs",
     "make_mesh",
     "must_wait_for_each_step",
     "param_shardings",
     "replicated",
+    "state_shardings",
     "to_global_batch",
 ]

@@ -18,7 +18,7 @@ from jaxpretrain import parallel
 from jaxpretrain.config import validate
 from jaxpretrain.train import pretrained
 from jaxpretrain.train.checkpoint import CONFIG_FILE, Checkpointer
-from jaxpretrain.train.experiment import build_experiment
+from jaxpretrain.train.experiment import build_experiment, make_mesh
 from jaxpretrain.train.metrics import MetricsWriter, Throughput
 from jaxpretrain.train.state import TrainState
 
@@ -50,8 +50,8 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     if config.init_from:
         pretrained.parse(config.init_from)  # A missing source fails before anything is built.
     parallel.initialize()
-    mesh = parallel.make_mesh()
-    validate(config, num_devices=mesh.size)
+    validate(config, num_devices=jax.device_count())
+    mesh = make_mesh(config)
     main = parallel.is_main_process()
     checkpointer = Checkpointer(workdir, keep=config.keep_checkpoints)
     resuming = checkpointer.latest_step() is not None
