@@ -172,7 +172,9 @@ class Layout:
             step=scalar(jnp.int32),
             params=jax.tree.map(with_sharding, self.params, sh.params),
             opt_state=jax.tree.map(
-                with_sharding, jax.eval_shape(_init_all, self.tx, self.params), sh.opt_state
+                with_sharding,
+                jax.eval_shape(functools.partial(_init_all, self.tx), self.params),
+                sh.opt_state,
             ),
             rng=jax.ShapeDtypeStruct(self.step_rng.shape, self.step_rng.dtype, sharding=sh.rng),
             nonfinite=scalar(jnp.int32),
