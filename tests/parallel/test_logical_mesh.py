@@ -5,7 +5,7 @@ compilations cost more), take the same 3 steps as on one device, with parameters
 import jax
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import load_config, max_relative_difference
 
 from jaxpretrain import parallel
 from jaxpretrain.train.experiment import build_experiment
@@ -29,21 +29,6 @@ def _run(name, devices, model=1, fsdp=False):
         state, metrics = experiment.step(state, experiment.global_batch(step))
         losses.append(float(metrics["loss"]))
     return np.asarray(losses), state.params
-
-
-def _compared(params) -> list[np.ndarray]:
-    """Every parameter but the attention key biases: their exact gradient is zero (q·b_K adds
-    the same to every key's logit, which the softmax ignores), and Adam turns the rounding
-    noise in its place into lr-sized steps, different on every layout."""
-    flat = jax.tree_util.tree_flatten_with_path(jax.device_get(params))[0]
-    return [leaf for path, leaf in flat if "['key']['bias']" not in jax.tree_util.keystr(path)]
-
-
-def max_relative_difference(got, want) -> float:
-    """max |got - want| / max |want| over the compared parameters."""
-    got, want = _compared(got), _compared(want)
-    diff = max(float(np.max(np.abs(a - b))) for a, b in zip(got, want))
-    return diff / max(float(np.max(np.abs(b))) for b in want)
 
 
 @pytest.fixture(scope="module", params=list(MODELS))

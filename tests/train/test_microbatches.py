@@ -6,7 +6,7 @@ so the slices' mean gradient is the batch's exactly, up to float rounding."""
 import jax
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import load_config, max_relative_difference
 
 from jaxpretrain import parallel
 from jaxpretrain.train.experiment import build_experiment
@@ -24,18 +24,12 @@ def _train(config, microbatches):
     return np.asarray(losses), jax.device_get(state.params)
 
 
-def relative_difference(got, want) -> float:
-    """max |got - want| / max |want| over every parameter."""
-    diff = max(float(np.max(np.abs(a - b))) for a, b in zip(*map(jax.tree.leaves, (got, want))))
-    return diff / max(float(np.max(np.abs(b))) for b in jax.tree.leaves(want))
-
-
 @pytest.mark.parametrize("name,microbatches", [("gpt2_kjv", 2), ("inpainting_digits", 2)])
 def test_microbatches_take_the_whole_batch_step(name, microbatches):
     losses_1, params_1 = _train(load_config(name), 1)
     losses_k, params_k = _train(load_config(name), microbatches)
     np.testing.assert_allclose(losses_k, losses_1, rtol=1e-5)
-    assert relative_difference(params_k, params_1) < 1e-5
+    assert max_relative_difference(params_k, params_1) < 1e-5
 
 
 def test_sparse_word_vectors_refuse_microbatches():
