@@ -4,6 +4,7 @@ and a step too large for the device refused with the knobs that shrink it."""
 import pytest
 from conftest import load_config
 
+from jaxpretrain import config as config_lib
 from jaxpretrain.train import aot
 
 
@@ -28,3 +29,18 @@ def test_step_too_large_names_the_knobs(monkeypatch):
         aot.dry_run(_gpt())
     for knob in ("config.microbatches", "config.fsdp", "config.mesh.model", "dtype"):
         assert knob in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (dict(mesh=dict(model=3)), "config.mesh.model=3 does not divide the 8 devices"),
+        (dict(microbatches=4), "use a multiple of 32"),  # 16 rows: 4 slices x 8 data devices.
+    ],
+)
+def test_layouts_that_cannot_run_name_the_key(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        config_lib.validate(_gpt(**overrides), num_devices=8)
+    # Fewer data devices fit the same batch: 4 slices x 4 data devices (mesh.model = 2).
+    if "microbatches" in overrides:
+        config_lib.validate(_gpt(mesh=dict(model=2), **overrides), num_devices=8)
