@@ -9,7 +9,8 @@ ahead-of-time ``train_compile`` does) and reports, per device,
 from XLA's buffer assignment: parameters, optimizer state, the batch slice and the activations
 kept for the backward pass; and the FLOPs of one step from XLA's cost analysis of the partitioned
 program (one device's share; the CPU compiler counts everything, GPU compilers leave out what
-cuDNN runs). A step that needs more than a device holds raises :class:`StepTooLargeError`, which
+cuDNN runs; a loop's body counts once, so with ``microbatches = k`` the gradient's FLOPs are one
+slice's, and the step's about k times them). A step that needs more than a device holds raises :class:`StepTooLargeError`, which
 names the config knobs that shrink it.
 """
 
@@ -46,6 +47,7 @@ class StepCost:
     argument_bytes: int
     temp_bytes: int
     flops: float | None  # One device's share of one step; None where XLA gives no analysis.
+    microbatches: int  # The scan over slices that XLA's FLOP count sees once.
     device_bytes: int | None  # What one device holds; None if unknown.
 
     def __str__(self) -> str:
@@ -63,6 +65,12 @@ class StepCost:
                 devices *= size
             lines.append(
                 f"FLOPs per step: {self.flops:.4g} per device, {self.flops * devices:.4g} in all"
+                + (
+                    f" (one of the {self.microbatches} microbatches: the step does ~"
+                    f"{self.microbatches}x)"
+                    if self.microbatches > 1
+                    else ""
+                )
             )
         return "\n".join(lines)
 
@@ -115,6 +123,7 @@ def compile_step(config: ml_collections.ConfigDict) -> StepCost:
         argument_bytes=int(stats.argument_size_in_bytes),
         temp_bytes=int(stats.temp_size_in_bytes),
         flops=float(analysis["flops"]) if analysis and "flops" in analysis else None,
+        microbatches=config.get("microbatches", 1),
         device_bytes=device_bytes(mesh.devices.flat[0]),
     )
 
