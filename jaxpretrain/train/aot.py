@@ -45,6 +45,7 @@ class StepCost:
     mesh: dict[str, int]
     memory_bytes: int  # arguments + outputs - aliased + temporaries
     argument_bytes: int
+    state_bytes: int  # Parameters and optimizer state in all, before any split.
     temp_bytes: int
     flops: float | None  # One device's share of one step; None where XLA gives no analysis.
     microbatches: int  # The scan over slices that XLA's FLOP count sees once.
@@ -57,6 +58,7 @@ class StepCost:
             f"mesh: {shape}",
             f"memory per device: {gib(self.memory_bytes)} "
             f"(arguments {gib(self.argument_bytes)}, temporaries {gib(self.temp_bytes)})",
+            f"parameters and optimizer state in all: {gib(self.state_bytes)}",
             f"device memory: {'unknown' if self.device_bytes is None else gib(self.device_bytes)}",
         ]
         if self.flops is not None:
@@ -97,8 +99,9 @@ def compile_step(config: ml_collections.ConfigDict) -> StepCost:
     validate(config, num_devices=jax.device_count())
     mesh = make_mesh(config)
     layout = plan_experiment(config, mesh)
+    state = layout.abstract_state()
     try:
-        lowered = layout.train_step.lower(layout.abstract_state(), layout.abstract_batch())
+        lowered = layout.train_step.lower(state, layout.abstract_batch())
         compiled = lowered.compile()
     except Exception as error:  # XLA reports exhaustion as several exception types.
         if "RESOURCE_EXHAUSTED" in str(error) or "out of memory" in str(error).lower():
@@ -121,6 +124,7 @@ def compile_step(config: ml_collections.ConfigDict) -> StepCost:
         mesh=dict(mesh.shape),
         memory_bytes=int(memory),
         argument_bytes=int(stats.argument_size_in_bytes),
+        state_bytes=sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state)),
         temp_bytes=int(stats.temp_size_in_bytes),
         flops=float(analysis["flops"]) if analysis and "flops" in analysis else None,
         microbatches=config.get("microbatches", 1),
