@@ -65,13 +65,23 @@ def logical_specs(
     """
     with jax.set_mesh(mesh), nn.logical_axis_rules(logical_axis_rules(fsdp=fsdp)):
         closed, shapes = jax.make_jaxpr(init_fn, return_shape=True)(*args)
-    producer = {var: eqn for eqn in closed.jaxpr.eqns for var in eqn.outvars}
     specs = []
     for var in closed.jaxpr.outvars:
-        eqn = producer.get(var)
-        if eqn is None or eqn.primitive.name != "sharding_constraint":
-            specs.append(None)
-            continue
-        shape = tuple(var.aval.shape)
-        specs.append(_fit(eqn.params["sharding"].spec, shape, mesh, min_size))
+        spec = _constraint(closed.jaxpr, var)
+        specs.append(None if spec is None else _fit(spec, tuple(var.aval.shape), mesh, min_size))
     return jax.tree.unflatten(jax.tree.structure(shapes), specs)
+
+
+def _constraint(jaxpr, var) -> P | None:
+    """The PartitionSpec of the sharding constraint that produced ``var``, looking into nested
+    jitted calls (an init compiled with ``jax.jit``, BERT's); None if there is none."""
+    for eqn in jaxpr.eqns:
+        if var not in eqn.outvars:
+            continue
+        if eqn.primitive.name == "sharding_constraint":
+            return eqn.params["sharding"].spec
+        inner = eqn.params.get("jaxpr")
+        if eqn.primitive.name in ("pjit", "jit") and inner is not None:
+            return _constraint(inner.jaxpr, inner.jaxpr.outvars[eqn.outvars.index(var)])
+        return None
+    return None
