@@ -193,6 +193,7 @@ class Layout:
 
 
 def _init_all(tx, params):
+    """The optimizer state: ``tx.init(params)``, or ``{player: ...}`` for a dict of optimizers."""
     return (
         {p: t.init(params[p]) for p, t in tx.items()} if isinstance(tx, dict) else tx.init(params)
     )
