@@ -54,6 +54,12 @@ def base_config() -> ml_collections.ConfigDict:
     c.fsdp = (
         False  # Shard parameters and optimizer state over devices (ZeRO-3) instead of replicating.
     )
+    c.microbatches = 1  # Gradient accumulation: slices of the batch run one after another per step.
+    # The device mesh (data, model): the batch splits over `data`, attention heads, MLP columns
+    # and the vocabulary over `model` (tensor parallelism; jaxpretrain.parallel.rules).
+    c.mesh = ml_collections.ConfigDict(
+        dict(model=1)  # Devices per model replica; divides the device count. data = devices/model.
+    )
     c.optimizer = optimizer_config()
     return c
 
@@ -168,10 +174,21 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int) -> None:
     for key in ("total_steps", "batch_size", "log_every", "keep_checkpoints"):
         if config[key] <= 0:
             raise ConfigError(f"config.{key} must be positive, got {config[key]}")
-    if config.batch_size % num_devices:
+    model = config.get("mesh", {}).get("model", 1)
+    if model <= 0 or num_devices % model:
         raise ConfigError(
-            f"config.batch_size={config.batch_size} does not divide over {num_devices} devices; "
-            f"use a multiple of {num_devices}"
+            f"config.mesh.model={model} does not divide the {num_devices} devices; use a divisor "
+            f"of {num_devices} (1 for data parallelism only)"
+        )
+    microbatches = config.get("microbatches", 1)
+    if microbatches <= 0:
+        raise ConfigError(f"config.microbatches must be positive, got {microbatches}")
+    rows = num_devices // model * microbatches  # Each slice splits over the data axis.
+    if config.batch_size % rows:
+        raise ConfigError(
+            f"config.batch_size={config.batch_size} does not divide into config.microbatches="
+            f"{microbatches} slices over {num_devices // model} data-parallel devices "
+            f"({num_devices} devices / config.mesh.model={model}); use a multiple of {rows}"
         )
 
 

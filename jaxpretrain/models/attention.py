@@ -23,10 +23,8 @@ equations written out, or ``jax.nn.dot_product_attention`` with "xla" or "cudnn"
 function); decoding reads and extends a key/value cache (``attention_cache``) and always uses
 "einsum".
 
-Parameters carry logical axis names (``nn.with_logical_partitioning``: "heads", "kv", "embed")
-so that sharding rules can map them to mesh axes; no such rules exist yet (``parallel``'s
-``param_shardings`` replicates parameters or shards them by shape, FSDP, without reading the
-names).
+Parameters carry logical axis names (``nn.with_logical_partitioning``: "heads", "kv", "embed");
+``parallel.rules`` maps them to mesh axes (heads over ``model``: tensor parallelism).
 """
 
 from typing import Any, Callable

@@ -7,8 +7,7 @@ Activations (``ACTIVATIONS``, the names configs use):
     gelu:       u·Φ(u), Φ the standard normal CDF (erf)      (Hendrycks & Gimpel 2016; BERT)
     gelu_tanh:  ½u(1 + tanh(√(2/π)(u + 0.044715u³)))         (the approximation GPT-2 used)
 
-Parameters carry logical axis names ("embed", "mlp") so that sharding rules can map them to mesh
-axes; no such rules exist yet (``parallel``'s ``param_shardings`` does not read the names).
+Parameters carry logical axis names ("embed", "mlp"); ``parallel.rules`` maps them to mesh axes.
 """
 
 import functools

@@ -107,15 +107,13 @@ def _optimizers(config, method, params):
     return {p: tx for p, (tx, _) in built.items()}, {p: s for p, (_, s) in built.items()}
 
 
-def _init_opt_state(tx, params, mesh: Mesh, fsdp: bool):
-    """Optimizer state (per player for a dict of optimizers) and its shardings."""
+def _opt_shardings(tx, params, param_sh, mesh: Mesh, fsdp: bool):
+    """Shardings of the optimizer state (per player for a dict of optimizers): a parameter's
+    moments are sharded like the parameter."""
     if isinstance(tx, dict):
-        built = {p: _init_opt_state(t, params[p], mesh, fsdp) for p, t in tx.items()}
-        return {p: state for p, (state, _) in built.items()}, {
-            p: sh for p, (_, sh) in built.items()
-        }
-    shardings = parallel.param_shardings(jax.eval_shape(tx.init, params), mesh, fsdp=fsdp)
-    return jax.jit(tx.init, out_shardings=shardings)(params), shardings
+        return {p: _opt_shardings(t, params[p], param_sh[p], mesh, fsdp) for p, t in tx.items()}
+    abstract = jax.eval_shape(tx.init, params)
+    return parallel.state_shardings(abstract, params, param_sh, mesh, fsdp=fsdp)
 
 
 def _inherited_params(abstract_params, config):
@@ -141,10 +139,68 @@ def _fill(params, inherited, shardings):
     return jax.device_put(merged, shardings)
 
 
-def build_experiment(
-    config: ml_collections.ConfigDict, mesh: Mesh, *, init_from: str | None = None
-) -> Experiment:
-    """Build a run; ``init_from`` (a pretraining workdir) fills ``config.init_subtree``."""
+def make_mesh(config: ml_collections.ConfigDict) -> Mesh:
+    """The (data, model) mesh of every device that ``config.mesh`` asks for."""
+    return parallel.make_mesh(model=config.get("mesh", {}).get("model", 1))
+
+
+@dataclasses.dataclass
+class Layout:
+    """What a run compiles, before any array exists: the model, its abstract parameters, their
+    shardings and the jitted train step. ``build_experiment`` fills it with arrays; the dry run
+    (``train.aot``) compiles its step from ``abstract_state`` and ``abstract_batch`` alone."""
+
+    method: ModuleType
+    model: Any
+    dataset: Dataset
+    stream: BatchStream
+    init_params: Callable[[jax.Array], Any]  # rng -> params (plain arrays)
+    init_rng: jax.Array
+    step_rng: jax.Array
+    params: Any  # jax.ShapeDtypeStruct leaves
+    tx: Any
+    state_shardings: TrainState
+    batch_sharding: jax.sharding.NamedSharding
+    train_step: Callable[[TrainState, dict], tuple[TrainState, dict]]
+
+    def abstract_state(self) -> TrainState:
+        """The train state as ``jax.ShapeDtypeStruct``s carrying their shardings."""
+        sh = self.state_shardings
+        scalar = lambda dtype: jax.ShapeDtypeStruct((), dtype, sharding=sh.step)  # noqa: E731
+        with_sharding = lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s)  # noqa: E731
+        return TrainState(
+            step=scalar(jnp.int32),
+            params=jax.tree.map(with_sharding, self.params, sh.params),
+            opt_state=jax.tree.map(
+                with_sharding,
+                jax.eval_shape(functools.partial(_init_all, self.tx), self.params),
+                sh.opt_state,
+            ),
+            rng=jax.ShapeDtypeStruct(self.step_rng.shape, self.step_rng.dtype, sharding=sh.rng),
+            nonfinite=scalar(jnp.int32),
+        )
+
+    def abstract_batch(self) -> dict[str, jax.ShapeDtypeStruct]:
+        """The global batch's shapes [B, ...] (from this process's [B / processes, ...] rows)."""
+        local = self.stream.local_batch(0)
+        rows = jax.process_count()
+        return {
+            key: jax.ShapeDtypeStruct(
+                (value.shape[0] * rows, *value.shape[1:]), value.dtype, sharding=self.batch_sharding
+            )
+            for key, value in local.items()
+        }
+
+
+def _init_all(tx, params):
+    """The optimizer state: ``tx.init(params)``, or ``{player: ...}`` for a dict of optimizers."""
+    return (
+        {p: t.init(params[p]) for p, t in tx.items()} if isinstance(tx, dict) else tx.init(params)
+    )
+
+
+def plan_experiment(config: ml_collections.ConfigDict, mesh: Mesh) -> Layout:
+    """The :class:`Layout` of ``config`` on ``mesh``; allocates no parameters."""
     method = get_method(config.method)
     dataset = load_dataset(config.data)  # Built once; the method reads its data from it.
     model = method.make_model(config, dataset)
@@ -163,23 +219,13 @@ def build_experiment(
     def init_params(rng):
         return method.init_params(rng, example, model=model, config=config)
 
+    fsdp = config.get("fsdp", False)
     replicated = parallel.replicated(mesh)
     abstract_params = jax.eval_shape(init_params, init_rng)
-    param_sh = parallel.param_shardings(abstract_params, mesh, fsdp=config.fsdp)
-    inherited = _inherited_params(abstract_params, config) if init_from else None
-    params = jax.jit(init_params, out_shardings=param_sh)(init_rng)
-    if inherited is not None:
-        params = _fill(params, inherited, param_sh)
-    tx, schedule = _optimizers(config, method, params)
-    opt_state, opt_sh = _init_opt_state(tx, params, mesh, config.fsdp)
-    scalar = lambda x: jax.device_put(x, replicated)  # noqa: E731
-    state = TrainState(
-        step=scalar(jnp.zeros((), jnp.int32)),
-        params=params,
-        opt_state=opt_state,
-        rng=scalar(step_rng),
-        nonfinite=scalar(jnp.zeros((), jnp.int32)),
-    )
+    specs = parallel.logical_specs(init_params, init_rng, mesh=mesh, fsdp=fsdp)
+    param_sh = parallel.param_shardings(abstract_params, mesh, fsdp=fsdp, specs=specs)
+    tx, schedule = _optimizers(config, method, abstract_params)
+    opt_sh = _opt_shardings(tx, abstract_params, param_sh, mesh, fsdp)
     state_sh = TrainState(
         step=replicated, params=param_sh, opt_state=opt_sh, rng=replicated, nonfinite=replicated
     )
@@ -189,6 +235,43 @@ def build_experiment(
         in_shardings=(state_sh, batch_sh),
         out_shardings=(state_sh, replicated),
         donate_argnums=0,
+    )
+    return Layout(
+        method=method,
+        model=model,
+        dataset=dataset,
+        stream=stream,
+        init_params=init_params,
+        init_rng=init_rng,
+        step_rng=step_rng,
+        params=abstract_params,
+        tx=tx,
+        state_shardings=state_sh,
+        batch_sharding=batch_sh,
+        train_step=train_step,
+    )
+
+
+def build_experiment(
+    config: ml_collections.ConfigDict, mesh: Mesh, *, init_from: str | None = None
+) -> Experiment:
+    """Build a run; ``init_from`` (a pretraining workdir) fills ``config.init_subtree``."""
+    layout = plan_experiment(config, mesh)
+    method, model, state_sh = layout.method, layout.model, layout.state_shardings
+    param_sh, batch_sh, replicated = state_sh.params, layout.batch_sharding, state_sh.step
+    inherited = _inherited_params(layout.params, config) if init_from else None
+    params = jax.jit(layout.init_params, out_shardings=param_sh)(layout.init_rng)
+    if inherited is not None:
+        params = _fill(params, inherited, param_sh)
+    init_opt = functools.partial(_init_all, layout.tx)  # Per player for a dict of optimizers.
+    opt_state = jax.jit(init_opt, out_shardings=state_sh.opt_state)(params)
+    scalar = lambda x: jax.device_put(x, replicated)  # noqa: E731
+    state = TrainState(
+        step=scalar(jnp.zeros((), jnp.int32)),
+        params=params,
+        opt_state=opt_state,
+        rng=scalar(layout.step_rng),
+        nonfinite=scalar(jnp.zeros((), jnp.int32)),
     )
     eval_metrics = make_eval_step(method, model, config)
     eval_outputs = getattr(method, "eval_outputs", None)
@@ -215,10 +298,10 @@ def build_experiment(
         model=model,
         mesh=mesh,
         state=state,
-        train_step=train_step,
+        train_step=layout.train_step,
         eval_step=jax.jit(eval_step, in_shardings=(param_sh, batch_sh), out_shardings=replicated),
-        dataset=dataset,
-        stream=stream,
-        eval_transform=method.preprocess(config, train=False, dataset=dataset),
+        dataset=layout.dataset,
+        stream=layout.stream,
+        eval_transform=method.preprocess(config, train=False, dataset=layout.dataset),
         pictures_step=pictures_step,
     )

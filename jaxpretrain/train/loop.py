@@ -28,7 +28,7 @@ from jaxpretrain.errors import CheckpointError, JaxpretrainError, Preempted
 from jaxpretrain.train import pretrained
 from jaxpretrain.train.checkpoint import CONFIG_FILE
 from jaxpretrain.train.checkpointer import Checkpointer
-from jaxpretrain.train.experiment import Experiment, build_experiment
+from jaxpretrain.train.experiment import Experiment, build_experiment, make_mesh
 from jaxpretrain.train.metrics import MetricsWriter, Throughput
 from jaxpretrain.train.preemption import PreemptionWatch
 from jaxpretrain.train.resume_config import check_resume
@@ -85,8 +85,8 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     if config.init_from:
         pretrained.parse(config.init_from)  # A missing source fails before anything is built.
     parallel.initialize()
-    mesh = parallel.make_mesh()
-    validate(config, num_devices=mesh.size)
+    validate(config, num_devices=jax.device_count())
+    mesh = make_mesh(config)
     main = parallel.is_main_process()
     with contextlib.ExitStack() as stack:
         if main:  # Process 0 speaks for the job.

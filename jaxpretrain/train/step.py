@@ -15,6 +15,20 @@ gather's transpose does), at a cost independent of the table sizes (word2vec.c's
 
 The randomness of step ``s`` is ``fold_in(state.rng, s)`` (player ``i`` folds in ``i`` once more),
 so a resumed run draws exactly what an uninterrupted one would.
+
+Gradient accumulation: with ``config.microbatches = k`` each player's gradient is the mean of the
+gradients of k slices of the batch, computed one after the other by a ``lax.scan`` inside the
+step, and then applied as one update:
+
+    g = (1/k) Σ_i ∇L(θ; slice_i),   slice_i = rows {i, i + k, i + 2k, ...} of the [B, ...] batch
+
+so the activations of only B/k rows are alive at once. Slice i takes every k-th row, so that on a
+batch split in contiguous blocks over the ``data`` axis every device holds B/(k·data) rows of every
+slice. Slice i draws its randomness from ``fold_in(rng, i)``: deterministic, but dropout masks
+differ from those of the one-slice step. g equals the one-slice gradient exactly when the loss is a
+mean of per-row terms over the (full, unpadded) training batch; a loss with statistics across rows
+(batch norm, in-batch negatives as in InfoNCE, a batch entropy) is computed on batches of B/k, as
+with gradient accumulation anywhere. Word vectors (``sparse_rows``, a summed loss) do not microbatch.
 """
 
 from __future__ import annotations
@@ -27,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxpretrain.errors import ConfigError
 from jaxpretrain.models import gather_rows
 from jaxpretrain.train.optim import frozen_subtrees, is_frozen, is_plain_sgd
 from jaxpretrain.train.state import TrainState
@@ -39,8 +54,44 @@ def players(method: ModuleType) -> Mapping[str, LossFn] | None:
     return getattr(method, "loss_fns", None)
 
 
-def _update(loss_fn, params, opt_state, tx, batch, rng):
-    (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch, rng)
+def _slices(batch: dict[str, jax.Array], k: int) -> dict[str, jax.Array]:
+    """[B, ...] -> [k, B/k, ...]; slice i holds rows i, i + k, i + 2k, ... (module docstring)."""
+
+    def split(x):
+        rows = x.reshape(x.shape[0] // k, k, *x.shape[1:])  # [B/k, k, ...]
+        return jnp.swapaxes(rows, 0, 1)  # [k, B/k, ...]
+
+    return {key: split(value) for key, value in batch.items()}
+
+
+def _value_and_grad(loss_fn: LossFn, microbatches: int):
+    """``jax.value_and_grad(loss_fn, has_aux=True)``, averaged over ``microbatches`` slices of
+    the batch by a ``lax.scan`` (loss, metrics and gradients alike)."""
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    if microbatches == 1:
+        return grad_fn
+
+    def accumulated(params, batch, rng):
+        slices = _slices(batch, microbatches)
+        first = jax.tree.map(lambda x: x[0], slices)
+        zeros = jax.tree.map(
+            lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(grad_fn, params, first, rng)
+        )
+
+        def add(total, index_and_slice):
+            index, part = index_and_slice
+            out = grad_fn(params, part, jax.random.fold_in(rng, index))
+            total = jax.tree.map(lambda t, x: t + (x / microbatches).astype(t.dtype), total, out)
+            return total, None
+
+        total, _ = jax.lax.scan(add, zeros, (jnp.arange(microbatches), slices))
+        return total
+
+    return accumulated
+
+
+def _update(loss_fn, params, opt_state, tx, batch, rng, microbatches=1):
+    (loss, metrics), grads = _value_and_grad(loss_fn, microbatches)(params, batch, rng)
     updates, opt_state = tx.update(grads, opt_state, params)
     metrics = {**metrics, "loss": loss, "grad_norm": optax.tree.norm(grads)}
     return optax.apply_updates(params, updates), opt_state, loss, metrics
@@ -94,6 +145,13 @@ def make_train_step(
     optimizer = getattr(config, "optimizer", None)  # Tests may pass a bare config.
     sparse = optimizer is not None and hasattr(method, "sparse_rows") and is_plain_sgd(optimizer)
     frozen = set() if optimizer is None else frozen_subtrees(optimizer)
+    microbatches = getattr(config, "microbatches", 1)
+    if microbatches > 1 and hasattr(method, "sparse_rows"):
+        raise ConfigError(
+            f"config.microbatches={microbatches} does not apply to {method.__name__}: its loss is "
+            "summed over the batch and its sparse row update costs memory independent of the "
+            "table sizes; set config.microbatches=1 and shrink config.batch_size instead."
+        )
 
     def step(state: TrainState, batch: dict[str, jax.Array]):
         rng = jax.random.fold_in(state.rng, state.step)
@@ -111,7 +169,7 @@ def make_train_step(
                 functools.partial(method.loss_fn, model=model, config=config), frozen
             )
             params, opt_state, loss, metrics = _update(
-                loss_fn, state.params, state.opt_state, tx, batch, rng
+                loss_fn, state.params, state.opt_state, tx, batch, rng, microbatches
             )
             metrics["lr"] = schedule(state.step)
         else:
@@ -129,6 +187,7 @@ def make_train_step(
                     tx[player],
                     batch,
                     jax.random.fold_in(rng, index),
+                    microbatches,
                 )
                 loss = loss + player_loss_value
                 metrics.update({f"{player}/{k}": v for k, v in player_metrics.items()})

@@ -1,0 +1,77 @@
+"""A checkpoint restores onto any device count or mesh shape (DESIGN.md, "Devices").
+
+One GPT smoke run of 9 steps changes layout twice: written on 8 devices as a 2x4 mesh with FSDP,
+it is cut back to its checkpoint at step 3 (as if killed right after writing it) and resumed by
+``scripts/train.py`` on 1 device; cut back to step 6, it is resumed on the 8 devices as 2x4 with
+FSDP again. Orbax reads each saved array into the shardings of the new layout. Both resumed runs
+end with the parameters of an uninterrupted 1-device run, to the float tolerance of a change of
+layout (the layouts' sums round differently, tests/parallel/test_logical_mesh.py). The layouts are
+that test's, so the compiled steps are shared.
+"""
+
+import os
+import shutil
+import subprocess
+
+import jax
+import pytest
+from conftest import ROOT, load_config, max_relative_difference, subprocess_env, train_command
+
+from jaxpretrain import parallel
+from jaxpretrain.train import train
+from jaxpretrain.train.checkpoint import restore_params
+from jaxpretrain.train.experiment import build_experiment
+
+STEPS = 9  # Checkpoints every 3 steps (and kept: 3, 6, 9).
+SETTINGS = ("--config.total_steps=9", "--config.checkpoint_every=3", "--config.eval_every=0")
+
+
+def _config(model: int = 1, fsdp: bool = False):
+    config = load_config("gpt2_kjv")
+    config.total_steps, config.checkpoint_every, config.eval_every = STEPS, 3, 0
+    config.mesh.model, config.fsdp = model, fsdp
+    return config
+
+
+def _cut_back(workdir, step: int) -> None:
+    """Delete the checkpoints after ``step``: the run was killed right after writing ``step``."""
+    directory = os.path.join(workdir, "checkpoints")
+    for name in os.listdir(directory):
+        if name.isdigit() and int(name) > step:
+            shutil.rmtree(os.path.join(directory, name))
+
+
+def _resume_in_subprocess(workdir, num_devices: int) -> str:
+    command = train_command(workdir, *SETTINGS, config="gpt2_kjv")
+    result = subprocess.run(
+        command, cwd=ROOT, env=subprocess_env(num_devices), capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_resume_across_device_counts_and_mesh_shapes(tmp_path):
+    workdir = str(tmp_path / "run")
+    train(_config(model=4, fsdp=True), workdir)  # 8 devices, 2x4, FSDP.
+    _cut_back(workdir, 3)
+    stdout = _resume_in_subprocess(workdir, 1)
+    assert "from step 3" in stdout, stdout
+    on_one = restore_params(workdir)
+    _cut_back(workdir, 6)  # Written on 1 device.
+    final = train(_config(model=4, fsdp=True), workdir)
+    assert int(final.step) == STEPS
+
+    experiment = build_experiment(_config(), parallel.make_mesh(jax.devices()[:1]))
+    state = experiment.state
+    for step in range(STEPS):
+        state, _ = experiment.step(state, experiment.global_batch(step))
+    reference = jax.device_get(state.params)
+    assert max_relative_difference(on_one, reference) < 1e-5
+    assert max_relative_difference(final.params, reference) < 1e-5
+    # The restored state really took the new layout.
+    embedding = final.params["wte"]["embedding"]
+    assert tuple(embedding.sharding.spec) == ("model", "data")
+    assert dict(embedding.sharding.mesh.shape) == {"data": 2, "model": 4}
+    assert int(final.nonfinite) == 0
