@@ -10,8 +10,8 @@ from XLA's buffer assignment: parameters, optimizer state, the batch slice and t
 kept for the backward pass; and the FLOPs of one step from XLA's cost analysis of the partitioned
 program (one device's share; the CPU compiler counts everything, GPU compilers leave out what
 cuDNN runs; a loop's body counts once, so with ``microbatches = k`` the gradient's FLOPs are one
-slice's, and the step's about k times them). A step that needs more than a device holds raises :class:`StepTooLargeError`, which
-names the config knobs that shrink it.
+slice's, and the step's about k times them). A step that needs more than a device holds raises
+:class:`StepTooLargeError`, which names the config knobs that shrink it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import ml_collections
 
 from jaxpretrain import parallel
 from jaxpretrain.config import validate
+from jaxpretrain.errors import JaxpretrainError
 from jaxpretrain.train.experiment import make_mesh, plan_experiment
 
 KNOBS = (
@@ -34,7 +35,7 @@ KNOBS = (
 )
 
 
-class StepTooLargeError(MemoryError):
+class StepTooLargeError(JaxpretrainError, MemoryError):
     """The compiled train step needs more memory than a device holds."""
 
 
