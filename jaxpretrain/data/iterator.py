@@ -109,6 +109,11 @@ class BatchStream:
         read = self._ds.__getitem__
         return _stack(list(self._pool.map(read, positions) if self._pool else map(read, positions)))
 
+    def first_example(self) -> dict[str, np.ndarray]:
+        """The first row of this process's slice of batch 0, as a batch of one: dict of [1, ...]
+        arrays. Shapes and dtypes (model init, ahead-of-time compiles) without reading a batch."""
+        return _stack([self._ds[self.process_index * self.local_batch_size]])
+
 
 def eval_batches(
     source,

@@ -181,14 +181,14 @@ class Layout:
         )
 
     def abstract_batch(self) -> dict[str, jax.ShapeDtypeStruct]:
-        """The global batch's shapes [B, ...] (from this process's [B / processes, ...] rows)."""
-        local = self.stream.local_batch(0)
-        rows = jax.process_count()
+        """The global batch's shapes [B, ...] (from one example: no batch is read)."""
         return {
             key: jax.ShapeDtypeStruct(
-                (value.shape[0] * rows, *value.shape[1:]), value.dtype, sharding=self.batch_sharding
+                (self.stream.global_batch_size, *value.shape[1:]),
+                value.dtype,
+                sharding=self.batch_sharding,
             )
-            for key, value in local.items()
+            for key, value in self.stream.first_example().items()
         }
 
 
@@ -213,7 +213,7 @@ def plan_experiment(config: ml_collections.ConfigDict, mesh: Mesh) -> Layout:
         workers=config.data.get("workers", 0),
         **process,
     )
-    example = {k: v[:1] for k, v in stream.local_batch(0).items()}
+    example = stream.first_example()
     init_rng, step_rng = jax.random.split(jax.random.PRNGKey(config.seed))
 
     def init_params(rng):
