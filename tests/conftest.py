@@ -37,6 +37,14 @@ def load_config(name: str, arg: str | None = "smoke"):
     return config_lib.load(os.path.join(ROOT, "configs", f"{name}.py"), arg)
 
 
+def pytest_collection_modifyitems(items):
+    """Modules that hold slow (end-to-end) tests run first, each module's tests kept together
+    and in order: pytest-xdist hands tests out in this order, and a long test left for the end
+    would keep one worker busy while the other idles."""
+    slow = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module.__name__ not in slow)
+
+
 @pytest.fixture
 def smoke_config():
     return load_config

@@ -32,7 +32,7 @@ from jaxpretrain.train.metrics import read_metrics
 
 # Long enough that the kill (as soon as checkpoint 10 exists) and the SIGTERM (as soon as step 10
 # is logged) land well before the end: the smoke model runs ~80 steps/s on one CPU device.
-TOTAL_STEPS = 300
+TOTAL_STEPS = 150
 INTERRUPT_AFTER = 10
 TIMEOUT_S = 240
 
