@@ -17,6 +17,7 @@ from typing import Any
 
 import ml_collections
 
+from jaxpretrain import parallel
 from jaxpretrain.errors import ConfigError
 
 # Keys (or their parents) that may differ on resume. total_steps and the optimizer's
@@ -60,7 +61,7 @@ def check_resume(saved: dict[str, Any], config: ml_collections.ConfigDict, workd
     """Compare ``config`` with the ``saved`` config.json of the run being resumed.
 
     Keys present in only one of them (a key added or removed by a newer jaxpretrain) are logged,
-    not errors. Prints the safe changes on stderr.
+    not errors. Process 0 prints the safe changes on stderr.
 
     Raises:
       ConfigError: listing every key outside ``SAFE_TO_CHANGE`` whose value differs.
@@ -81,5 +82,5 @@ def check_resume(saved: dict[str, Any], config: ml_collections.ConfigDict, workd
     notes = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in changed]
     notes += [f"{k}: {new[k]!r} (new key)" for k in sorted(new.keys() - old.keys())]
     notes += [f"{k}: no longer a key (was {old[k]!r})" for k in sorted(old.keys() - new.keys())]
-    if notes:
+    if notes and parallel.is_main_process():
         print(f"resuming with config changes: {'; '.join(notes)}", file=sys.stderr, flush=True)
