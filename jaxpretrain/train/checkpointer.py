@@ -118,7 +118,7 @@ class Checkpointer:
         """
         step = int(state.step)
         items = _saved_items(state)
-        sums = {name: checksums.checksums(tree) for name, tree in items.items()}
+        sums = checksums.by_item(items)
         self.wait()  # Surfaces a failure of the previous save before starting this one.
         self._saving = step
         try:
@@ -203,12 +203,12 @@ class Checkpointer:
             expected = read_checksums(step_dir)  # None for checkpoints older than checksums.
         except Exception as error:  # Orbax and TensorStore raise many types; all mean damage.
             raise _Corrupt(_cause(error)) from error
-        for name in _ITEMS if expected is not None else ():
-            bad = checksums.mismatches(restored[name], expected[name])
+        if expected is not None:
+            actual = checksums.by_item({name: restored[name] for name in _ITEMS})
+            bad = [f"{n}/{p}" for n in _ITEMS for p in checksums.differing(actual[n], expected[n])]
             if bad:
                 raise _Corrupt(
-                    f"{len(bad)} arrays differ from the checksums written with them, e.g. "
-                    f"{name}/{bad[0]}"
+                    f"{len(bad)} arrays differ from the checksums written with them, e.g. {bad[0]}"
                 )
         return target.replace(
             params=restored["params"],

@@ -52,9 +52,20 @@ def checksums(tree: Any) -> dict[str, int]:
     }
 
 
+def by_item(items: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """``{item: {leaf path: checksum}}`` of a dict of pytrees, in one compiled call."""
+    grouped: dict[str, dict[str, int]] = {name: {} for name in items}
+    for path, value in checksums(items).items():
+        name, _, rest = path.partition("/")
+        grouped[name][rest] = value
+    return grouped
+
+
+def differing(actual: dict[str, int], expected: dict[str, int]) -> list[str]:
+    """The leaf paths whose checksums differ (or that only one side has)."""
+    return sorted(p for p in set(actual) | set(expected) if actual.get(p) != expected.get(p))
+
+
 def mismatches(tree: Any, expected: dict[str, int]) -> list[str]:
     """The leaf paths of ``tree`` whose checksum is not ``expected``'s (or that it lacks)."""
-    actual = checksums(tree)
-    return sorted(
-        path for path in set(actual) | set(expected) if actual.get(path) != expected.get(path)
-    )
+    return differing(checksums(tree), expected)
