@@ -165,7 +165,7 @@ REQUIRED_KEYS = (
 
 
 def validate(config: ml_collections.ConfigDict, *, num_devices: int) -> None:
-    """Raise ValueError naming the key and the fix for a config that cannot run."""
+    """Raise ConfigError naming the key and the fix for a config that cannot run."""
     missing = [k for k in REQUIRED_KEYS if k not in config]
     if missing:
         raise ConfigError(
