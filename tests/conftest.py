@@ -61,6 +61,50 @@ def finished_smoke_run(tmp_path_factory) -> str:
     return str(workdir)
 
 
+def finished_steps(workdir) -> list[int]:
+    """Steps of a run's finished checkpoints (Orbax renames a temporary dir when a save completes)."""
+    directory = os.path.join(workdir, "checkpoints")
+    if not os.path.isdir(directory):
+        return []
+    return sorted(int(name) for name in os.listdir(directory) if name.isdigit())
+
+
+def assert_trees_equal(actual, expected):
+    """Same structure and bit-identical leaves."""
+    import numpy as np
+
+    flat_actual = jax.tree_util.tree_flatten_with_path(actual)[0]
+    flat_expected = jax.tree_util.tree_flatten_with_path(expected)[0]
+    assert [p for p, _ in flat_actual] == [p for p, _ in flat_expected]
+    for (path, a), (_, e) in zip(flat_actual, flat_expected):
+        np.testing.assert_allclose(a, e, rtol=0, atol=0, err_msg=jax.tree_util.keystr(path))
+
+
+def copy_run(workdir, tmp_path) -> str:
+    """A copy of the run in ``workdir`` (e.g. ``finished_smoke_run``) at ``tmp_path/run``."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy)
+    return str(copy)
+
+
+def damage_checkpoint(workdir: str, step: int, how: str) -> None:
+    """``flip``: one bit at a quarter, half and three quarters of each parameter data file (most
+    such flips restore without an Orbax error, as other values); ``overwrite``: every file of the
+    parameters replaced by junk (Orbax cannot read them)."""
+    params = os.path.join(workdir, "checkpoints", str(step), "params")
+    files = [os.path.join(root, name) for root, _, names in os.walk(params) for name in names]
+    for file in files:
+        if how == "overwrite":
+            open(file, "wb").write(b"not a checkpoint")
+        elif os.sep + "d" + os.sep in file:  # TensorStore's OCDBT keeps the array data in d/.
+            data = bytearray(open(file, "rb").read())
+            for quarter in (1, 2, 3):
+                data[len(data) * quarter // 4] ^= 0x10
+            open(file, "wb").write(bytes(data))
+
+
 def subprocess_env(num_devices: int = 1, **distributed) -> dict:
     """Environment for a training subprocess: CPU only, ``num_devices`` host devices, and part of
     a multi-host job only if ``distributed`` sets JAX_COORDINATOR_ADDRESS and friends."""

@@ -2,12 +2,19 @@
 
 import ast
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
-from conftest import CONFIG_ARGUMENTS, CONFIGS, ROOT, load_config, subprocess_env
+from conftest import (
+    CONFIG_ARGUMENTS,
+    CONFIGS,
+    ROOT,
+    copy_run,
+    damage_checkpoint,
+    load_config,
+    subprocess_env,
+)
 
 from jaxpretrain import config as config_lib
 from jaxpretrain.data import load_dataset
@@ -92,16 +99,6 @@ def test_config_docstring_holds_the_command(filename):
 # ---- Errors we raise on purpose: one line on stderr, no traceback, no Orbax noise ------------
 
 
-def _copy_and(finished_smoke_run, tmp_path, damage=None) -> str:
-    workdir = tmp_path / "run"
-    shutil.copytree(finished_smoke_run, workdir)
-    for step in (3, 6) if damage else ():
-        for root, _, names in os.walk(workdir / "checkpoints" / str(step) / "params"):
-            for name in names:
-                open(os.path.join(root, name), "wb").write(b"not a checkpoint")
-    return str(workdir)
-
-
 @pytest.mark.parametrize(
     "case, expected",
     [
@@ -120,7 +117,10 @@ def test_errors_we_raise_are_one_line_without_traceback(
         args = [f"--model={finished_smoke_run}", "--prompt=In the beginning"]
     else:
         script = "train.py"
-        workdir = _copy_and(finished_smoke_run, tmp_path, damage=case == "no intact checkpoint")
+        workdir = copy_run(finished_smoke_run, tmp_path)
+        if case == "no intact checkpoint":
+            for step in (3, 6):
+                damage_checkpoint(workdir, step, "overwrite")
         override = {
             "negative batch": ["--config.batch_size=-3"],
             "changed model": ["--config.model.width=16"],

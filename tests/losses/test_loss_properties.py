@@ -19,165 +19,32 @@ cross-entropy is at most a difference of two logits, so ±1e38 rather than ±3e3
 takes ±3e38, a sum of n of them ±3e38/n). ``-inf`` appears only where a loss documents it:
 excluded classes (target probability 0, or any class but the label) and impossible codes. Corners
 too narrow for a few random draws (``CORNERS``) go through the same checks. Hypothesis runs
-derandomized, 8 examples per loss, every evaluation jitted and shared per loss: about 40 s with a
+derandomized, 6 examples per loss (checks in ``loss_property_checks``), every evaluation jitted and shared per loss: about 40 s with a
 cold compilation cache on a loaded 2-core machine, 10 s warm.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from loss_property_checks import (
+    FLOAT_JUNK,
+    INT_JUNK,
+    LOGIT_SCALES,
+    SETTINGS,
+    Case,
+    check_properties,
+    random_mask,
+    random_values,
+)
 
 from jaxpretrain import losses
-
-SETTINGS = settings(
-    max_examples=6,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-FLOAT_JUNK = [np.nan, np.inf, -np.inf, 3e38, -3e38]
-INT_JUNK = [-1, 10**6]
-# Logit magnitudes: a cross-entropy is at most a difference of two logits plus ln V, so it stays
-# a float32 up to ±1e38 (not ±3e38).
-LOGIT_SCALES = [1e-30, 1.0, 1e4, 1e38]
-
-
-@dataclasses.dataclass
-class Case:
-    fn: Callable  # fn(*args, where=...) -> per-example values of the where shape.
-    args: list  # numpy arrays (None for an omitted optional input).
-    rows: list  # per arg: its leading axes are the where axes (junk goes into masked rows).
-    where_shape: tuple
-    grad: list | None = None  # per arg: differentiate (default: every floating arg).
-
-    def __post_init__(self):
-        if self.grad is None:
-            self.grad = [_is_float(a) for a in self.args]
-
-
-def _is_float(a) -> bool:
-    return a is not None and np.issubdtype(np.asarray(a).dtype, np.floating)
-
-
-def _values(rng, shape, scale) -> np.ndarray:
-    """Normal values times ``scale`` within ±scale, a quarter of them exactly ±scale."""
-    x = np.clip(rng.standard_normal(shape), -1.0, 1.0) * scale
-    if rng.random() < 0.5:  # One sign throughout: sums of the values are the largest.
-        x = np.abs(x)
-    x = np.where(rng.random(shape) < 0.25, np.sign(x) * scale, x)
-    return x.astype(np.float32)
-
-
-def _mask(draw, rng, shape) -> np.ndarray:
-    kind = draw(st.sampled_from(["random", "all", "none"]))
-    if kind == "all":
-        return np.ones(shape, bool)
-    if kind == "none":
-        return np.zeros(shape, bool)
-    return rng.random(shape) < 0.5
-
-
-_RUNS: dict = {}
-
-
-def _evaluator(case: Case):
-    """(args, where) -> values and the gradient of their sum w.r.t. every differentiated arg (None
-    for the rest). Jitted and shared by every case of one loss, so each input shape compiles once
-    for the clean, junk and all-masked evaluations alike."""
-    idx = tuple(i for i, g in enumerate(case.grad) if g)
-    key = (case.fn, idx, tuple(a is None for a in case.args))
-    if key not in _RUNS:
-        fn = case.fn
-
-        @jax.jit
-        def run(args, where):
-            def f(*diff):
-                full = list(args)
-                for i, a in zip(idx, diff):
-                    full[i] = a
-                return fn(*full, where=where)
-
-            out, vjp = jax.vjp(f, *[args[i] for i in idx])
-            return out, vjp(jnp.ones_like(out))
-
-        _RUNS[key] = run
-    run = _RUNS[key]
-
-    def evaluate(args, where):
-        out, diff_grads = run(list(args), where)
-        grads = [None] * len(args)
-        for i, g in zip(idx, diff_grads):
-            grads[i] = np.asarray(g)
-        return np.asarray(out), grads
-
-    return evaluate
-
-
-_PLAIN: dict = {}
-
-
-def _plain(fn):
-    """fn jitted, called without ``where``."""
-    if fn not in _PLAIN:
-        _PLAIN[fn] = jax.jit(fn)
-    return _PLAIN[fn]
-
-
-def _with_junk(case: Case, where, float_junk, int_junk) -> list:
-    out = []
-    for a, row in zip(case.args, case.rows):
-        if a is not None and row:
-            a = np.array(a, copy=True)
-            a[~where] = float_junk if _is_float(a) else int_junk
-        out.append(a)
-    return out
-
-
-def check_properties(case: Case, where: np.ndarray, float_junk, int_junk):
-    assert where.shape == case.where_shape
-    _evaluate = _evaluator(case)
-    out, grads = _evaluate(case.args, where)
-    assert out.shape == case.where_shape
-    assert np.all(np.isfinite(out)), out
-    for g in grads:
-        assert g is None or np.all(np.isfinite(g)), g
-    # Masked rows: exactly 0, with an exactly-0 gradient for their per-row inputs.
-    np.testing.assert_array_equal(out[~where], 0.0)
-    for g, row in zip(grads, case.rows):
-        if g is not None and row:
-            np.testing.assert_array_equal(g[~where], 0.0)
-    # where=None is the all-true mask (to rounding: XLA may fuse the two programs differently).
-    if where.all():
-        full = _plain(case.fn)(*case.args)
-        np.testing.assert_allclose(np.asarray(full), out, rtol=1e-6, atol=0)
-    # Junk in the masked rows changes nothing: values, per-row and shared gradients.
-    if not where.all():
-        junk_out, junk_grads = _evaluate(_with_junk(case, where, float_junk, int_junk), where)
-        np.testing.assert_array_equal(junk_out, out)
-        for g, jg in zip(grads, junk_grads):
-            if g is not None:
-                np.testing.assert_array_equal(jg, g)
-    # A batch of junk, all masked: zero loss, zero gradient.
-    none = np.zeros_like(where)
-    zero_out, zero_grads = _evaluate(_with_junk(case, none, float_junk, int_junk), none)
-    np.testing.assert_array_equal(zero_out, np.zeros(case.where_shape))
-    for g in zero_grads:
-        if g is not None:
-            np.testing.assert_array_equal(g, 0.0)
-
-
-# ---------------------------------------------------------------------------------------------
-# Builders: one per loss, each returning (Case, mask).
 
 
 def _distributions(rng, shape, zero_frac=0.3) -> np.ndarray:
@@ -207,13 +74,13 @@ _SMOOTHED = {eps: _smoothed_cross_entropy(eps) for eps in (0.0, 0.1, 1.0)}
 def build_softmax_cross_entropy(draw, rng, lead=(), vocab=None, loss=None):
     batch = (draw(st.integers(1, 4)),) + lead
     v = vocab or draw(st.integers(2, 7))
-    logits = _values(rng, batch + (v,), draw(st.sampled_from(LOGIT_SCALES)))
+    logits = random_values(rng, batch + (v,), draw(st.sampled_from(LOGIT_SCALES)))
     labels = rng.integers(0, v, batch)
     smoothing = 0.0 if loss else draw(st.sampled_from(sorted(_SMOOTHED)))
     if smoothing == 0 and draw(st.booleans()):
         # Excluded vocabulary entries: -inf anywhere but at the label.
         logits = _exclude(rng, logits, np.arange(v) == labels[..., None])
-    return Case(loss or _SMOOTHED[smoothing], [logits, labels], [True, True], batch), _mask(
+    return Case(loss or _SMOOTHED[smoothing], [logits, labels], [True, True], batch), random_mask(
         draw, rng, batch
     )
 
@@ -234,7 +101,7 @@ def build_next_sentence(draw, rng):
 
 def build_soft_target_cross_entropy(draw, rng):
     shape = (draw(st.integers(1, 5)), draw(st.integers(2, 7)))
-    logits = _values(rng, shape, draw(st.sampled_from(LOGIT_SCALES)))
+    logits = random_values(rng, shape, draw(st.sampled_from(LOGIT_SCALES)))
     targets = _distributions(rng, shape)
     excluded = draw(st.booleans())
     if excluded:  # Documented: classes with target 0 may have logit -inf.
@@ -247,43 +114,43 @@ def build_soft_target_cross_entropy(draw, rng):
         shape[:1],
         grad=[True, not excluded],
     )
-    return case, _mask(draw, rng, shape[:1])
+    return case, random_mask(draw, rng, shape[:1])
 
 
 def build_multilabel_sigmoid(draw, rng):
     shape = (draw(st.integers(1, 5)), draw(st.integers(2, 7)))
     # V softplus terms: ±3e38 / V keeps their sum a float32.
-    logits = _values(rng, shape, draw(st.sampled_from([1e-30, 1.0, 1e4, 3e38 / shape[1]])))
+    logits = random_values(rng, shape, draw(st.sampled_from([1e-30, 1.0, 1e4, 3e38 / shape[1]])))
     targets = (rng.random(shape) < 0.4).astype(np.float32)
     if draw(st.booleans()):
         targets = rng.random(shape).astype(np.float32)  # Soft targets.
     case = Case(losses.multilabel_sigmoid, [logits, targets], [True, True], shape[:1])
-    return case, _mask(draw, rng, shape[:1])
+    return case, random_mask(draw, rng, shape[:1])
 
 
 def build_khot_softmax_cross_entropy(draw, rng):
     shape = (draw(st.integers(1, 5)), draw(st.integers(2, 7)))
-    logits = _values(rng, shape, draw(st.sampled_from(LOGIT_SCALES)))
+    logits = random_values(rng, shape, draw(st.sampled_from(LOGIT_SCALES)))
     targets = (rng.random(shape) < 0.4).astype(np.float32)  # Some rows k = 0.
     case = Case(losses.khot_softmax_cross_entropy, [logits, targets], [True, True], shape[:1])
-    return case, _mask(draw, rng, shape[:1])
+    return case, random_mask(draw, rng, shape[:1])
 
 
 def build_info_nce(draw, rng):
     b, n1 = draw(st.integers(1, 5)), draw(st.integers(2, 7))
-    scores = _values(rng, (b, n1), draw(st.sampled_from(LOGIT_SCALES)))
+    scores = random_values(rng, (b, n1), draw(st.sampled_from(LOGIT_SCALES)))
     positives = rng.integers(0, n1, (b,))
     if draw(st.booleans()):
         positives = np.eye(n1, dtype=bool)[positives]  # The one-hot form.
     case = Case(losses.info_nce, [scores, positives], [True, True], (b,))
-    return case, _mask(draw, rng, (b,))
+    return case, random_mask(draw, rng, (b,))
 
 
 def build_cross_entropy_entropy(draw, rng):
     b, k = draw(st.integers(1, 5)), draw(st.integers(2, 7))
     q = _distributions(rng, (b, k))
     marginal = draw(st.booleans())  # P(z) [K] shared by the batch, or P(z|c) [B, K].
-    logits = _values(rng, (k,) if marginal else (b, k), draw(st.sampled_from(LOGIT_SCALES)))
+    logits = random_values(rng, (k,) if marginal else (b, k), draw(st.sampled_from(LOGIT_SCALES)))
     excluded = draw(st.booleans())
     if excluded:  # q = 0 entries contribute exactly 0, even against ln P = -inf.
         logits = _exclude(rng, logits, (q > 0).any(0) if marginal else q > 0)
@@ -295,15 +162,15 @@ def build_cross_entropy_entropy(draw, rng):
         (b,),
         grad=[not excluded, True],
     )
-    return case, _mask(draw, rng, (b,))
+    return case, random_mask(draw, rng, (b,))
 
 
 def build_code_entropy(draw, rng):
     b, k = draw(st.integers(1, 5)), draw(st.integers(2, 7))
-    logits = _values(rng, (b, k), draw(st.sampled_from(LOGIT_SCALES)))
+    logits = random_values(rng, (b, k), draw(st.sampled_from(LOGIT_SCALES)))
     if draw(st.booleans()):  # Impossible codes (q = 0 exactly); one code per row stays.
         logits = _exclude(rng, logits, np.arange(k) == rng.integers(0, k, (b, 1)))
-    return Case(losses.code_entropy, [logits], [True], (b,)), _mask(draw, rng, (b,))
+    return Case(losses.code_entropy, [logits], [True], (b,)), random_mask(draw, rng, (b,))
 
 
 def build_gaussian_kl(draw, rng):
@@ -315,7 +182,7 @@ def build_gaussian_kl(draw, rng):
     # its mean sits z prior standard deviations away.
     prior_log_scale = np.full(pshape, draw(st.sampled_from([0.0, -100.0, -40.0, 40.0, 80.0])))
     prior_log_scale += rng.standard_normal(pshape)
-    prior_mean = _values(rng, pshape, draw(st.sampled_from([1e-30, 1.0, 1e4])))
+    prior_mean = random_values(rng, pshape, draw(st.sampled_from([1e-30, 1.0, 1e4])))
     delta = np.minimum(
         rng.standard_normal((b, d)) * draw(st.sampled_from([0.0, 1.0, 30.0, 1e4])), 40.0
     )
@@ -328,14 +195,14 @@ def build_gaussian_kl(draw, rng):
     else:
         args = [mean, log_scale, prior_mean, prior_log_scale.astype(np.float32)]
     rows = [True, True, prior == "per_example", prior == "per_example"]
-    return Case(losses.gaussian_kl, args, rows, (b,)), _mask(draw, rng, (b,))
+    return Case(losses.gaussian_kl, args, rows, (b,)), random_mask(draw, rng, (b,))
 
 
 def build_masked_l2(draw, rng):
     b, h, c = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
     scale = draw(st.sampled_from([1e-30, 1.0, 1e4, 1e15]))
-    targets = _values(rng, (b, h, c), scale)
-    predictions = (targets + _values(rng, (b, h, c), scale)).astype(np.float32)
+    targets = random_values(rng, (b, h, c), scale)
+    predictions = (targets + random_values(rng, (b, h, c), scale)).astype(np.float32)
     mask_kind = draw(st.sampled_from(["none", "pixels", "channels"]))
     mask_shape = {"none": None, "pixels": (b, h, 1), "channels": (b, h, c)}[mask_kind]
     mask = None
@@ -343,38 +210,40 @@ def build_masked_l2(draw, rng):
         mask = rng.choice(np.array([0.0, 1.0, 10.0]), mask_shape, p=[0.4, 0.4, 0.2])
         mask = (mask * draw(st.sampled_from([1e-6, 1.0, 1e6]))).astype(np.float32)
     case = Case(losses.masked_l2, [predictions, targets, mask], [True, True, True], (b,))
-    return case, _mask(draw, rng, (b,))
+    return case, random_mask(draw, rng, (b,))
 
 
 def build_gan_discriminator(draw, rng):
     b = draw(st.integers(1, 5))
     # ℓ_D adds two softplus terms: ±1e38 keeps their sum a float32.
     scale = draw(st.sampled_from([1e-30, 1.0, 1e4, 1e38]))
-    args = [_values(rng, (b,), scale), _values(rng, (b,), scale)]
-    return Case(losses.gan_discriminator, args, [True, True], (b,)), _mask(draw, rng, (b,))
+    args = [random_values(rng, (b,), scale), random_values(rng, (b,), scale)]
+    return Case(losses.gan_discriminator, args, [True, True], (b,)), random_mask(draw, rng, (b,))
 
 
 def build_gan_generator(draw, rng):
     b = draw(st.integers(1, 5))
-    fake = _values(rng, (b,), draw(st.sampled_from([1e-30, 1.0, 1e4, 3e38])))
-    return Case(losses.gan_generator, [fake], [True], (b,)), _mask(draw, rng, (b,))
+    fake = random_values(rng, (b,), draw(st.sampled_from([1e-30, 1.0, 1e4, 3e38])))
+    return Case(losses.gan_generator, [fake], [True], (b,)), random_mask(draw, rng, (b,))
 
 
 def build_cbow_negative_sampling(draw, rng):
     b, k = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     # K + 1 softplus terms: ±3e38 / (K + 1) keeps their sum a float32.
     scale = draw(st.sampled_from([1e-30, 1.0, 1e4, 3e38 / (k + 1)]))
-    args = [_values(rng, (b,), scale), _values(rng, (b, k), scale)]
-    return Case(losses.cbow_negative_sampling, args, [True, True], (b,)), _mask(draw, rng, (b,))
+    args = [random_values(rng, (b,), scale), random_values(rng, (b, k), scale)]
+    return Case(losses.cbow_negative_sampling, args, [True, True], (b,)), random_mask(
+        draw, rng, (b,)
+    )
 
 
 def build_sampled_softmax_cross_entropy(draw, rng):
     n, p, v, k = (draw(st.integers(1, 4)), draw(st.integers(1, 2)), draw(st.integers(2, 5)),
                   draw(st.integers(1, 3)))  # fmt: skip
     # Logits h·W + b of at most P·1e15² = 2e30.
-    hidden = _values(rng, (n, p), draw(st.sampled_from([1e-30, 1.0, 1e4, 1e15])))
-    kernel = _values(rng, (p, v), draw(st.sampled_from([1e-30, 1.0, 1e4, 1e15])))
-    bias = _values(rng, (v,), draw(st.sampled_from([1e-30, 1.0, 1e4])))
+    hidden = random_values(rng, (n, p), draw(st.sampled_from([1e-30, 1.0, 1e4, 1e15])))
+    kernel = random_values(rng, (p, v), draw(st.sampled_from([1e-30, 1.0, 1e4, 1e15])))
+    bias = random_values(rng, (v,), draw(st.sampled_from([1e-30, 1.0, 1e4])))
     targets = rng.integers(0, v, (n,))
     samples = rng.integers(0, v, (k,))  # Any ids; the sampler has its own test below.
     if draw(st.booleans()):
@@ -385,7 +254,7 @@ def build_sampled_softmax_cross_entropy(draw, rng):
         [True, False, False, True, False],
         (n,),
     )
-    return case, _mask(draw, rng, (n,))
+    return case, random_mask(draw, rng, (n,))
 
 
 BUILDERS = {
