@@ -20,38 +20,24 @@ eval/accuracy 0.540 ± 0.012, below the random-init encoder (0.599), CPC 0.803 a
 0.938.
 """
 
+import os
+
 import ml_collections
 
-from jaxpretrain.config import base_config, is_smoke, optimizer_config, shrink_to_smoke
+from jaxpretrain.config import base_config, is_smoke, load, optimizer_config, shrink_to_smoke
 
 
 def get_config(arg=None):
     smoke = is_smoke(arg)
     c = base_config()
     c.method = "cotraining"
-    c.data = ml_collections.ConfigDict(
-        dict(
-            name="mnist1d",  # 40-sample 1-D digits generated locally (no download).
-            seed=42,  # The published data set's generator seed.
-            num_samples=5000,  # 4,000 train + 1,000 test signals.
-            num_classes=10,  # Digits 0-9 (only the probe uses labels).
-        )
+    # Data and the encoder's sequence backbone exactly as configs/cpc_mnist1d.py has them (the
+    # code head reads its conv features), so the CPC probe config fits this run's checkpoints.
+    pretraining_peer = load(
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "cpc_mnist1d.py"), arg
     )
-    # The encoder's sequence backbone, as configs/cpc_mnist1d.py has it, so the CPC probe fits.
-    c.model = ml_collections.ConfigDict(
-        dict(
-            backbone="cpc_sequence",  # models.BACKBONES: strided 1-D convs + a GRU.
-            features=16
-            if smoke
-            else 128,  # D: channels of the conv encoder (the code head reads them).
-            # Kernel = stride: frame t's code sees its own 4 samples only, so c_t (GRU over frames
-            # <= t) never sees an input of the code it predicts at t + Δt.
-            kernels=(2, 2, 1),  # Kernel of each 1-D conv.
-            strides=(2, 2, 1),  # 40 samples -> T' = 10 frames.
-            context_features=16 if smoke else 128,  # D_c: the GRU's width (context c_t).
-            pool="both",  # Probe features: time-means of the conv features and c.
-        )
-    )
+    c.data = pretraining_peer.data
+    c.model = pretraining_peer.model
     c.cotraining = ml_collections.ConfigDict(
         dict(
             num_codes=16,  # K: codes per frame (Î <= ln K = 2.77 nats).
