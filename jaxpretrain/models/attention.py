@@ -35,10 +35,10 @@ import jax.numpy as jnp
 from jaxpretrain.errors import InputError
 from jaxpretrain.models.attention_cache import extend_cache
 from jaxpretrain.models.attention_kernels import (
+    IMPLEMENTATIONS,
     check_cudnn,
     check_implementation,
     einsum_attention,
-    fused_attention,
 )
 from jaxpretrain.models.masks import causal_mask, check_mask, combine_masks
 
@@ -251,12 +251,12 @@ class MultiHeadAttention(nn.Module):
         value = _InProjection(**proj, name="value")(context)  # [B, H, S, K] (I = K)
         if decode:
             key, value, mask = extend_cache(self, key, value, mask)
-        if self.implementation != "einsum" and not decode:
-            heads = fused_attention(query, key, value, mask, causal, self.implementation)
-        else:
+        if return_weights or decode:  # Only the einsums give α; the cache masks causally.
             if causal and not decode:
                 mask = combine_masks(causal_mask(x.shape[1]), mask)
             heads, weights = einsum_attention(query, key, value, mask, self.dtype)
+        else:
+            heads = IMPLEMENTATIONS[self.implementation](query, key, value, mask, causal)
         out = _OutProjection(
             features=self.out_features or x.shape[-1],
             use_bias=self.use_bias,

@@ -11,9 +11,13 @@ Masks are boolean (``masks``). Masked logits are replaced by the most negative f
 before a float32 softmax, and α is then multiplied by "does row t allow any key", so a query with
 no allowed key gets α = 0 exactly, V = 0 and finite gradients, never NaN.
 
-Implementations (``IMPLEMENTATIONS``), one function:
+Implementations (``IMPLEMENTATIONS``, name -> function of (query, key, value, mask, causal)), one
+mathematical function:
 - "einsum": the equations written out; α is materialised, [B, H, T, S] in float32 (the reference,
   and the only one that can return α).
+- "blocked": ``blocked_attention``, flash-style blocks with an online softmax in plain JAX, for
+  every platform: α is never stored, memory grows as T, and with ``causal=True`` the blocks above
+  the diagonal are skipped.
 - "xla" and "cudnn": ``jax.nn.dot_product_attention`` with that implementation. "cudnn" is cuDNN's
   fused flash attention on NVIDIA GPUs (bf16/fp16 only, ``check_cudnn``): α is never stored, and
   with ``causal=True`` the blocks above the diagonal are skipped, so memory grows as T, not T², and
@@ -28,10 +32,10 @@ import jax
 import jax.numpy as jnp
 
 from jaxpretrain.errors import InputError
+from jaxpretrain.models.blocked_attention import blocked_attention
+from jaxpretrain.models.masks import causal_mask, combine_masks
 
 Array = Any
-
-IMPLEMENTATIONS = ("einsum", "xla", "cudnn")
 
 
 def check_implementation(implementation: str) -> None:
@@ -68,7 +72,7 @@ def check_cudnn(dtype: Any, head_dim: int, t: int, s: int) -> None:
 def einsum_attention(
     query: Array, key: Array, value: Array, mask: Array | None, dtype: Any
 ) -> tuple[Array, Array]:
-    """The equations of the module docstring.
+    """The equations of the module docstring, α included.
 
     Args:
       query: [B, H, T, K]; key, value: [B, H, S, K].
@@ -126,3 +130,19 @@ def fused_attention(
     if mask is None:  # Causal rows always see their own key.
         return heads
     return jnp.where(allowed, heads, 0).astype(heads.dtype)
+
+
+def _einsum_heads(query, key, value, mask, causal):
+    if causal:
+        mask = combine_masks(causal_mask(query.shape[2]), mask)
+    return einsum_attention(query, key, value, mask, query.dtype)[0]
+
+
+# name -> heads(query [B, H, T, K], key, value [B, H, S, K], mask [B|1, H|1, T, S] | None,
+# causal) -> [B, H, T, K]: the same function computed four ways (module docstring).
+IMPLEMENTATIONS = {
+    "einsum": _einsum_heads,
+    "blocked": blocked_attention,
+    "xla": functools.partial(fused_attention, implementation="xla"),
+    "cudnn": functools.partial(fused_attention, implementation="cudnn"),
+}
