@@ -249,7 +249,7 @@ def word_data(data_config: Any) -> WordData:
 def word_source(data_config: Any, split: str) -> ChunkSource:
     """ "train": every chunk of the corpus; "eval": its first `eval_chunks` chunks (default 4).
 
-    The eval split is training text under a fixed draw (`eval_batches` seeds the transform with 0):
+    The eval split is training text under a fixed draw (the eval step draws with a fixed key):
     a progress measure of the objective, not held-out data; word-vector quality is measured by
     `jaxpretrain.evaluate.word_vectors`.
     """

@@ -11,10 +11,11 @@ linear decay to 0 is word2vec's schedule, applied once per batch instead of once
 Metrics: ``loss_per_word`` (starts at (K + 1) ln 2) and ``words``, the triples in the batch.
 
 Batches are raw chunks of a "words" data config (``data.word_vectors``): ``ids`` int32 [B, L],
-L consecutive in-vocabulary words, -1 padded. word2vec's sampling happens inside the jitted step
-(``draw_batch``, the step's ``draw_batch`` hook, from the step's key ``fold_in(rng, step)``): no
-host thread competes with the step for the cores, and batch s is still a pure function of
-(seed, s), so a resumed run draws what an uninterrupted one would. For each chunk:
+L consecutive in-vocabulary words, -1 padded (4 bytes per word to ship; the corpus never lives on
+the device). word2vec's sampling happens inside the jitted step (``draw_batch``, the train step's
+hook, with a key split off the step's ``fold_in(rng, step)``; ``draw_chunks``): no host thread
+competes with the step for the cores, and batch s is still a pure function of (seed, s), so a
+resumed run draws what an uninterrupted one would. For each chunk:
 
 - subsampling, word2vec.c's formula (not the paper's 1 − √(t/f)): word w of relative frequency
   f(w) is kept with probability min(1, √(t/f(w)) + t/f(w)), t = ``data.sample``; the kept words
