@@ -91,6 +91,47 @@ def window_mean(vectors, words, reach, window: int | None = None):
     return h, count.reshape(B, padded)[:, :L]
 
 
+@jax.custom_vjp
+def group_scores(groups, negatives):
+    """s[b, g, i, k] = groups[b, g, i] · negatives[b, g, k]: each word of a group against the
+    group's K shared negatives.
+
+    Args:
+      groups: float [B, G, S, D], the context means h of the S words of each group.
+      negatives: float [B, G, K, D], each group's negative rows.
+
+    Returns:
+      float [B, G, S, K].
+
+    The forward pass is one batched matmul; the backward pass, ∂groups = Σ_k ds[..., k] n_k and
+    ∂negatives = Σ_i ds[..., i, :] h_i, is written as S + K broadcast products (two elementwise
+    loops) instead of autodiff's two batched matmuls of B·G tiny [S, K] × [K, D] blocks, which
+    XLA:CPU runs one block at a time (0.25 ms against 0.44 ms for the step's forward and backward
+    at B = 8, G = 25, S = K = 5, D = 100 on 2 CPU cores).
+    """
+    return jnp.einsum("bgid,bgkd->bgik", groups, negatives)
+
+
+def _group_scores_forward(groups, negatives):
+    return group_scores(groups, negatives), (groups, negatives)
+
+
+def _group_scores_backward(residuals, ds):
+    groups, negatives = residuals  # [B, G, S, D], [B, G, K, D]; ds [B, G, S, K]
+    S, K = groups.shape[2], negatives.shape[2]
+    if S * K > 256:  # Long unrolled sums compile slowly; the matmuls are big enough then.
+        return (
+            jnp.einsum("bgik,bgkd->bgid", ds, negatives),
+            jnp.einsum("bgik,bgid->bgkd", ds, groups),
+        )
+    d_groups = sum(ds[..., k, None] * negatives[:, :, None, k, :] for k in range(K))
+    d_negatives = sum(ds[:, :, i, :, None] * groups[:, :, i, None, :] for i in range(S))
+    return d_groups, d_negatives
+
+
+group_scores.defvjp(_group_scores_forward, _group_scores_backward)
+
+
 def bag_layout(words, bags, budget: int):
     """The bag rows of a batch's words, flattened: position i's |B(w_i)| rows are consecutive.
 
@@ -171,7 +212,7 @@ def cbow_scores(rows, words, reach, negatives, bags=None, budget: int = 0, windo
     target_scores = jnp.einsum("bld,bld->bl", targets, h)
     groups = h.reshape(B, G, L // G, -1)  # [B, G, L/G, D]
     negative_rows = negative_rows.reshape(B, G, K, -1)  # [B, G, K, D]
-    negative_scores = jnp.einsum("bgid,bgkd->bgik", groups, negative_rows).reshape(B, L, K)
+    negative_scores = group_scores(groups, negative_rows).reshape(B, L, K)
     return target_scores, negative_scores, (words >= 0) & (count > 0)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxpretrain.models import CBOW
-from jaxpretrain.models.word_vectors import bag_layout, row_ids, window_mean
+from jaxpretrain.models.word_vectors import bag_layout, group_scores, row_ids, window_mean
 
 
 def _reference_h(vectors, words, reach):
@@ -134,3 +134,22 @@ def test_subword_scores_use_the_mean_of_each_bag():
     np.testing.assert_allclose(
         np.asarray(ns)[real], np.einsum("blkd,bld->blk", o[negatives], h)[real], rtol=1e-4
     )
+
+
+@pytest.mark.parametrize("S, K", [(5, 5), (1, 3), (20, 16)])
+def test_group_scores_gradients_equal_autodiffs(S, K):
+    """The hand-written backward pass (unrolled sums; matmuls for big groups) is the einsum's."""
+    rng = np.random.default_rng(S + K)
+    groups = jnp.asarray(rng.normal(size=(2, 3, S, 4)), jnp.float32)
+    negatives = jnp.asarray(rng.normal(size=(2, 3, K, 4)), jnp.float32)
+    weights = jnp.asarray(rng.normal(size=(2, 3, S, K)), jnp.float32)
+
+    def loss(scores_fn):
+        return lambda g, n: jnp.sum(jnp.sin(scores_fn(g, n)) * weights)
+
+    plain = lambda g, n: jnp.einsum("bgid,bgkd->bgik", g, n)  # noqa: E731
+    np.testing.assert_allclose(group_scores(groups, negatives), plain(groups, negatives), rtol=1e-6)
+    got = jax.grad(loss(group_scores), (0, 1))(groups, negatives)
+    want = jax.grad(loss(plain), (0, 1))(groups, negatives)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
