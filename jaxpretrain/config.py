@@ -55,7 +55,7 @@ def base_config() -> ml_collections.ConfigDict:
         False  # Shard parameters and optimizer state over devices (ZeRO-3) instead of replicating.
     )
     c.microbatches = 1  # Gradient accumulation: slices of the batch run one after another per step.
-    # Steps per jitted call (a lax.scan over k steps' batches, [k, B, ...]): the same parameters as
+    # Steps per jitted call (a loop over k steps' batches, [k, B, ...]): the same parameters as
     # 1, less host work per step; the loop shortens dispatches so logs and saves land on their steps.
     c.steps_per_dispatch = 1
     # The device mesh (data, model): the batch splits over `data`, attention heads, MLP columns

@@ -28,8 +28,9 @@ from jaxpretrain.train.step import make_eval_step, make_train_step, players
 @dataclasses.dataclass
 class Experiment:
     """A built run. ``train_step`` is the jitted step (it donates its state argument); call
-    :meth:`step` to run it. ``train_steps`` runs ``config.steps_per_dispatch`` = k steps in one
-    jitted call (a ``lax.scan`` over k batches stacked [k, B, ...]); call :meth:`steps`."""
+    :meth:`step` to run it. ``train_steps`` runs up to ``config.steps_per_dispatch`` = k steps in
+    one jitted call (a ``lax.fori_loop`` over k batches stacked [k, B, ...]; None for k = 1);
+    call :meth:`steps`."""
 
     config: ml_collections.ConfigDict
     method: ModuleType
@@ -216,7 +217,7 @@ class Layout:
         }
 
 
-def _scanned(step_fn):
+def _multi_step(step_fn):
     """Up to k steps in one call: ``steps(state, batches [k, B, ...], count)`` runs
     ``step_fn`` on ``batches[0 .. count - 1]`` in a ``lax.fori_loop`` (``count`` is traced, so one
     compiled program serves every count ≤ k, and rows ≥ count are ignored). Step s still draws
@@ -287,7 +288,7 @@ def plan_experiment(config: ml_collections.ConfigDict, mesh: Mesh) -> Layout:
     train_steps = None
     if config.get("steps_per_dispatch", 1) > 1:
         train_steps = jax.jit(
-            _scanned(step_fn),
+            _multi_step(step_fn),
             in_shardings=(state_sh, parallel.batch_sharding(mesh, stacked=True), replicated),
             out_shardings=(state_sh, replicated),
             donate_argnums=0,
