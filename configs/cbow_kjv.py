@@ -7,12 +7,19 @@
 The issue's benchmark settings: vector size 100, window 5, 5 negatives, min_count 5, 5 epochs,
 subsampling 1e-3, plain SGD decaying linearly to 0. The KJV has 790k words, 776k of them in the
 5,332-word vocabulary: 6,213 chunks of 125 words per epoch, 8 chunks per step.
-Measured (2 CPU cores; `python scripts/peers/word_vectors.py --repeats=3`, medians, same run):
-10.5 s wall for the whole run, 0.377M corpus words/s (steady state ~0.48M/s), against gensim
-Word2Vec(sg=0, workers=2) 2.43M (1.58M effective) and fastText cbow 0.64M words/s.
-eval/loss_per_word 2.00; WordSim-353 Spearman 0.217 on the 48 in-vocabulary pairs (OOV ratio
-86%; gensim 0.280, fastText 0.385), SimLex-999 -0.02 (gensim 0.05, fastText -0.01), Google
-analogies 3CosAdd 6.5% of the 906 covered questions (gensim 5.2%, fastText 7.1%).
+Measured (2 CPU cores shared with another job's timing runs, which halved the measured matmul
+peak to 99 GFLOP/s; `python scripts/benchmark.py --only=cbow_kjv --peers --repeats=3`, medians,
+same run): 10.7 s wall for the whole run, 0.371M corpus words/s, against gensim
+Word2Vec(sg=0, workers=2) 1.65M (1.07M effective) and fastText cbow 0.35M words/s: 0.23x gensim.
+Where the time goes (one run, a quiet moment): the steps 3.6 s (0.92 ms per step of 1,000 words:
+gathers, scatter-adds, the window means' and negatives' small matmuls, XLA:CPU's per-op
+overhead), compiling the step 1.4 s and the evaluation 0.8 s, building the data and state 1.0 s,
+the metric curves' PNG 1.1 s; gensim's whole run takes 2.4 s.
+eval/loss_per_word 1.96; WordSim-353 Spearman 0.242 on the 48 in-vocabulary pairs (OOV ratio
+86%; gensim 0.284, fastText 0.395), SimLex-999 -0.00 (gensim 0.04, fastText -0.01), Google
+analogies 3CosAdd 5.8% of the 906 covered questions (gensim 5.5%, fastText 7.0%). Seeds 0, 1, 2:
+ρ 0.242, 0.132, 0.137 and analogies 5.8%, 5.3%, 5.1% (the host-side sampling before: ρ 0.217,
+0.187, 0.100 and 6.5%, 4.7%, 6.2%).
 """
 
 import ml_collections
@@ -55,7 +62,12 @@ def cbow_config(smoke: bool, data: ml_collections.ConfigDict) -> ml_collections.
     # Chunks per step: 1,000 words, ~650 after subsampling. The loss is a sum, so a frequent word's
     # rows get the sum of its occurrences' gradients at once; with 16k-word steps the common
     # (frequency) direction swamps every vector (all cosines ~1), so steps stay small.
+    # Re-measured with the draws on the device (2 shared CPU cores): 8, 16 and 32 chunks cost the
+    # same ~1.5-1.8 µs of CPU per word, so the smaller, better step stays.
     c.batch_size = 8
+    # Steps per jitted call (a loop over 8 steps' chunks): halves the CPU time per word against 1
+    # (the per-step host work: dispatch, batch assembly); the same parameters as 1.
+    c.steps_per_dispatch = 8
     c.total_steps = -(-EPOCHS * CHUNKS_PER_EPOCH // c.batch_size)  # 3,884 steps = 5 epochs.
     c.log_every = 500
     c.eval_every = 0  # Only the final evaluation (a loss on fixed chunks).

@@ -55,6 +55,9 @@ def base_config() -> ml_collections.ConfigDict:
         False  # Shard parameters and optimizer state over devices (ZeRO-3) instead of replicating.
     )
     c.microbatches = 1  # Gradient accumulation: slices of the batch run one after another per step.
+    # Steps per jitted call (a loop over k steps' batches, [k, B, ...]): the same parameters as
+    # 1, less host work per step; the loop shortens dispatches so logs and saves land on their steps.
+    c.steps_per_dispatch = 1
     # The device mesh (data, model): the batch splits over `data`, attention heads, MLP columns
     # and the vocabulary over `model` (tensor parallelism; jaxpretrain.parallel.rules).
     c.mesh = ml_collections.ConfigDict(
@@ -179,6 +182,12 @@ def validate(config: ml_collections.ConfigDict, *, num_devices: int) -> None:
         raise ConfigError(
             f"config.mesh.model={model} does not divide the {num_devices} devices; use a divisor "
             f"of {num_devices} (1 for data parallelism only)"
+        )
+    steps_per_dispatch = config.get("steps_per_dispatch", 1)
+    if not isinstance(steps_per_dispatch, int) or steps_per_dispatch <= 0:
+        raise ConfigError(
+            f"config.steps_per_dispatch must be a positive int (1: a jitted call per step), got"
+            f" {steps_per_dispatch!r}"
         )
     microbatches = config.get("microbatches", 1)
     if microbatches <= 0:

@@ -44,10 +44,10 @@ from jaxpretrain.data.tokenization import Tokenizer, load_gpt2_tokenizer, train_
 from jaxpretrain.data.translation import TokenizerPair, TranslationSource, translation_sources
 from jaxpretrain.data.word_subwords import Subwords, build_subwords
 from jaxpretrain.data.word_vectors import (
-    CbowTransform,
+    CbowSampling,
     Vocabulary,
     WordData,
-    cbow_transform,
+    cbow_sampling,
     word_data,
     words_of,
 )
@@ -60,7 +60,7 @@ __all__ = [
     "ChunkSource",
     "CIFAR10_MEAN",
     "CIFAR10_STD",
-    "CbowTransform",
+    "CbowSampling",
     "CorpusNotFoundError",
     "DATASETS",
     "Dataset",
@@ -90,7 +90,7 @@ __all__ = [
     "bits_per_byte",
     "build_source",
     "build_subwords",
-    "cbow_transform",
+    "cbow_sampling",
     "center_crop",
     "corpus_text",
     "data_tokenizer",

@@ -5,8 +5,11 @@
 (`files:<glob>`); or a TFDS text data set by name (`tfds:lm1b`). A missing corpus is a
 `CorpusNotFoundError` whose message says how to get it.
 
-`text_file_paths` and `tfds_texts` give the files and the TFDS records one by one, for readers
-that keep document boundaries (`bert_documents`). `corpus_key` is the hashable form of the
+`corpus_lines(data_config)` gives the same text a line at a time, reading files as it goes, for
+readers that need one pass and not the whole string (`word_vectors`: its memory stays the
+vocabulary and the id array, whatever the corpus's size). `text_file_paths` and `tfds_texts`
+give the files and the TFDS records one by one, for readers that keep document boundaries
+(`bert_documents`). `corpus_key` is the hashable form of the
 fields that choose the text, for the caches of the modules that tokenize it (`lm`,
 `word_vectors`, `bert_documents`). Host-side only (no jax).
 """
@@ -19,7 +22,7 @@ import os
 import re
 import shutil
 import subprocess
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -182,6 +185,25 @@ def read_text_files(paths: Sequence[str]) -> str:
     return "".join(texts)
 
 
+def _file_lines(path: str) -> Iterator[str]:
+    """The lines of one UTF-8 text file, read as they are used (`read_text_files`'s checks)."""
+    if not os.path.isfile(path):
+        raise CorpusNotFoundError(f"text file {str(path)!r} does not exist: check the path.")
+    empty = True
+    with open(path, encoding="utf-8") as f:
+        try:
+            for line in f:
+                empty = False
+                yield line
+        except UnicodeDecodeError as e:
+            raise DataError(
+                f"text file {str(path)!r} is not UTF-8 ({e.reason}): convert it, e.g."
+                " iconv -f latin1 -t utf-8."
+            ) from e
+    if empty:
+        raise DataError(f"text file {str(path)!r} is empty: remove it or give it some text.")
+
+
 def read_sentences(path: str) -> list[str]:
     """The non-empty lines of the UTF-8 text file at `path`, stripped: one sentence each (the
     input of the embedding scripts).
@@ -281,3 +303,21 @@ def corpus_text(data_config: Any) -> str:
         f"Unknown corpus {corpus!r}; expected 'kjv', 'files:<glob>' (e.g. 'files:books/*.txt') or"
         " 'tfds:<name>' (e.g. 'tfds:lm1b')."
     )
+
+
+def corpus_lines(data_config: Any) -> Iterator[str]:
+    """The text of `corpus_text(data_config)`, a line at a time: files are read as the lines are
+    consumed, so a pass over a corpus of any size holds one line (KJV verses and TFDS records are
+    `kjv_verses`'s and `tfds_texts`'s). The lines joined are the text `corpus_text` returns, up to
+    line ends.
+
+    Raises:
+        As `corpus_text`; a file's problems (not UTF-8, empty) when its lines are reached.
+    """
+    corpus = field(data_config, "corpus")
+    if corpus == "kjv":
+        return (verse.text for verse in kjv_verses())
+    if isinstance(corpus, str) and corpus.startswith("files:") and len(corpus) > len("files:"):
+        paths = text_file_paths(corpus)  # A missing file fails now, not at the first line.
+        return (line for path in paths for line in _file_lines(path))
+    return iter(corpus_text(data_config).splitlines())

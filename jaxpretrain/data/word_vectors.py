@@ -1,6 +1,6 @@
-"""Word-vector data: a vocabulary, chunks of the corpus, and the CBOW sampling of word2vec.
+"""Word-vector data: a vocabulary, chunks of the corpus, and the settings of word2vec's sampling.
 
-The word2vec recipe (Mikolov et al. 2013a, 2013b; the reference `word2vec.c`), host-side numpy:
+The word2vec recipe (Mikolov et al. 2013a, 2013b; the reference `word2vec.c`):
 
 - words: the corpus text lowercased, split into maximal runs of letters, digits and apostrophes
   (`[\\w']+`), so "earth." and "Earth" are the word "earth" (the similarity sets are lowercase);
@@ -8,21 +8,26 @@ The word2vec recipe (Mikolov et al. 2013a, 2013b; the reference `word2vec.c`), h
   other words are dropped from the stream before windowing, as word2vec does;
 - frequent-word subsampling with threshold t (`sample`), word2vec.c's formula (not the paper's
   1 − √(t/f)): word w of relative frequency f(w) is kept with probability
-  min(1, √(t/f(w)) + t/f(w));
+  min(1, √(t/f(w)) + t/f(w)) (`keep_probabilities`);
 - a dynamic window: each target draws b uniform in [1, window] and its context is the kept words
   at distances 1..b on either side (nearer words are thus weighted more);
 - negatives: K ids per target drawn from the unigram distribution raised to 0.75,
-  P(n) ∝ count(n)^0.75 (Mikolov et al. 2013b, Sec. 2.2), by inverse-CDF sampling.
+  P(n) ∝ count(n)^0.75 (Mikolov et al. 2013b, Sec. 2.2), by inverse-CDF sampling
+  (`negative_cdf`).
+
+The corpus is read in two streamed passes, as word2vec.c does (count the words, then encode
+them): memory holds a block of text, the counts and the int32 id array (4 bytes per word), never
+the corpus's words as strings (`corpus.corpus_lines`).
 
 Why chunks: a per-word source would cost a Python call per word, far from millions of words/s.
 The source's item i is instead a chunk of `chunk` consecutive in-vocabulary words (word2vec.c
-cuts its sentences at 1000 words the same way; windows never cross a chunk), and
-`CbowTransform` subsamples it and draws its windows and negatives with vectorised numpy (~2M
-words/s on one core); the model gathers each word's context on device. The transform runs as
-the `BatchStream` transform, so its generator is seeded from (seed, position): batch s is a pure
-function of (seed, s), and every epoch subsamples and draws afresh. Nothing holds the corpus's
-training triples: a step builds only its own. The "eval" split is the first `eval_chunks`
-chunks under a fixed draw: a loss to watch, not held-out data.
+cuts its sentences at 1000 words the same way; windows never cross a chunk), {"ids": int32 [L]}.
+The draws (subsampling, windows, negatives) happen on the device inside the train step
+(`methods.cbow.draw_batch`, from the step's key): the host only ships raw chunk ids, 4 bytes per
+word, so nothing holds the corpus's training triples and no host thread competes with the step;
+`cbow_sampling` gives that step its validated settings and tables. Batch s is a pure function of
+(seed, s), and every epoch subsamples and draws afresh. The "eval" split is the first
+`eval_chunks` chunks under a fixed draw: a loss to watch, not held-out data.
 
 Subword bags (`subwords`, Bojanowski et al. 2017, and BPE) are in `word_subwords`.
 """
@@ -33,12 +38,12 @@ import collections
 import functools
 import os
 import re
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from jaxpretrain.data.base import Dataset, field
-from jaxpretrain.data.corpus import corpus_key, corpus_text
+from jaxpretrain.data.corpus import corpus_key, corpus_lines
 from jaxpretrain.data.word_subwords import SUBWORD_FIELDS, build_subwords
 from jaxpretrain.errors import DataError
 
@@ -69,11 +74,15 @@ class Vocabulary:
     @classmethod
     def build(cls, words: Sequence[str], *, min_count: int) -> Vocabulary:
         """The words seen at least `min_count` times, by descending count, ties alphabetical."""
+        return cls.from_counts(collections.Counter(words), min_count=min_count)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], *, min_count: int) -> Vocabulary:
+        """`build` from {word: count} (a streamed pass's counts)."""
         if min_count < 1:
             raise DataError(f"data.min_count must be a positive int, got {min_count}.")
-        if not words:
+        if not counts:
             raise DataError("the corpus has no words: check data.corpus (is the text empty?).")
-        counts = collections.Counter(words)
         kept = sorted(
             (w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w)
         )
@@ -159,58 +168,6 @@ class ChunkSource:
         return {"ids": out}
 
 
-class CbowTransform:
-    """A chunk of word ids -> its kept words, their dynamic windows and negatives (word2vec).
-
-    `transform({"ids": int [L]}, rng)` subsamples the chunk and returns
-      "words": int32 [L], the kept words packed to the front in order, -1 after them;
-      "reach": int32 [L], b per position, uniform in [1, window]: word i's context is the kept
-        words at positions i ± 1..b inside the chunk (`models.CBOW` gathers them on device;
-        shipping the [L, 2·window] context ids would cost 2·window times the transfer);
-      "negatives": int32 [L / shared_by, K], draws from unigram^0.75, one draw of K per group
-        of `shared_by` consecutive positions (1: word2vec's draw per word; `models.cbow_scores`).
-    """
-
-    def __init__(
-        self,
-        counts: np.ndarray,
-        *,
-        window: int,
-        negatives: int,
-        sample: float,
-        shared_by: int = 1,
-    ):
-        if window < 1:
-            raise DataError(f"data.window must be a positive int, got {window}.")
-        if negatives < 1:
-            raise DataError(f"data.negatives must be a positive int, got {negatives}.")
-        if shared_by < 1:
-            raise DataError(f"data.negatives_shared_by must be a positive int, got {shared_by}.")
-        self.window, self.negatives, self.shared_by = window, negatives, shared_by
-        self.keep = keep_probabilities(counts, sample)
-        self.cdf = negative_cdf(counts)
-
-    def __call__(self, example: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        ids = np.asarray(example["ids"])
-        length = len(ids)
-        if length % self.shared_by:
-            raise DataError(
-                f"data.chunk ({length}) must be a multiple of data.negatives_shared_by"
-                f" ({self.shared_by}): each group of positions shares one draw of negatives."
-            )
-        kept = ids[(ids >= 0) & (rng.random(length) < self.keep[np.maximum(ids, 0)])]
-        words = np.full(length, -1, np.int32)
-        words[: len(kept)] = kept
-        negatives = np.searchsorted(
-            self.cdf, rng.random((length // self.shared_by, self.negatives)), side="right"
-        )
-        return {
-            "words": words,
-            "reach": rng.integers(1, self.window + 1, size=length, dtype=np.int32),
-            "negatives": np.minimum(negatives, len(self.cdf) - 1).astype(np.int32),
-        }
-
-
 class WordData(NamedTuple):
     """What `word_data` returns: the tokenizer of a "words" `Dataset`.
 
@@ -239,12 +196,42 @@ class WordData(NamedTuple):
         return int(sizes.reshape(chunks, chunk).sum(1).max())
 
 
+def _blocks(lines: Iterable[str], size: int = 1 << 20) -> Iterator[str]:
+    """`lines` joined into blocks of about `size` characters, cut between lines: `words_of` a
+    block is the words of its lines, and a block amortises the per-call cost."""
+    block, length = [], 0
+    for line in lines:
+        block.append(line)
+        length += len(line)
+        if length >= size:
+            yield "\n".join(block)
+            block, length = [], 0
+    if block:
+        yield "\n".join(block)
+
+
 @functools.lru_cache(maxsize=4)
 def _cached(corpus: tuple, min_count: int, subword_fields: tuple) -> WordData:
-    words = words_of(corpus_text(dict(corpus)))
-    vocabulary = Vocabulary.build(words, min_count=min_count)
-    ids = vocabulary.encode(words)
-    ids = ids[ids >= 0]
+    # Two streamed passes (count, then encode), as word2vec.c's LearnVocabFromTrainFile and
+    # TrainModelThread: memory holds a block of text, the counts and the int32 ids, never the
+    # corpus's words.
+    counts: collections.Counter = collections.Counter()
+    for block in _blocks(corpus_lines(dict(corpus))):
+        counts.update(words_of(block))
+    vocabulary = Vocabulary.from_counts(counts, min_count=min_count)
+    del counts
+    ids = np.empty(int(vocabulary.counts.sum()), np.int32)  # Exactly the in-vocabulary words.
+    filled = 0
+    for block in _blocks(corpus_lines(dict(corpus))):
+        block_ids = vocabulary.encode(words_of(block))
+        block_ids = block_ids[block_ids >= 0]
+        ids[filled : filled + len(block_ids)] = block_ids
+        filled += len(block_ids)
+    if filled != len(ids):
+        raise DataError(
+            f"the corpus changed while it was read ({filled} words, then {len(ids)}): keep"
+            " data.corpus's files unchanged during a run."
+        )
     ids.setflags(write=False)
     return WordData(vocabulary, ids, build_subwords(vocabulary, dict(subword_fields)))
 
@@ -262,7 +249,7 @@ def word_data(data_config: Any) -> WordData:
 def word_source(data_config: Any, split: str) -> ChunkSource:
     """ "train": every chunk of the corpus; "eval": its first `eval_chunks` chunks (default 4).
 
-    The eval split is training text under a fixed draw (`eval_batches` seeds the transform with 0):
+    The eval split is training text under a fixed draw (the eval step draws with a fixed key):
     a progress measure of the objective, not held-out data; word-vector quality is measured by
     `jaxpretrain.evaluate.word_vectors`.
     """
@@ -284,15 +271,54 @@ def dataset_words(dataset: Dataset) -> WordData:
     return dataset.tokenizer
 
 
-def cbow_transform(dataset: Dataset) -> CbowTransform:
-    """The `CbowTransform` of a "words" `Dataset`: its vocabulary's counts, and the fields
-    `window` (default 5), `negatives` (default 5), `sample` (default 1e-3) and
-    `negatives_shared_by` (default 1) of the config it was built from."""
-    config = dataset.config
-    return CbowTransform(
-        dataset_words(dataset).vocabulary.counts,
-        window=int(field(config, "window", 5)),
-        negatives=int(field(config, "negatives", 5)),
-        sample=float(field(config, "sample", 1e-3)),
-        shared_by=int(field(config, "negatives_shared_by", 1)),
+class CbowSampling(NamedTuple):
+    """word2vec's sampling settings of a "words" data config, validated (`cbow_sampling`).
+
+    Attributes:
+        window: the largest dynamic window; each target draws b uniform in [1, window].
+        negatives: K, negatives per target.
+        sample: the subsampling threshold t (0: keep every word).
+        shared_by: consecutive positions of a chunk sharing one draw of K negatives.
+        keep: float32 [V], `keep_probabilities(counts, sample)`.
+        cdf: float32 [V], `negative_cdf(counts)`.
+    """
+
+    window: int
+    negatives: int
+    sample: float
+    shared_by: int
+    keep: np.ndarray
+    cdf: np.ndarray
+
+
+def cbow_sampling(data_config: Any) -> CbowSampling:
+    """The `CbowSampling` of a "words" data config: its vocabulary's counts, and the fields
+    `window` (default 5), `negatives` (default 5), `sample` (default 1e-3),
+    `negatives_shared_by` (default 1) and `chunk` (default 1000), which must be a multiple of
+    `negatives_shared_by`. The draws themselves happen inside the train step
+    (`methods.cbow.draw_batch`)."""
+    window = int(field(data_config, "window", 5))
+    negatives = int(field(data_config, "negatives", 5))
+    sample = float(field(data_config, "sample", 1e-3))
+    shared_by = int(field(data_config, "negatives_shared_by", 1))
+    chunk = int(field(data_config, "chunk", 1000))
+    if window < 1:
+        raise DataError(f"data.window must be a positive int, got {window}.")
+    if negatives < 1:
+        raise DataError(f"data.negatives must be a positive int, got {negatives}.")
+    if shared_by < 1:
+        raise DataError(f"data.negatives_shared_by must be a positive int, got {shared_by}.")
+    if chunk % shared_by:
+        raise DataError(
+            f"data.chunk ({chunk}) must be a multiple of data.negatives_shared_by"
+            f" ({shared_by}): each group of positions shares one draw of negatives."
+        )
+    counts = word_data(data_config).vocabulary.counts
+    return CbowSampling(
+        window,
+        negatives,
+        sample,
+        shared_by,
+        keep_probabilities(counts, sample).astype(np.float32),
+        negative_cdf(counts).astype(np.float32),
     )

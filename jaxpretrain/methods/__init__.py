@@ -16,6 +16,9 @@ A method module exports:
     gathered into [N] arrays; ``methods.scores``)
   pictures(params, batch, *, model, config) -> {name: [R, N, H, W, C] in [0, 1]}   (optional;
     drawn from the first eval batch at every evaluation, as PNG and TensorBoard images)
+  draw_batch(batch, rng, *, model, config) -> batch   (optional: random preprocessing on the
+    device, inside the jitted step, from a key split off the step's; the losses, ``sparse_rows``
+    and ``eval_metrics`` see its output; evaluation draws with a fixed key; cbow's sampling)
   sparse_rows(batch, *, model, config) -> {table: int ids} and
     rows_loss_fn(rows, batch, rng, *, model, config)   (optional, embedding tables: with plain
     SGD the train step updates only the rows read; see ``train.step``)

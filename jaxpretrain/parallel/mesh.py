@@ -35,9 +35,10 @@ def make_mesh(devices: Sequence[jax.Device] | None = None, *, model: int = 1) ->
     return Mesh(grid, (DATA_AXIS, MODEL_AXIS))
 
 
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """Leading (batch) dimension split over the ``data`` axis, the rest replicated."""
-    return NamedSharding(mesh, P(DATA_AXIS))
+def batch_sharding(mesh: Mesh, *, stacked: bool = False) -> NamedSharding:
+    """Leading (batch) dimension split over the ``data`` axis, the rest replicated; with
+    ``stacked``, the batches of several steps [k, B, ...], each split the same way."""
+    return NamedSharding(mesh, P(None, DATA_AXIS) if stacked else P(DATA_AXIS))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -112,12 +113,15 @@ def must_wait_for_each_step(mesh: Mesh) -> bool:
     return local[0].platform == "cpu" and len(local) > 1
 
 
-def to_global_batch(local_batch: Mapping[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
+def to_global_batch(
+    local_batch: Mapping[str, np.ndarray], mesh: Mesh, *, stacked: bool = False
+) -> dict[str, jax.Array]:
     """Assemble each process's slice of the batch into global arrays sharded on ``data``.
 
     Every process passes its own ``[B / num_processes, ...]`` rows; the result is ``[B, ...]``.
+    With ``stacked``, the batches of k steps: ``[k, B / num_processes, ...]`` -> ``[k, B, ...]``.
     """
-    sharding = batch_sharding(mesh)
+    sharding = batch_sharding(mesh, stacked=stacked)
     return {
         key: jax.make_array_from_process_local_data(sharding, np.asarray(value))
         for key, value in local_batch.items()

@@ -28,7 +28,9 @@ from jaxpretrain.train.step import make_eval_step, make_train_step, players
 @dataclasses.dataclass
 class Experiment:
     """A built run. ``train_step`` is the jitted step (it donates its state argument); call
-    :meth:`step` to run it."""
+    :meth:`step` to run it. ``train_steps`` runs up to ``config.steps_per_dispatch`` = k steps in
+    one jitted call (a ``lax.fori_loop`` over k batches stacked [k, B, ...]; None for k = 1);
+    call :meth:`steps`."""
 
     config: ml_collections.ConfigDict
     method: ModuleType
@@ -42,6 +44,7 @@ class Experiment:
     stream: BatchStream
     eval_transform: Callable | None
     pictures_step: Callable[[Any, dict], dict] | None = None
+    train_steps: Callable[[TrainState, dict], tuple[TrainState, dict]] | None = None
 
     def pictures(self, params, *, count: int = 8) -> dict[str, np.ndarray]:
         """The method's pictures of the first ``count`` eval examples: {name: float [R, N, H, W,
@@ -58,9 +61,30 @@ class Experiment:
             jax.block_until_ready(metrics)
         return state, metrics
 
+    def steps(self, state: TrainState, batches: dict, count: int) -> tuple[TrainState, dict]:
+        """``count`` ≤ ``config.steps_per_dispatch`` steps in one call of ``train_steps`` on the
+        stacked ``batches`` (``global_batches``); the metrics are those of the last step."""
+        state, metrics = self.train_steps(state, batches, np.int32(count))
+        if parallel.must_wait_for_each_step(self.mesh):
+            jax.block_until_ready(metrics)
+        return state, metrics
+
     def global_batch(self, step: int) -> dict[str, jax.Array]:
         """The global batch of ``step`` (this process reads only its own rows)."""
         return parallel.to_global_batch(self.stream.local_batch(step), self.mesh)
+
+    def global_batches(self, step: int, count: int) -> dict[str, jax.Array]:
+        """The global batches of steps ``step .. step + count - 1`` stacked [k, B, ...],
+        k = ``config.steps_per_dispatch`` ≥ count (rows from count on are zeros, unread)."""
+        local = [self.stream.local_batch(s) for s in range(step, step + count)]
+        spare = self.config.steps_per_dispatch - count
+        stacked = {
+            key: np.concatenate(
+                [np.stack([b[key] for b in local]), np.zeros((spare, *v.shape), v.dtype)]
+            )
+            for key, v in local[0].items()
+        }
+        return parallel.to_global_batch(stacked, self.mesh, stacked=True)
 
     def eval_batches(self) -> Iterator[dict[str, jax.Array]]:
         for local in eval_batches(
@@ -162,6 +186,7 @@ class Layout:
     state_shardings: TrainState
     batch_sharding: jax.sharding.NamedSharding
     train_step: Callable[[TrainState, dict], tuple[TrainState, dict]]
+    train_steps: Callable[[TrainState, dict], tuple[TrainState, dict]] | None = None
 
     def abstract_state(self) -> TrainState:
         """The train state as ``jax.ShapeDtypeStruct``s carrying their shardings."""
@@ -190,6 +215,29 @@ class Layout:
             )
             for key, value in self.stream.first_example().items()
         }
+
+
+def _multi_step(step_fn):
+    """Up to k steps in one call: ``steps(state, batches [k, B, ...], count)`` runs
+    ``step_fn`` on ``batches[0 .. count - 1]`` in a ``lax.fori_loop`` (``count`` is traced, so one
+    compiled program serves every count ≤ k, and rows ≥ count are ignored). Step s still draws
+    from ``fold_in(rng, s)`` (its state's step), so the parameters are those of ``count`` calls
+    of ``step_fn``; the metrics are the last step's."""
+
+    def steps(state, batches, count):
+        first = jax.tree.map(lambda x: x[0], batches)
+        metrics_shape = jax.eval_shape(step_fn, state, first)[1]
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metrics_shape)
+
+        def body(index, carry):
+            batch = jax.tree.map(
+                lambda x: jax.lax.dynamic_index_in_dim(x, index, 0, False), batches
+            )
+            return step_fn(carry[0], batch)
+
+        return jax.lax.fori_loop(0, count, body, (state, zeros))
+
+    return steps
 
 
 def _init_all(tx, params):
@@ -230,12 +278,21 @@ def plan_experiment(config: ml_collections.ConfigDict, mesh: Mesh) -> Layout:
         step=replicated, params=param_sh, opt_state=opt_sh, rng=replicated, nonfinite=replicated
     )
     batch_sh = parallel.batch_sharding(mesh)
+    step_fn = make_train_step(method, model, config, tx, schedule)
     train_step = jax.jit(
-        make_train_step(method, model, config, tx, schedule),
+        step_fn,
         in_shardings=(state_sh, batch_sh),
         out_shardings=(state_sh, replicated),
         donate_argnums=0,
     )
+    train_steps = None
+    if config.get("steps_per_dispatch", 1) > 1:
+        train_steps = jax.jit(
+            _multi_step(step_fn),
+            in_shardings=(state_sh, parallel.batch_sharding(mesh, stacked=True), replicated),
+            out_shardings=(state_sh, replicated),
+            donate_argnums=0,
+        )
     return Layout(
         method=method,
         model=model,
@@ -249,6 +306,7 @@ def plan_experiment(config: ml_collections.ConfigDict, mesh: Mesh) -> Layout:
         state_shardings=state_sh,
         batch_sharding=batch_sh,
         train_step=train_step,
+        train_steps=train_steps,
     )
 
 
@@ -304,4 +362,5 @@ def build_experiment(
         stream=layout.stream,
         eval_transform=method.preprocess(config, train=False, dataset=layout.dataset),
         pictures_step=pictures_step,
+        train_steps=layout.train_steps,
     )

@@ -10,6 +10,13 @@ loop guards against, each with one error that names the fix:
 - corrupt checkpoints (skipped and moved aside) and failed saves (``checkpointer``);
 - SIGTERM / Ctrl-C: the step in progress is finished and checkpointed (``preemption``);
 - a NaN/inf loss: the run stops before the diverged state is saved.
+
+With ``config.steps_per_dispatch`` = k > 1 the loop runs up to k steps per jitted call
+(``Experiment.steps``, one compiled program for any count ≤ k): a dispatch ends early at a log,
+evaluation, checkpoint or final step, so every one lands on its own step, with the parameters of
+a run of single steps (step s draws from ``fold_in(rng, s)`` either way). A logged row holds the
+metrics of its own step (a dispatch's last); preemption is checked after each dispatch, so a
+signal is answered at most k steps later.
 """
 
 from __future__ import annotations
@@ -56,6 +63,19 @@ def _check_finite(
             "multi-player method such as a GAN discriminator), set grad_clip_norm, or add warm-up "
             "steps."
         )
+
+
+def _dispatch_length(config, step: int) -> int:
+    """Steps the dispatch starting after ``step`` runs: ``steps_per_dispatch``, shortened to end
+    at the next log, evaluation, checkpoint or final step."""
+    k = config.get("steps_per_dispatch", 1)
+    if k == 1:
+        return 1
+    every = [config.log_every, config.eval_every, config.checkpoint_every]
+    boundary = min(
+        [config.total_steps] + [(step // n + 1) * n for n in every if n and n > 0]
+    )  # The first step after `step` that must be finished on its own.
+    return min(k, boundary - step)
 
 
 def _check_resumable(config, workdir: str, checkpointer: Checkpointer) -> bool:
@@ -125,15 +145,26 @@ def _loop(
     last_checked = start
     # Read the next batch on a host thread while the devices run the current step.
     loader = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    upcoming = loader.submit(experiment.global_batch, start)
+
+    def fetch(step: int):
+        count = _dispatch_length(config, step)
+        if experiment.train_steps is None:
+            return count, experiment.global_batch(step)
+        return count, experiment.global_batches(step, count)
+
+    upcoming = loader.submit(fetch, start)
     with PreemptionWatch() as preemption:
         try:
-            for step in range(start, total):
-                batch = upcoming.result()
-                if step + 1 < total:
-                    upcoming = loader.submit(experiment.global_batch, step + 1)
-                state, metrics = experiment.step(state, batch)
-                done = step + 1
+            step = start
+            while step < total:
+                count, batch = upcoming.result()
+                if step + count < total:
+                    upcoming = loader.submit(fetch, step + count)
+                if experiment.train_steps is None:
+                    state, metrics = experiment.step(state, batch)
+                else:
+                    state, metrics = experiment.steps(state, batch, count)
+                done = step + count
                 is_last = done == total
                 evaluate_now = (config.eval_every and done % config.eval_every == 0) or is_last
                 if done % config.log_every == 0 or evaluate_now or is_last:
@@ -148,12 +179,14 @@ def _loop(
                         writer.write_pictures(done, experiment.pictures(state.params))
                         throughput.restart(done)  # Evaluation time is not training throughput.
                     writer.write(done, row)
-                stop = preemption.requested(done)
+                # Every step number is offered: a multi-host sync point may fall inside.
+                stop = any([preemption.requested(s) for s in range(step + 1, done + 1)])
                 if done % config.checkpoint_every == 0 or is_last or stop:
                     _check_finite(state, done, last_checked, checkpointer)
                     last_checked = done
                     checkpointer.save(state)
                 writer.advance(done)
+                step = done
                 if stop and not is_last:
                     checkpointer.wait()
                     raise Preempted(

@@ -22,7 +22,8 @@ from jaxpretrain.errors import ConfigError
 
 # Keys (or their parents) that may differ on resume. total_steps and the optimizer's
 # hyperparameters change the updates from the resumed step on, as the user asks; the rest change no
-# number the run computes (fsdp, mesh and microbatches lay the same computation out differently;
+# number the run computes (fsdp, mesh, microbatches and steps_per_dispatch lay the same computation
+# out differently;
 # init_from only matters for a fresh start). The optimizer's `name` is the exception: another
 # optimizer keeps another state.
 SAFE_TO_CHANGE = (
@@ -38,6 +39,7 @@ SAFE_TO_CHANGE = (
     "fsdp",
     "mesh",
     "microbatches",
+    "steps_per_dispatch",
     "data.workers",
 )
 

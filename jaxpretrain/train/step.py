@@ -14,7 +14,10 @@ SGD (``optim.is_plain_sgd``) the step then differentiates with respect to the ro
 gather's transpose does), at a cost independent of the table sizes (word2vec.c's update).
 
 The randomness of step ``s`` is ``fold_in(state.rng, s)`` (player ``i`` folds in ``i`` once more),
-so a resumed run draws exactly what an uninterrupted one would.
+so a resumed run draws exactly what an uninterrupted one would. A method may also export
+``draw_batch(batch, rng, *, model, config) -> batch``: random preprocessing done on the device
+inside the step (word2vec's subsampling and negatives), from a key split off the step's; the
+losses then see its output, and evaluation calls it with a fixed key.
 
 Gradient accumulation: with ``config.microbatches = k`` each player's gradient is the mean of the
 gradients of k slices of the batch, computed one after the other by a ``lax.scan`` inside the
@@ -153,8 +156,13 @@ def make_train_step(
             "table sizes; set config.microbatches=1 and shrink config.batch_size instead."
         )
 
+    draw = getattr(method, "draw_batch", None)
+
     def step(state: TrainState, batch: dict[str, jax.Array]):
         rng = jax.random.fold_in(state.rng, state.step)
+        if draw is not None:
+            rng, draw_rng = jax.random.split(rng)
+            batch = draw(batch, draw_rng, model=model, config=config)
         if sparse:
             lr = schedule(state.step)
             params, loss, metrics = _sparse_update(
@@ -216,10 +224,13 @@ def make_eval_step(method: ModuleType, model: Any, config: Any):
     by the rows of each batch is exact.
     """
     custom = getattr(method, "eval_metrics", None)
+    draw = getattr(method, "draw_batch", None)
     fns = players(method)
     loss_fn = method.loss_fn if fns is None else next(iter(fns.values()))
 
     def eval_step(params, batch):
+        if draw is not None:  # A fixed draw: every evaluation sees the same batches.
+            batch = draw(batch, jax.random.PRNGKey(0), model=model, config=config)
         if custom is not None:
             return custom(params, batch, model=model, config=config)
         loss, metrics = loss_fn(params, batch, jax.random.PRNGKey(0), model=model, config=config)

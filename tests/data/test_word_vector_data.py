@@ -6,9 +6,9 @@ import pytest
 from jaxpretrain.data import BatchStream, build_source, data_tokenizer, load_dataset, word_data
 from jaxpretrain.data.word_subwords import build_subwords, char_ngrams, fnv1a
 from jaxpretrain.data.word_vectors import (
-    CbowTransform,
     Vocabulary,
-    cbow_transform,
+    _blocks,
+    cbow_sampling,
     keep_probabilities,
     negative_cdf,
     words_of,
@@ -49,54 +49,48 @@ def test_keep_probability_is_word2vec_formula():
     assert keep_probabilities(counts, 0).tolist() == [1, 1, 1]
 
 
-def test_negatives_follow_unigram_to_the_three_quarters():
+def test_negative_cdf_and_sampling_settings(tmp_path):
     counts = np.array([81, 16, 1])
-    transform = CbowTransform(counts, window=2, negatives=50, sample=0)
-    out = transform({"ids": np.zeros(2000, np.int32)}, np.random.default_rng(0))
-    freq = np.bincount(out["negatives"].ravel(), minlength=3) / out["negatives"].size
-    np.testing.assert_allclose(freq, counts**0.75 / (counts**0.75).sum(), atol=0.005)
+    weights = counts**0.75
+    np.testing.assert_allclose(negative_cdf(counts), np.cumsum(weights) / weights.sum())
     assert negative_cdf(counts)[-1] == 1.0
+    config = _files(tmp_path, window=2, negatives=3, sample=1e-2, negatives_shared_by=4)
+    sampling = cbow_sampling(config)
+    counts = word_data(config).vocabulary.counts
+    assert (sampling.window, sampling.negatives, sampling.shared_by) == (2, 3, 4)
+    np.testing.assert_allclose(sampling.keep, keep_probabilities(counts, 1e-2), rtol=1e-6)
+    np.testing.assert_allclose(sampling.cdf, negative_cdf(counts), rtol=1e-6)
+    assert sampling.keep.dtype == sampling.cdf.dtype == np.float32
 
 
-def test_transform_packs_kept_words_and_draws_windows():
-    counts = np.array([10**8, 1, 1, 1, 1])  # Word 0 is kept w.p. ~1e-4, the others always.
-    transform = CbowTransform(counts, window=3, negatives=2, sample=1e-8)
-    ids = np.array([1, 0, 2, 0, 3, 4, -1, -1], np.int32)
-    out = transform({"ids": ids}, np.random.default_rng(0))
-    np.testing.assert_array_equal(out["words"], [1, 2, 3, 4, -1, -1, -1, -1])
-    assert out["reach"].min() >= 1 and out["reach"].max() <= 3
-    assert out["negatives"].shape == (8, 2)
-    reach = np.stack(
-        [transform({"ids": ids}, np.random.default_rng(s))["reach"] for s in range(200)]
-    )
-    assert set(np.unique(reach)) == {1, 2, 3}
-
-
-def test_negatives_shared_by_groups_of_positions():
-    counts = np.array([5, 3, 2])
-    ids = np.zeros(12, np.int32)
-    shared = CbowTransform(counts, window=2, negatives=3, sample=0, shared_by=4)
-    assert shared({"ids": ids}, np.random.default_rng(0))["negatives"].shape == (3, 3)
-    with pytest.raises(ValueError, match="multiple of data.negatives_shared_by"):
-        CbowTransform(counts, window=2, negatives=3, sample=0, shared_by=5)({"ids": ids}, None)
-    with pytest.raises(ValueError, match="negatives_shared_by must be a positive int"):
-        CbowTransform(counts, window=2, negatives=3, sample=0, shared_by=0)
+def test_streamed_corpus_gives_the_ids_of_the_whole_text(tmp_path):
+    """The two streamed passes (counts, then ids) over blocks of lines, across two files, give
+    the vocabulary and ids of the whole text at once."""
+    (tmp_path / "b.txt").write_text("Dog sat. The end\n")
+    (tmp_path / "a.txt").write_text(TEXT)
+    config = dict(name="words", corpus=f"files:{tmp_path}/*.txt", min_count=2)
+    data = word_data(config)
+    words = words_of(TEXT + "Dog sat. The end\n")
+    vocab = Vocabulary.build(words, min_count=2)
+    assert data.vocabulary.words == vocab.words
+    want = vocab.encode(words)
+    np.testing.assert_array_equal(data.ids, want[want >= 0])
+    assert data.ids.dtype == np.int32 and not data.ids.flags.writeable
+    lines = TEXT.splitlines()
+    blocks = list(_blocks(lines, size=10))
+    assert len(blocks) > 1 and words_of("\n".join(blocks)) == words_of(TEXT)
 
 
 def test_source_batches_are_a_pure_function_of_seed_and_step(tmp_path):
     config = _files(tmp_path, window=2, negatives=3)
 
     def stream(seed):
-        dataset = load_dataset(config)
-        return BatchStream(
-            dataset.train, global_batch_size=2, seed=seed, transform=cbow_transform(dataset)
-        )
+        return BatchStream(load_dataset(config).train, global_batch_size=2, seed=seed)
 
     a, b = stream(0).local_batch(3), stream(0).local_batch(3)
-    for key in ("words", "reach", "negatives"):
-        np.testing.assert_array_equal(a[key], b[key])
-    assert a["words"].shape == (2, 8) and a["negatives"].shape == (2, 8, 3)
-    assert any((stream(1).local_batch(3)[k] != a[k]).any() for k in a)
+    np.testing.assert_array_equal(a["ids"], b["ids"])
+    assert a["ids"].shape == (2, 8) and a["ids"].dtype == np.int32
+    assert (stream(1).local_batch(3)["ids"] != a["ids"]).any()
     assert len(build_source(dict(config, eval_chunks=1), "eval")) == 1
 
 
@@ -128,18 +122,17 @@ def test_bag_budget_is_the_largest_chunk_of_bag_rows(tmp_path):
     [
         (dict(min_count=100), "min_count=100 leaves no vocabulary"),
         (dict(window=0), "data.window must be a positive int"),
+        (dict(negatives=0), "data.negatives must be a positive int"),
+        (dict(negatives_shared_by=0), "negatives_shared_by must be a positive int"),
+        (dict(negatives_shared_by=3), r"data.chunk \(8\) must be a multiple of"),
+        (dict(sample=-1.0), "data.sample must be >= 0"),
     ],
 )
 def test_bad_settings_are_one_line_errors(tmp_path, fields, message):
     config = _files(tmp_path, **{k: v for k, v in fields.items() if k != "min_count"})
     config.update({k: v for k, v in fields.items() if k == "min_count"})
     with pytest.raises(ValueError, match=message):
-        cbow_transform(load_dataset(config))
-
-
-def test_cbow_sampling_needs_a_words_data_set():
-    with pytest.raises(ValueError, match="need a 'words' data set, got data.name='digits'"):
-        cbow_transform(load_dataset({"name": "digits"}))
+        cbow_sampling(config)
 
 
 def test_empty_corpus_is_an_error(tmp_path):

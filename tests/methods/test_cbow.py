@@ -10,15 +10,19 @@ import numpy as np
 import pytest
 from conftest import ROOT, load_config, overfit_one_batch, subprocess_env, train_command
 
-from jaxpretrain.data import cbow_transform, load_dataset
+from jaxpretrain.data import cbow_sampling, load_dataset
 from jaxpretrain.methods import cbow
 
 
+def _raw(config):
+    """Chunks 0 and 1 of the train split: {"ids": int32 [2, L]}."""
+    source = load_dataset(config.data).train
+    return {"ids": jnp.asarray(np.stack([source[i]["ids"] for i in range(2)]))}
+
+
 def _batch(config, rng=0):
-    dataset = load_dataset(config.data)
-    source, transform = dataset.train, cbow.preprocess(config, train=True, dataset=dataset)
-    items = [transform(source[i], np.random.default_rng(rng + i)) for i in range(2)]
-    return {k: jnp.asarray(np.stack([it[k] for it in items])) for k in items[0]}
+    """Chunks 0 and 1 of the train split, drawn as the train step draws them."""
+    return cbow.draw_batch(_raw(config), jax.random.PRNGKey(rng), model=None, config=config)
 
 
 def test_model_and_sampling_come_from_the_dataset_and_need_it():
@@ -35,17 +39,16 @@ def test_model_and_sampling_come_from_the_dataset_and_need_it():
         sizes[item["ids"][item["ids"] >= 0]].sum()
         for item in map(chunks.__getitem__, range(len(chunks)))
     )
-    assert model.bag_budget == budget
-    transform = cbow.preprocess(config, train=True, dataset=dataset)
-    np.testing.assert_array_equal(transform.cdf, cbow_transform(dataset).cdf)
-    for call in (
-        lambda: cbow.make_model(config),
-        lambda: cbow.preprocess(config, train=True),
+    assert model.bag_budget == budget and model.window == config.data.window
+    # The batches are raw chunks; the sampling tables are the vocabulary's.
+    assert cbow.preprocess(config, train=True, dataset=dataset) is None
+    sampling = cbow_sampling(config.data)
+    np.testing.assert_allclose(sampling.cdf[-1], 1.0)
+    assert len(sampling.keep) == len(sampling.cdf) == len(words.vocabulary)
+    with pytest.raises(
+        ValueError, match=r"dataset=jaxpretrain\.data\.load_dataset\(config\.data\)"
     ):
-        with pytest.raises(
-            ValueError, match=r"dataset=jaxpretrain\.data\.load_dataset\(config\.data\)"
-        ):
-            call()
+        cbow.make_model(config)
     with pytest.raises(ValueError, match="need a 'words' data set"):
         cbow.make_model(config, load_dataset(load_config("supervised_digits").data))
 
@@ -54,7 +57,7 @@ def test_initial_loss_is_k_plus_one_log_two_and_padding_is_masked():
     config = load_config("cbow_kjv")
     model = cbow.make_model(config, load_dataset(config.data))
     batch = _batch(config)
-    params = cbow.init_params(jax.random.PRNGKey(0), batch, model=model, config=config)
+    params = cbow.init_params(jax.random.PRNGKey(0), _raw(config), model=model, config=config)
     assert params["target"].shape == (model.vocab_size, config.model.features)
     loss_fn = jax.jit(lambda p, b: cbow.loss_fn(p, b, None, model=model, config=config))
     loss, metrics = loss_fn(params, batch)
@@ -94,7 +97,8 @@ def test_sparse_row_update_equals_the_dense_sgd_step():
         tx, schedule = make_optimizer(
             config.optimizer, batch_size=config.batch_size, total_steps=config.total_steps
         )
-        dense_method = SimpleNamespace(loss_fn=cbow.loss_fn)  # No sparse_rows: dense gradients.
+        # No sparse_rows: dense gradients, of the same draws.
+        dense_method = SimpleNamespace(loss_fn=cbow.loss_fn, draw_batch=cbow.draw_batch)
         model = experiment.model
         sparse = jax.jit(make_train_step(cbow, model, config, tx, schedule))
         dense = jax.jit(make_train_step(dense_method, model, config, tx, schedule))

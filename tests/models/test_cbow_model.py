@@ -3,9 +3,10 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxpretrain.models import CBOW
-from jaxpretrain.models.word_vectors import bag_layout, row_ids, window_mean
+from jaxpretrain.models.word_vectors import bag_layout, group_scores, row_ids, window_mean
 
 
 def _reference_h(vectors, words, reach):
@@ -21,17 +22,21 @@ def _reference_h(vectors, words, reach):
     return h, count
 
 
-def test_window_mean_matches_a_loop():
-    rng = np.random.default_rng(0)
-    B, L, D, W = 2, 9, 3, 3
+@pytest.mark.parametrize("L, W", [(9, 3), (9, 1), (40, 3), (37, 2)])
+def test_window_mean_matches_a_loop(L, W):
+    """Blocks of min(L, 5·W) positions (one, several, a padded last one) give the whole band's
+    means, as does window=None."""
+    rng = np.random.default_rng(L + W)
+    B, D = 2, 3
     words = rng.integers(0, 5, (B, L))
     words[1, 6:] = -1
     reach = rng.integers(1, W + 1, (B, L))
     vectors = rng.normal(size=(B, L, D)).astype(np.float32)
-    h, count = window_mean(jnp.asarray(vectors), jnp.asarray(words), jnp.asarray(reach))
     want_h, want_count = _reference_h(vectors, words, reach)
-    np.testing.assert_allclose(h, want_h, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(count, want_count)
+    for window in (W, None):
+        h, count = window_mean(jnp.asarray(vectors), jnp.asarray(words), jnp.asarray(reach), window)
+        np.testing.assert_allclose(h, want_h, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(count, want_count)
 
 
 def test_init_and_scores():
@@ -129,3 +134,22 @@ def test_subword_scores_use_the_mean_of_each_bag():
     np.testing.assert_allclose(
         np.asarray(ns)[real], np.einsum("blkd,bld->blk", o[negatives], h)[real], rtol=1e-4
     )
+
+
+@pytest.mark.parametrize("S, K", [(5, 5), (1, 3), (20, 16)])
+def test_group_scores_gradients_equal_autodiffs(S, K):
+    """The hand-written backward pass (unrolled sums; matmuls for big groups) is the einsum's."""
+    rng = np.random.default_rng(S + K)
+    groups = jnp.asarray(rng.normal(size=(2, 3, S, 4)), jnp.float32)
+    negatives = jnp.asarray(rng.normal(size=(2, 3, K, 4)), jnp.float32)
+    weights = jnp.asarray(rng.normal(size=(2, 3, S, K)), jnp.float32)
+
+    def loss(scores_fn):
+        return lambda g, n: jnp.sum(jnp.sin(scores_fn(g, n)) * weights)
+
+    plain = lambda g, n: jnp.einsum("bgid,bgkd->bgik", g, n)  # noqa: E731
+    np.testing.assert_allclose(group_scores(groups, negatives), plain(groups, negatives), rtol=1e-6)
+    got = jax.grad(loss(group_scores), (0, 1))(groups, negatives)
+    want = jax.grad(loss(plain), (0, 1))(groups, negatives)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
