@@ -19,7 +19,8 @@ so no reshape of activations is needed.
 Masks are boolean, True where query t may attend to key t′, of shape [B|1, H|1, T, S]
 (``masks``); a query with no allowed key gets attention output 0, so the layer outputs the
 ``out`` bias there. The softmax and V are computed by ``attention_kernels`` ("einsum", the
-equations written out, or ``jax.nn.dot_product_attention`` with "xla" or "cudnn": the same
+equations written out; "blocked", flash-style blocks with an online softmax; or
+``jax.nn.dot_product_attention`` with "xla" or "cudnn": the same
 function); decoding reads and extends a key/value cache (``attention_cache``) and always uses
 "einsum".
 
@@ -136,7 +137,8 @@ class MultiHeadAttention(nn.Module):
       out_kernel_init: initialiser of the ``out`` kernel (fan in over axes (0, 1)); None means
         ``kernel_init``. GPT-2 scales it by 1/√(2·layers).
       bias_init: initialiser of every bias, zeros by default.
-      implementation: "einsum" (the lecture's equations), or "xla" / "cudnn" for
+      implementation: "einsum" (the lecture's equations), "blocked" (``blocked_attention``:
+        flash-style, memory linear in T, causal blocks above the diagonal skipped), or "xla" / "cudnn" for
         ``jax.nn.dot_product_attention`` (``attention_kernels``); "cudnn" needs an NVIDIA GPU and a
         bf16/fp16 ``dtype``.
     """

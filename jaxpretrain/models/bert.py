@@ -170,7 +170,7 @@ class BertEncoder(_BertSettings):
       layer_norm_epsilon: ε of every LayerNorm (HF ``layer_norm_eps``, 1e-12).
       activation: the MLP's nonlinearity, "gelu" (erf; HF "gelu") or "gelu_tanh" (HF "gelu_new").
       dtype: compute dtype (e.g. jnp.bfloat16); params stay float32.
-      attention: ``MultiHeadAttention.implementation``: "einsum", "xla" or "cudnn".
+      attention: ``MultiHeadAttention.implementation``: "einsum", "blocked", "xla" or "cudnn".
       pooled: ``__call__`` returns the pooled [CLS] vector [B, D] (a classifier's input);
         False: the sequence output [B, T, D]. The params are the same either way.
     """

@@ -76,7 +76,8 @@ class GPT(nn.Module):
       layer_norm_epsilon: ε of every LayerNorm (1e-5 in GPT-2).
       dtype: compute dtype (e.g. jnp.bfloat16); params stay float32, logits are float32.
       attention: how attention is computed, ``MultiHeadAttention.implementation``: "einsum"
-        (the equations; the default), "xla" or "cudnn" (``jax.nn.dot_product_attention``;
+        (the equations; the default), "blocked" (flash-style, ``blocked_attention``), "xla" or
+        "cudnn" (``jax.nn.dot_product_attention``;
         "cudnn" is flash attention on NVIDIA GPUs in bf16). Same function, same parameters.
     """
 

@@ -69,7 +69,7 @@ class Transformer(nn.Module):
       share_embeddings: one embedding table for source and target (needs V_src = V_tgt).
       tie_output: the output projection is the target embedding table transposed.
       dtype: compute dtype (e.g. jnp.bfloat16); params stay float32, logits are float32.
-      attention: ``MultiHeadAttention.implementation``: "einsum" (the default), "xla" or
+      attention: ``MultiHeadAttention.implementation``: "einsum" (the default), "blocked", "xla" or
         "cudnn" (flash attention on NVIDIA GPUs in bf16); the same function either way.
     """
 

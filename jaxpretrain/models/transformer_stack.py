@@ -117,7 +117,7 @@ class LayerConfig:
       kernel_init: the kernels' initialisers (``KernelInits``).
       dropout_rate: P_drop on each residual branch (and on a stack's input).
       dtype: compute dtype (e.g. jnp.bfloat16); params stay float32.
-      attention: ``MultiHeadAttention.implementation``: "einsum", "xla" or "cudnn".
+      attention: ``MultiHeadAttention.implementation``: "einsum", "blocked", "xla" or "cudnn".
       names: module names (``LayerNames``).
     """
 
