@@ -290,6 +290,20 @@ class CbowSampling(NamedTuple):
     keep: np.ndarray
     cdf: np.ndarray
 
+    @classmethod
+    def from_counts(
+        cls, counts: np.ndarray, *, window: int, negatives: int, sample: float, shared_by: int
+    ) -> CbowSampling:
+        """The settings with their tables derived from the vocabulary's word counts."""
+        return cls(
+            window,
+            negatives,
+            sample,
+            shared_by,
+            keep_probabilities(counts, sample).astype(np.float32),
+            negative_cdf(counts).astype(np.float32),
+        )
+
 
 def cbow_sampling(data_config: Any) -> CbowSampling:
     """The `CbowSampling` of a "words" data config: its vocabulary's counts, and the fields
@@ -313,12 +327,10 @@ def cbow_sampling(data_config: Any) -> CbowSampling:
             f"data.chunk ({chunk}) must be a multiple of data.negatives_shared_by"
             f" ({shared_by}): each group of positions shares one draw of negatives."
         )
-    counts = word_data(data_config).vocabulary.counts
-    return CbowSampling(
-        window,
-        negatives,
-        sample,
-        shared_by,
-        keep_probabilities(counts, sample).astype(np.float32),
-        negative_cdf(counts).astype(np.float32),
+    return CbowSampling.from_counts(
+        word_data(data_config).vocabulary.counts,
+        window=window,
+        negatives=negatives,
+        sample=sample,
+        shared_by=shared_by,
     )

@@ -6,19 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxpretrain.data.word_vectors import CbowSampling, keep_probabilities, negative_cdf
+from jaxpretrain.data.word_vectors import CbowSampling
 from jaxpretrain.methods.cbow import draw_chunks
 
 
 def _sampling(counts, *, window=3, negatives=4, sample=0.0, shared_by=1):
-    counts = np.asarray(counts)
-    return CbowSampling(
-        window,
-        negatives,
-        sample,
-        shared_by,
-        keep_probabilities(counts, sample).astype(np.float32),
-        negative_cdf(counts).astype(np.float32),
+    return CbowSampling.from_counts(
+        np.asarray(counts), window=window, negatives=negatives, sample=sample, shared_by=shared_by
     )
 
 
