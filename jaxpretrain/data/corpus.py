@@ -167,26 +167,14 @@ def read_text_files(paths: Sequence[str]) -> str:
         paths = [paths]
     if not paths:
         raise CorpusNotFoundError("no text files given: pass at least one path to a text file.")
-    texts = []
-    for path in paths:
-        if not os.path.isfile(path):
-            raise CorpusNotFoundError(f"text file {str(path)!r} does not exist: check the path.")
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except UnicodeDecodeError as e:
-            raise DataError(
-                f"text file {str(path)!r} is not UTF-8 ({e.reason} at byte {e.start}): convert it,"
-                f" e.g. iconv -f latin1 -t utf-8."
-            ) from e
-        if not text:
-            raise DataError(f"text file {str(path)!r} is empty: remove it or give it some text.")
-        texts.append(text if text.endswith("\n") else text + "\n")
+    texts = ["".join(_file_lines(path)) for path in paths]
+    texts = [text if text.endswith("\n") else text + "\n" for text in texts]
     return "".join(texts)
 
 
 def _file_lines(path: str) -> Iterator[str]:
-    """The lines of one UTF-8 text file, read as they are used (`read_text_files`'s checks)."""
+    """The lines of one UTF-8 text file, read as they are used; a missing, non-UTF-8 or empty
+    file is an error naming the fix."""
     if not os.path.isfile(path):
         raise CorpusNotFoundError(f"text file {str(path)!r} does not exist: check the path.")
     empty = True
