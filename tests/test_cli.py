@@ -142,3 +142,33 @@ def test_errors_we_raise_are_one_line_without_traceback(
     assert all(line.startswith("warning: ") for line in lines[: errors[0]]), result.stderr[-3000:]
     for noise in ("Traceback", "Event loop is closed", "meta_path", "ERROR:absl"):
         assert noise not in result.stderr, result.stderr[-3000:]
+
+
+def test_scripts_keep_compiled_steps_in_the_compilation_cache(tmp_path):
+    """By default a script keeps its compiled programs in $XDG_CACHE_HOME/jaxpretrain/jax, and a
+    rerun reads them back (it writes no new entry); --compilation_cache='' keeps nothing."""
+    config = f"--config={os.path.join(ROOT, 'configs', 'supervised_digits.py')}:smoke"
+
+    def dry_run(cache_home, *flags) -> None:
+        env = subprocess_env(1)
+        env.pop("JAX_COMPILATION_CACHE_DIR", None)  # The tests' shared cache would win.
+        env["XDG_CACHE_HOME"] = str(cache_home)
+        result = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "scripts", "train.py"), config, "--dry_run"]
+            + [f"--workdir={tmp_path / 'run'}", *flags],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+
+    cache = tmp_path / "home" / "jaxpretrain" / "jax"
+    dry_run(tmp_path / "home")
+    first = set(os.listdir(cache))
+    assert first, "the compiled step was not written to the cache"
+    dry_run(tmp_path / "home")
+    assert set(os.listdir(cache)) == first  # Read back, not compiled and written again.
+    dry_run(tmp_path / "off", "--compilation_cache=")
+    assert not os.path.exists(tmp_path / "off")
