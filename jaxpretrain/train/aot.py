@@ -1,8 +1,9 @@
 """Memory and FLOPs of a run before launch: the train step compiled ahead of time.
 
 ``dry_run(config)`` plans the run (``experiment.plan_experiment``: no parameter is allocated),
-lowers and compiles the jitted step for the configured mesh from abstract arguments (as MaxText's
-ahead-of-time ``train_compile`` does) and reports, per device,
+lowers and compiles the program the run executes for the configured mesh from abstract arguments
+(as MaxText's ahead-of-time ``train_compile`` does: the jitted step, or the loop of
+``config.steps_per_dispatch`` = k steps over k stacked batches) and reports, per device,
 
     memory = arguments + outputs − aliased (the donated state, updated in place) + temporaries
 
@@ -10,8 +11,9 @@ from XLA's buffer assignment: parameters, optimizer state, the batch slice and t
 kept for the backward pass; and the FLOPs of one step from XLA's cost analysis of the partitioned
 program (one device's share; the CPU compiler counts everything, GPU compilers leave out what
 cuDNN runs; a loop's body counts once, so with ``microbatches = k`` the gradient's FLOPs are one
-slice's, and the step's about k times them). A step that needs more than a device holds raises
-:class:`StepTooLargeError`, which names the config knobs that shrink it.
+slice's, and the step's about k times them; the loop over k steps counts one step). A step that
+needs more than a device holds raises :class:`StepTooLargeError`, which names the config knobs
+that shrink it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class StepCost:
     flops: float | None  # One device's share of one step; None where XLA gives no analysis.
     microbatches: int  # The scan over slices that XLA's FLOP count sees once.
     device_bytes: int | None  # What one device holds; None if unknown.
+    steps_per_dispatch: int = 1  # k: the program compiled loops over k steps' batches.
 
     def __str__(self) -> str:
         gib = lambda n: f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.2f} GiB"  # noqa: E731
@@ -58,7 +61,12 @@ class StepCost:
         lines = [
             f"mesh: {shape}",
             f"memory per device: {gib(self.memory_bytes)} "
-            f"(arguments {gib(self.argument_bytes)}, temporaries {gib(self.temp_bytes)})",
+            f"(arguments {gib(self.argument_bytes)}, temporaries {gib(self.temp_bytes)})"
+            + (
+                f", for {self.steps_per_dispatch} steps per dispatch (their batches included)"
+                if self.steps_per_dispatch > 1
+                else ""
+            ),
             f"parameters and optimizer state in all: {gib(self.state_bytes)}",
             f"device memory: {'unknown' if self.device_bytes is None else gib(self.device_bytes)}",
         ]
@@ -100,10 +108,8 @@ def compile_step(config: ml_collections.ConfigDict) -> StepCost:
     validate(config, num_devices=jax.device_count())
     mesh = make_mesh(config)
     layout = plan_experiment(config, mesh)
-    state = layout.abstract_state()
     try:
-        lowered = layout.train_step.lower(state, layout.abstract_batch())
-        compiled = lowered.compile()
+        compiled = layout.lower_train_program().compile()
     except Exception as error:  # XLA reports exhaustion as several exception types.
         if "RESOURCE_EXHAUSTED" in str(error) or "out of memory" in str(error).lower():
             raise StepTooLargeError(
@@ -125,10 +131,13 @@ def compile_step(config: ml_collections.ConfigDict) -> StepCost:
         mesh=dict(mesh.shape),
         memory_bytes=int(memory),
         argument_bytes=int(stats.argument_size_in_bytes),
-        state_bytes=sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state)),
+        state_bytes=sum(
+            x.size * x.dtype.itemsize for x in jax.tree.leaves(layout.abstract_state())
+        ),
         temp_bytes=int(stats.temp_size_in_bytes),
         flops=float(analysis["flops"]) if analysis and "flops" in analysis else None,
         microbatches=config.get("microbatches", 1),
+        steps_per_dispatch=config.get("steps_per_dispatch", 1),
         device_bytes=device_bytes(mesh.devices.flat[0]),
     )
 

@@ -172,8 +172,9 @@ def make_mesh(config: ml_collections.ConfigDict) -> Mesh:
 class Layout:
     """What a run compiles, before any array exists: the model, its abstract parameters, their
     shardings and the jitted train step. ``build_experiment`` fills it with arrays; the dry run
-    (``train.aot``) compiles its step from ``abstract_state`` and ``abstract_batch`` alone."""
+    (``train.aot``) compiles its step from abstract arguments alone (``lower_train_program``)."""
 
+    config: ml_collections.ConfigDict
     method: ModuleType
     model: Any
     dataset: Dataset
@@ -205,16 +206,26 @@ class Layout:
             nonfinite=scalar(jnp.int32),
         )
 
-    def abstract_batch(self) -> dict[str, jax.ShapeDtypeStruct]:
-        """The global batch's shapes [B, ...] (from one example: no batch is read)."""
+    def abstract_batch(self, stacked: int = 0) -> dict[str, jax.ShapeDtypeStruct]:
+        """The global batch's shapes [B, ...] (from one example: no batch is read); with
+        ``stacked`` = k, those of ``train_steps``'s k batches [k, B, ...]."""
+        leading, sharding = (self.stream.global_batch_size,), self.batch_sharding
+        if stacked:
+            leading = (stacked, *leading)
+            sharding = parallel.batch_sharding(sharding.mesh, stacked=True)
         return {
-            key: jax.ShapeDtypeStruct(
-                (self.stream.global_batch_size, *value.shape[1:]),
-                value.dtype,
-                sharding=self.batch_sharding,
-            )
+            key: jax.ShapeDtypeStruct((*leading, *value.shape[1:]), value.dtype, sharding=sharding)
             for key, value in self.stream.first_example().items()
         }
+
+    def lower_train_program(self):
+        """The lowered program a run executes per dispatch: ``train_steps`` on k stacked batches
+        if ``config.steps_per_dispatch`` = k > 1, else ``train_step``; from abstract arguments."""
+        if self.train_steps is None:
+            return self.train_step.lower(self.abstract_state(), self.abstract_batch())
+        k = self.config.steps_per_dispatch
+        count = jax.ShapeDtypeStruct((), jnp.int32, sharding=self.state_shardings.step)
+        return self.train_steps.lower(self.abstract_state(), self.abstract_batch(k), count)
 
 
 def _multi_step(step_fn):
@@ -294,6 +305,7 @@ def plan_experiment(config: ml_collections.ConfigDict, mesh: Mesh) -> Layout:
             donate_argnums=0,
         )
     return Layout(
+        config=config,
         method=method,
         model=model,
         dataset=dataset,

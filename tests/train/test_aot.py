@@ -45,3 +45,18 @@ def test_layouts_that_cannot_run_name_the_key(overrides, message):
     # Fewer data devices fit the same batch: 4 slices x 4 data devices (mesh.model = 2).
     if "microbatches" in overrides:
         config_lib.validate(_gpt(mesh=dict(model=2), **overrides), num_devices=8)
+
+
+def test_several_steps_per_dispatch_compile_the_loop_the_run_executes():
+    """With k steps per dispatch the dry run compiles the k-step loop: its arguments hold k
+    batches (k − 1 more than one step's, plus the int32 count), and its FLOPs are one step's."""
+    costs = {}
+    for k in (1, 4):
+        config = load_config("cbow_kjv")
+        config.steps_per_dispatch = k
+        costs[k] = aot.compile_step(config)
+    rows_per_device = config.batch_size // 8  # The 8 test devices split the batch.
+    batch_bytes = rows_per_device * config.data.chunk * 4  # int32 chunk ids [B, L].
+    assert costs[4].argument_bytes - costs[1].argument_bytes == 3 * batch_bytes + 4
+    assert abs(costs[4].flops / costs[1].flops - 1) < 0.01
+    assert "4 steps per dispatch" in str(costs[4]) and "per dispatch" not in str(costs[1])
