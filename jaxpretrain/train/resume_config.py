@@ -22,10 +22,10 @@ from jaxpretrain.errors import ConfigError
 
 # Keys (or their parents) that may differ on resume. total_steps and the optimizer's
 # hyperparameters change the updates from the resumed step on, as the user asks; the rest change no
-# number the run computes (fsdp, mesh, microbatches and steps_per_dispatch lay the same computation
-# out differently;
-# init_from only matters for a fresh start). The optimizer's `name` is the exception: another
-# optimizer keeps another state.
+# number the run computes beyond rounding (fsdp, mesh, microbatches and steps_per_dispatch lay the
+# same computation out differently, model.attention computes the same heads another way, e.g.
+# "cudnn" on the GPU a CPU run moves to; init_from only matters for a fresh start). The optimizer's
+# `name` is the exception: another optimizer keeps another state.
 SAFE_TO_CHANGE = (
     "optimizer",
     "optimizers",
@@ -40,6 +40,7 @@ SAFE_TO_CHANGE = (
     "mesh",
     "microbatches",
     "steps_per_dispatch",
+    "model.attention",
     "data.workers",
 )
 
@@ -76,7 +77,8 @@ def check_resume(saved: dict[str, Any], config: ml_collections.ConfigDict, workd
         lines = "\n".join(f"  {k}: {old[k]!r} -> {new[k]!r}" for k in unsafe)
         raise ConfigError(
             f"the config differs from the one {workdir} was trained with ({workdir}/config.json) "
-            f"in {len(unsafe)} keys that change the parameters or the data stream:\n{lines}\n"
+            f"in {'1 key that changes' if len(unsafe) == 1 else f'{len(unsafe)} keys that change'} "
+            f"the parameters or the data stream:\n{lines}\n"
             "Resume with the run's values (drop these overrides), or start a new --workdir. "
             f"Keys that may change on resume: {', '.join(SAFE_TO_CHANGE)} (except the "
             "optimizer's name)."
