@@ -180,7 +180,9 @@ def row_ids(words, negatives, bags=None, budget: int = 0) -> dict[str, jax.Array
     return {"context": context, "target": target}
 
 
-def cbow_scores(rows, words, reach, negatives, bags=None, budget: int = 0, window: int = 0):
+def cbow_scores(
+    rows, words, reach, negatives, bags=None, budget: int = 0, window: int | None = None
+):
     """Scores of each position's word (the target) and of its negatives against its context.
 
     Args:
@@ -191,7 +193,7 @@ def cbow_scores(rows, words, reach, negatives, bags=None, budget: int = 0, windo
       negatives: int [B, G, K] negative word ids; the L positions form G groups of L/G
         consecutive words, each group sharing its K negatives (G = L: one draw per word).
       bags, budget: the model's subword bags (int [V, S], -1 padded) and bag budget P, or None.
-      window: the largest reach (``window_mean``); 0 when unknown (slower, same scores).
+      window: the largest reach (``window_mean``); None when unknown (slower, same scores).
 
     Returns:
       target_scores float [B, L], negative_scores float [B, L, K], and has_context bool
@@ -207,7 +209,7 @@ def cbow_scores(rows, words, reach, negatives, bags=None, budget: int = 0, windo
         )  # [B, L + 1, D], the last segment collects the padding slots
         sizes = jax.vmap(lambda p: jnp.bincount(p, length=L + 1))(positions)  # [B, L + 1]
         context = bag_sum[:, :L] / jnp.maximum(sizes[:, :L], 1)[..., None].astype(context.dtype)
-    h, count = window_mean(context, words, reach, window or None)
+    h, count = window_mean(context, words, reach, window)
     targets, negative_rows = jnp.split(rows["target"], [L], axis=1)
     target_scores = jnp.einsum("bld,bld->bl", targets, h)
     groups = h.reshape(B, G, L // G, -1)  # [B, G, L/G, D]
@@ -231,7 +233,7 @@ class CBOW(nn.Module):
         None for plain word vectors (bag = the word's own row).
       num_rows: R, rows of the context table (V + subword rows); ignored when bags is None.
       bag_budget: P, bag rows per chunk (``bag_layout``); ignored when bags is None.
-      window: the largest dynamic window of the batches (``window_mean``); 0 when unknown.
+      window: the largest dynamic window of the batches (``window_mean``); None when unknown.
     """
 
     vocab_size: int
@@ -239,7 +241,7 @@ class CBOW(nn.Module):
     bags: Any = None
     num_rows: int = 0
     bag_budget: int = 0
-    window: int = 0
+    window: int | None = None
 
     def setup(self):
         rows = self.vocab_size if self.bags is None else self.num_rows
