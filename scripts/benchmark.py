@@ -178,6 +178,7 @@ _MOCK = flags.DEFINE_bool("mock_data", False, "Serve TFDS data sets from tfds.te
 _PEERS = flags.DEFINE_bool("peers", False, "Also time each entry's PyTorch peer, if it has one.")
 _SMOKE = flags.DEFINE_bool("smoke", False, "Load each config with arg 'smoke' (overrides apply).")
 _NEW_TOKENS = flags.DEFINE_integer("new_tokens", 0, "Generation: new tokens (0 keeps the entry's).")
+_NUM_SAMPLES = flags.DEFINE_integer("num_samples", 0, "Generation: rows (0 keeps the entry's).")
 _PEAK = flags.DEFINE_float(
     "peak_gflops",
     0.0,
@@ -310,13 +311,12 @@ def main(argv):
             for key, value in map(_parse_set, _SET.value):
                 _set(config, key, value, must_exist=True)
             if isinstance(entry, GenerationEntry):
-                new_tokens = _NEW_TOKENS.value or entry.new_tokens
                 result = run_generation(
                     name,
                     config,
                     prompt_tokens=entry.prompt_tokens,
-                    num_samples=entry.num_samples,
-                    new_tokens=new_tokens,
+                    num_samples=_NUM_SAMPLES.value or entry.num_samples,
+                    new_tokens=_NEW_TOKENS.value or entry.new_tokens,
                     repeats=_REPEATS.value,
                 )
                 results.append(result)

@@ -2,9 +2,10 @@
 # The GPU check, one run of under 10 minutes on one GPU (whichever session is lent a device):
 #   here:    bash scripts/gpu_prepare.sh            # wheels + the KJV into .whl/ (needs PyPI)
 #   device:  run(command="bash scripts/gpu_check.sh", carry=[".whl"], timeout_s=600)
-# It prints the devices, trains a smoke config end to end and resumes it, then benchmarks the
-# matmul-heavy entries against their PyTorch peers (medians of 5 alternated repeats; MFU
-# against the measured bf16/fp32 matmul peak). Results: $OUT/bench.json and the logs in $OUT.
+# It prints the devices, trains a smoke config end to end and resumes it, checks the attention
+# implementations against the einsum equations, benchmarks the matmul-heavy entries against their
+# PyTorch peers (medians of 5 alternated repeats; MFU against the measured bf16/fp32 matmul peak),
+# KV-cache generation at 32 rows, and cbow against gensim. Results: $OUT/bench.json, logs in $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_check}
@@ -28,6 +29,16 @@ timeout 120 python3 scripts/train.py --config=configs/gpt2_kjv.py:smoke --workdi
   --config.total_steps=10 2>&1 | tail -3 | tee "$OUT/train.log"
 timeout 120 python3 scripts/train.py --config=configs/gpt2_kjv.py:smoke --workdir=/tmp/gpu_run \
   2>&1 | tail -3 | tee -a "$OUT/train.log"
-timeout 420 python3 scripts/benchmark.py --peers --mock_data --repeats=5 --json="$OUT/bench.json" \
-  --only=gpt2_124m,bert_peer_config,elmo_kjv,supervised_imagenet2012,supervised_imagenet2012_bf16,gpt2_kjv_generation \
+# The attention implementations (cuDNN and blocked included) against the einsum equations at an
+# even length in bf16: loss and gradient norm, and their fwd + bwd times.
+timeout 90 python3 scripts/attention_check.py --batch=4 --heads=12 --length=1024 \
+  2>&1 | tee "$OUT/attention.log"
+timeout 330 python3 scripts/benchmark.py --peers --mock_data --repeats=5 --json="$OUT/bench.json" \
+  --only=gpt2_124m,bert_peer_config,elmo_kjv,supervised_imagenet2012,supervised_imagenet2012_bf16 \
   2>&1 | tee "$OUT/bench.log"
+# KV-cache generation against no cache: 32 rows x 256 new tokens.
+timeout 60 python3 scripts/benchmark.py --only=gpt2_kjv_generation --num_samples=32 --repeats=3 \
+  2>&1 | tee "$OUT/generation.log"
+# cbow on the GPU against gensim on all of the machine's cores, in one run (gensim from .whl/).
+timeout 90 python3 scripts/peers/word_vectors.py --only=ours,gensim --repeats=3 \
+  2>&1 | grep -v "^step" | tee "$OUT/word_vectors.log"

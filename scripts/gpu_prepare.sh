@@ -10,7 +10,8 @@ rm -rf .whl && mkdir -p .whl/debs
 # The versions this checkout's environment holds, so the device runs what the tests ran.
 version() { "$PIP" show "$1" | sed -n 's/^Version: //p'; }
 PACKAGES="tensorflow-datasets grain ml_collections simple_parsing docstring_parser dm-tree
-  array_record tensorflow-metadata googleapis-common-protos immutabledict termcolor toml portpicker"
+  array_record tensorflow-metadata googleapis-common-protos immutabledict termcolor toml portpicker
+  gensim smart_open wrapt"  # gensim: the cbow peer and the word-similarity sets.
 for name in $PACKAGES; do
   "$PIP" download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \

@@ -74,7 +74,8 @@ def test_gpt_and_generation_benchmarks_report_tokens_model_mfu_memory_peer_and_c
     """The GPT train-step entries and the KV-cache generation entry, in one benchmark.py run:
     each run starts Python, JAX and PyTorch and measures the matmul peak, which costs more than
     the entries themselves. The generation entry reads neither --steps, --batch_size, --peers
-    nor data.context (its model has model.max_length 512), and it runs as it did alone."""
+    nor data.context (its model has model.max_length 512), and it runs as it did alone; its
+    --new_tokens and --num_samples replace the entry's."""
     out = tmp_path / "bench.json"
     command = [
         sys.executable,
@@ -87,6 +88,7 @@ def test_gpt_and_generation_benchmarks_report_tokens_model_mfu_memory_peer_and_c
         "--batch_size=2",
         "--set=data.context=16",  # Applies after each entry's own overrides.
         "--new_tokens=8",
+        "--num_samples=3",
         "--peak_gflops=100",  # The measured peak is tested with supervised_digits above.
         f"--json={out}",
     ]
@@ -116,7 +118,8 @@ def test_gpt_and_generation_benchmarks_report_tokens_model_mfu_memory_peer_and_c
     # Generation: sampling with and without the KV cache, the medians of 3 alternated repeats.
     assert "with the KV cache" in result.stdout
     assert generation["name"] == "gpt2_kjv_generation"
-    assert generation["new_tokens"] == 8 and len(generation["generated_tokens_per_sec_runs"]) == 3
+    assert generation["new_tokens"] == 8 and generation["num_samples"] == 3
+    assert len(generation["generated_tokens_per_sec_runs"]) == 3
     runs = sorted(generation["generated_tokens_per_sec_runs"])
     assert generation["generated_tokens_per_sec"] == runs[1]
     ratio = generation["generated_tokens_per_sec"] / generation["generated_tokens_per_sec_no_cache"]

@@ -10,8 +10,8 @@ system are the medians of
 - Spearman ρ on WordSim-353 and SimLex-999 (gensim's copies) with the pairs used and the OOV
   ratio, and 3CosAdd accuracy on the Google analogies, all through `evaluate.word_vectors`.
 
-gensim: `Word2Vec(sg=0, workers=2, sample=1e-3, alpha=0.025)` (its defaults but the issue's
-settings). fastText: `train_unsupervised(model="cbow", thread=2)` with its defaults otherwise
+gensim: `Word2Vec(sg=0, workers=N, sample=1e-3, alpha=0.025)` (its defaults but the issue's
+settings). fastText: `train_unsupervised(model="cbow", thread=N)` with its defaults otherwise
 (lr 0.05, t 1e-4, character 3..6-grams, 2M buckets). Optional: needs `gensim` and `fasttext`
 (`pip install gensim fasttext-wheel`); a missing one is skipped.
 
@@ -33,8 +33,9 @@ import sys
 import tempfile
 import time
 
-from absl import app, flags
+from absl import flags
 
+from jaxpretrain import cli
 from jaxpretrain import config as config_lib
 from jaxpretrain.data import kjv_text, words_of
 from jaxpretrain.evaluate.word_vectors import (
@@ -47,6 +48,7 @@ from jaxpretrain.evaluate.word_vectors import (
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SETTINGS = dict(vector_size=100, window=5, negative=5, min_count=5, epochs=5)
+CPUS = len(os.sched_getaffinity(0))  # N: the peers' threads, every CPU this process may use.
 
 
 def kjv_sentences(length: int = 1000) -> list[list[str]]:
@@ -83,7 +85,7 @@ def run_ours(config_name: str = "cbow_kjv", **overrides) -> dict[str, float]:
     return {"seconds": seconds, "words_per_sec": words * epochs / seconds, **quality(vectors)}
 
 
-def run_gensim(sentences, workers: int = 2) -> dict[str, float]:
+def run_gensim(sentences, workers: int = CPUS) -> dict[str, float]:
     """gensim Word2Vec CBOW with the issue's settings."""
     from gensim.models import Word2Vec  # pylint: disable=import-outside-toplevel
 
@@ -103,7 +105,7 @@ def run_gensim(sentences, workers: int = 2) -> dict[str, float]:
     }
 
 
-def run_fasttext(sentences, threads: int = 2) -> dict[str, float]:
+def run_fasttext(sentences, threads: int = CPUS) -> dict[str, float]:
     """fastText cbow (with its character n-grams) with the issue's settings."""
     import fasttext  # pylint: disable=import-outside-toplevel
 
@@ -178,4 +180,4 @@ def main(argv):
 if __name__ == "__main__":  # Flags only when run: benchmark.py imports compare().
     flags.DEFINE_list("only", ["ours", "gensim", "fasttext"], "Systems to run.")
     flags.DEFINE_integer("repeats", 1, "Runs per system; medians are reported.")
-    app.run(main)
+    cli.run(main)
