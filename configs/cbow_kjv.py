@@ -7,14 +7,13 @@
 The issue's benchmark settings: vector size 100, window 5, 5 negatives, min_count 5, 5 epochs,
 subsampling 1e-3, plain SGD decaying linearly to 0. The KJV has 790k words, 776k of them in the
 5,332-word vocabulary: 6,213 chunks of 125 words per epoch, 8 chunks per step.
-Measured (2 CPU cores shared with another job's timing runs, which halved the measured matmul
-peak to 99 GFLOP/s; `python scripts/benchmark.py --only=cbow_kjv --peers --repeats=3`, medians,
-same run): 10.7 s wall for the whole run, 0.371M corpus words/s, against gensim
-Word2Vec(sg=0, workers=2) 1.65M (1.07M effective) and fastText cbow 0.35M words/s: 0.23x gensim.
-Where the time goes (one run, a quiet moment): the steps 3.6 s (0.92 ms per step of 1,000 words:
-gathers, scatter-adds, the window means' and negatives' small matmuls, XLA:CPU's per-op
-overhead), compiling the step 1.4 s and the evaluation 0.8 s, building the data and state 1.0 s,
-the metric curves' PNG 1.1 s; gensim's whole run takes 2.4 s.
+Measured (2 quiet CPU cores; `python scripts/peers/word_vectors.py --repeats=3`, medians, same
+run): 5.4 s wall for the whole run, 0.727M corpus words/s, against gensim Word2Vec(sg=0,
+workers=2) 3.03M (1.96M effective) and fastText cbow 0.76M words/s: 0.24x gensim. Where the time
+goes: the steps ~3.6-4.4 s (0.92-1.1 ms per step of 1,000 words: gathers, scatter-adds, the window
+means' and negatives' small matmuls, XLA:CPU's per-op overhead), the metric curves' PNG 0.6 s,
+building the data and state ~1 s; compiling (1.8 s) is skipped on a rerun, whose programs come
+from the compilation cache (without it: 7.3-8.2 s). gensim's whole run takes 1.3 s.
 eval/loss_per_word 1.96; WordSim-353 Spearman 0.242 on the 48 in-vocabulary pairs (OOV ratio
 86%; gensim 0.284, fastText 0.395), SimLex-999 -0.00 (gensim 0.04, fastText -0.01), Google
 analogies 3CosAdd 5.8% of the 906 covered questions (gensim 5.5%, fastText 7.0%). Seeds 0, 1, 2:

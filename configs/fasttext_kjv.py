@@ -10,10 +10,11 @@ subwords: each word's input vector is the mean of its own row and the rows of it
 have ~60k distinct n-grams; a step updates only the rows it reads, so more buckets cost memory and
 checkpoint size, not step time). Out-of-vocabulary words in the similarity sets get vectors from
 their n-grams.
-Measured (2 CPU cores shared with another job's timing runs; `python scripts/peers/word_vectors.py
---only=ours_fasttext,fasttext --repeats=3`, medians, same run): 19.2 s wall, 0.206M words/s
-against fastText cbow's 0.676M (0.30x). A step of 1,000 words gathers and scatter-adds ~16.6k bag
-rows (~3.2 ms per step, most of it those gathers and scatters: ~15-35 ns per 100-float row).
+Measured (2 quiet CPU cores; `python scripts/peers/word_vectors.py --only=ours_fasttext,fasttext
+--repeats=3`, medians, same run): 13.1 s wall, 0.301M words/s against fastText cbow's 0.757M
+(0.40x). A step of 1,000 words gathers ~16.6k bag rows (the chunks' budget of slots, padding
+included), sums them per position and scatter-adds their gradients (~3 ms per step, most of it
+those four passes over rows at ~15-35 ns per 100-float row).
 eval/loss_per_word 2.45; WordSim-353 Spearman 0.372 on the 48 in-vocabulary pairs (fastText
 0.386), SimLex-999 0.095 (fastText -0.01), Google analogies 3CosAdd 14.7% of the 906 covered
 (fastText 7.6%).
