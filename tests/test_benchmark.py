@@ -32,6 +32,7 @@ sys.modules["torch_common"] = _script_module("peers/torch_common.py")
 torch_gpt = _script_module("peers/torch_gpt.py")
 torch_bert = _script_module("peers/torch_bert.py")
 torch_elmo = _script_module("peers/torch_elmo.py")
+torch_resnet = _script_module("peers/torch_resnet.py")
 
 
 def test_benchmark_reports_throughput_and_mfu(tmp_path):
@@ -335,3 +336,35 @@ def test_word_vector_benchmark_entry_is_registered_and_described():
     text = benchmark._describe(result)
     assert "ours     0.100M words/s" in text and "ours / gensim = 0.50x" in text
     assert isinstance(benchmark.BENCHMARKS["cbow_kjv"], benchmark.WordVectorsEntry)
+
+
+def test_torch_resnet_peer_trains_with_the_shared_setup(monkeypatch):
+    """The ResNet peer builds torchvision's network with GroupNorm(32, C), in channels-last, and
+    times SGD steps through peers.torch_common (here a stand-in torchvision: the PyPI wheel does
+    not match the CPU build of torch the tests install)."""
+    import types
+
+    import torch
+
+    built = {}
+
+    def resnet18(*, num_classes, norm_layer):
+        built.update(num_classes=num_classes, norm=norm_layer(64))
+        return torch.nn.Sequential(
+            torch.nn.Conv2d(3, 64, 3),
+            built["norm"],
+            torch.nn.AdaptiveAvgPool2d(1),
+            torch.nn.Flatten(),
+            torch.nn.Linear(64, num_classes),
+        )
+
+    fake = types.ModuleType("torchvision")
+    fake.models = types.SimpleNamespace(resnet18=resnet18)
+    monkeypatch.setitem(sys.modules, "torchvision", fake)
+    for dtype in ("float32", "bfloat16"):
+        time_steps = torch_resnet.torch_resnet_trainer(
+            "resnet18", batch_size=4, image_size=16, num_classes=10, dtype=dtype
+        )
+        assert time_steps(2) > 0
+    assert built["num_classes"] == 10
+    assert isinstance(built["norm"], torch.nn.GroupNorm) and built["norm"].num_groups == 32

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 from typing import Callable
 
-from jaxpretrain.train.timing import steps_timer
+try:
+    from peers.torch_common import timer, torch_setup
+except ImportError:  # Loaded with scripts/peers/ importable as top-level modules (the tests).
+    from torch_common import timer, torch_setup
 
 
 def torch_resnet_trainer(
     variant: str, *, batch_size: int, image_size: int, num_classes: int, dtype: str
 ) -> Callable[[int], float]:
     """A warmed-up training loop: ``time_steps(n)`` runs n SGD-with-momentum steps on one fixed
-    batch and returns images/s."""
-    import torch
+    batch and returns images/s (``peers.torch_common.torch_setup``: every CPU, TF32 on CUDA)."""
     import torchvision
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    setup = torch_setup(dtype)
+    torch, device = setup.torch, setup.device
     model = getattr(torchvision.models, variant)(
         num_classes=num_classes, norm_layer=lambda channels: torch.nn.GroupNorm(32, channels)
     ).to(device, memory_format=torch.channels_last)
@@ -29,17 +32,12 @@ def torch_resnet_trainer(
         memory_format=torch.channels_last
     )
     labels = torch.randint(0, num_classes, (batch_size,), device=device)
-    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
 
     def step():
-        with autocast:
+        with setup.autocast:
             loss = torch.nn.functional.cross_entropy(model(images), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
-    def sync():
-        if device == "cuda":
-            torch.cuda.synchronize()
-
-    return steps_timer(step, items_per_step=batch_size, sync=sync)
+    return timer(setup, step, items_per_step=batch_size)
