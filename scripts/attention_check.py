@@ -3,9 +3,9 @@
 For each implementation this platform runs (einsum, blocked and xla everywhere, cudnn on NVIDIA
 GPUs), causal self-attention heads [B, H, T, K] in --dtype: the loss Σ out ∘ g (its error relative
 to Σ |out ∘ g|, as its terms can cancel), its gradient's norm and the largest output difference,
-each against the einsum heads computed in float32, and
-the median time of the forward and backward pass (--repeats alternated repeats). Exits 1 if an
-implementation disagrees by more than the dtype's tolerance.
+each against the einsum heads computed in float32, and the median time of the forward and
+backward pass (--repeats alternated repeats). Exits 1 if an implementation disagrees by more than
+the dtype's tolerance.
 
   python scripts/attention_check.py --length=256 --dtype=float32          # CPU: B 16, H 4
   python scripts/attention_check.py --batch=4 --heads=12 --length=1024    # GPU: bf16, cudnn

@@ -33,11 +33,11 @@ timeout 120 python3 scripts/train.py --config=configs/gpt2_kjv.py:smoke --workdi
 # even length in bf16: loss and gradient norm, and their fwd + bwd times.
 timeout 90 python3 scripts/attention_check.py --batch=4 --heads=12 --length=1024 \
   2>&1 | tee "$OUT/attention.log"
-timeout 330 python3 scripts/benchmark.py --peers --mock_data --repeats=5 --json="$OUT/bench.json" \
+timeout 300 python3 scripts/benchmark.py --peers --mock_data --repeats=5 --json="$OUT/bench.json" \
   --only=gpt2_124m,bert_peer_config,elmo_kjv,supervised_imagenet2012,supervised_imagenet2012_bf16 \
   2>&1 | tee "$OUT/bench.log"
 # KV-cache generation against no cache: 32 rows x 256 new tokens.
-timeout 60 python3 scripts/benchmark.py --only=gpt2_kjv_generation --num_samples=32 --repeats=3 \
+timeout 90 python3 scripts/benchmark.py --only=gpt2_kjv_generation --num_samples=32 --repeats=3 \
   2>&1 | tee "$OUT/generation.log"
 # cbow on the GPU against gensim on all of the machine's cores, in one run (gensim from .whl/).
 timeout 90 python3 scripts/peers/word_vectors.py --only=ours,gensim --repeats=3 \
