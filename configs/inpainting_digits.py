@@ -14,7 +14,12 @@ encoder is fine-tuned by configs/finetune_inpainting_digits.py.
 
 import ml_collections
 
-from jaxpretrain.config import base_config, is_smoke, optimizer_config, shrink_to_smoke
+from jaxpretrain.config import (
+    base_config,
+    dcgan_discriminator_optimizer,
+    is_smoke,
+    shrink_to_smoke,
+)
 
 
 def get_config(arg=None):
@@ -67,11 +72,8 @@ def get_config(arg=None):
     c.optimizer.decay = "cosine"
     # Per-player optimizers; players not listed here use c.optimizer.
     c.optimizers = ml_collections.ConfigDict()
-    c.optimizers.discriminator = optimizer_config("adamw", base_lr=2e-4)  # The paper's 2e-4.
-    c.optimizers.discriminator.lr_scaling = "none"
-    c.optimizers.discriminator.b1 = 0.5
-    c.optimizers.discriminator.warmup_steps = 50
+    # The paper's 2e-4, β1 = 0.5.
+    c.optimizers.discriminator = dcgan_discriminator_optimizer(warmup_steps=50)
     if smoke:
         shrink_to_smoke(c)
-        c.optimizers.discriminator.warmup_steps = 1
     return c

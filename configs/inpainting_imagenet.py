@@ -14,7 +14,12 @@ plausible, blurry-edged fills; its encoder fine-tunes like the digits demo's.
 
 import ml_collections
 
-from jaxpretrain.config import base_config, is_smoke, optimizer_config, shrink_to_smoke
+from jaxpretrain.config import (
+    base_config,
+    dcgan_discriminator_optimizer,
+    is_smoke,
+    shrink_to_smoke,
+)
 
 EPOCH = 1_281_167
 
@@ -71,12 +76,8 @@ def get_config(arg=None):
     c.optimizer.decay = "constant"
     c.optimizer.warmup_steps = 500
     c.optimizers = ml_collections.ConfigDict()
-    c.optimizers.discriminator = optimizer_config("adamw", base_lr=2e-4)
-    c.optimizers.discriminator.lr_scaling = "none"
-    c.optimizers.discriminator.b1 = 0.5
+    c.optimizers.discriminator = dcgan_discriminator_optimizer(warmup_steps=500)
     c.optimizers.discriminator.decay = "constant"
-    c.optimizers.discriminator.warmup_steps = 500
     if smoke:
         shrink_to_smoke(c, total_steps=4)
-        c.optimizers.discriminator.warmup_steps = 1
     return c

@@ -13,7 +13,14 @@ can be probed like configs/cpc_probe_mnist1d.py probes CPC's.
 
 import ml_collections
 
-from jaxpretrain.config import base_config, is_smoke, optimizer_config, shrink_to_smoke
+from jaxpretrain.config import (
+    adam_per_step,
+    base_config,
+    dcgan_discriminator_optimizer,
+    is_smoke,
+    rda_objective,
+    shrink_to_smoke,
+)
 
 
 def get_config(arg=None):
@@ -36,33 +43,20 @@ def get_config(arg=None):
             min_scale=1e-3,  # σ floor: σ = min_scale + softplus(·) (must be positive).
         )
     )
-    c.rda = ml_collections.ConfigDict(
-        dict(
-            distortion_weight=5.0,  # λ1 (> 0): 1/(2s²) of a VAE with N(ŷ, s² = 0.1) samples.
-            discrimination_weight=0.5,  # λ2 (>= 0) of −ln D(ŷ); 0: a plain RDA (D still trains).
-            distortion="l2",  # Dist: "l2" ‖y − ŷ‖² or "l1" ‖y − ŷ‖₁, summed over samples.
-            conditional=False,  # Class prior P_Φ(z|x), decoder and D conditioned on the label.
-            learned_prior=False,  # Unconditional only: learn p̂(z) = N(μ_p, σ_p²), not N(0, I).
-            discriminator_features=(32,) if smoke else (256, 128),  # MLP discriminator widths.
-        )
+    c.rda = rda_objective(
+        distortion_weight=5.0,  # λ1: 1/(2s²) of a VAE with N(ŷ, s² = 0.1) samples.
+        discrimination_weight=0.5,  # λ2 of −ln D(ŷ).
+        discriminator_features=(32,) if smoke else (256, 128),  # MLP discriminator widths.
     )
     c.total_steps = 2000
     c.batch_size = 64
     c.log_every = 100
     c.eval_every = 1000
     c.checkpoint_every = 1000
-    # The autoencoder's optimizer.
-    c.optimizer.name = "adamw"
-    c.optimizer.base_lr = 1e-3  # Per step (lr_scaling none).
-    c.optimizer.lr_scaling = "none"
-    c.optimizer.warmup_steps = 50
+    c.optimizer = adam_per_step(1e-3, warmup_steps=50)  # The autoencoder's.
     # Per-player optimizers; players not listed here use c.optimizer.
     c.optimizers = ml_collections.ConfigDict()
-    c.optimizers.discriminator = optimizer_config("adamw", base_lr=2e-4)  # DCGAN's rate.
-    c.optimizers.discriminator.lr_scaling = "none"
-    c.optimizers.discriminator.b1 = 0.5  # DCGAN's Adam β1.
-    c.optimizers.discriminator.warmup_steps = 50
+    c.optimizers.discriminator = dcgan_discriminator_optimizer(warmup_steps=50)
     if smoke:
         shrink_to_smoke(c)
-        c.optimizers.discriminator.warmup_steps = 1
     return c

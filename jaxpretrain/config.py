@@ -67,6 +67,40 @@ def base_config() -> ml_collections.ConfigDict:
     return c
 
 
+def adam_per_step(base_lr: float, *, warmup_steps: int) -> ml_collections.ConfigDict:
+    """AdamW at ``base_lr`` per step (``lr_scaling`` "none": Adam's rate does not scale with the
+    batch) after ``warmup_steps`` of linear warm-up, cosine decay."""
+    c = optimizer_config("adamw", base_lr=base_lr)
+    c.lr_scaling = "none"
+    c.warmup_steps = warmup_steps
+    return c
+
+
+def dcgan_discriminator_optimizer(*, warmup_steps: int) -> ml_collections.ConfigDict:
+    """A GAN discriminator's optimizer (``config.optimizers.discriminator``): Adam with DCGAN's
+    lr 2e-4 and β1 0.5 (Radford et al. 2016, Sec. 4), per step."""
+    c = adam_per_step(2e-4, warmup_steps=warmup_steps)
+    c.b1 = 0.5
+    return c
+
+
+def rda_objective(
+    *, distortion_weight: float, discrimination_weight: float, discriminator_features: tuple
+) -> ml_collections.ConfigDict:
+    """The ``rda`` block of the noisy-channel RDA configs (``methods.rda``): the loss
+    KL(P_Φ(z|y), p̂(z)) + λ1 Dist(y, ŷ) + λ2 (−ln D(ŷ)) and its discriminator's widths."""
+    return ml_collections.ConfigDict(
+        dict(
+            distortion_weight=distortion_weight,  # λ1 > 0.
+            discrimination_weight=discrimination_weight,  # λ2 >= 0; 0: a plain RDA (D still trains).
+            distortion="l2",  # Dist: "l2" ‖y − ŷ‖² or "l1" ‖y − ŷ‖₁, summed over values.
+            conditional=False,  # Class prior P_Φ(z|x), decoder and D conditioned on the label.
+            learned_prior=False,  # Unconditional only: learn p̂(z) = N(μ_p, σ_p²), not N(0, I).
+            discriminator_features=discriminator_features,  # D's stages (conv) or widths (MLP).
+        )
+    )
+
+
 def digits_resnet(*, smoke: bool = False) -> ml_collections.ConfigDict:
     """The small ResNet for 8x8 digits, shared by the digits configs so their checkpoints fit."""
     return ml_collections.ConfigDict(
@@ -144,13 +178,16 @@ def is_smoke(arg: str | None) -> bool:
 
 
 def shrink_to_smoke(c: ml_collections.ConfigDict, *, total_steps: int = 6) -> None:
-    """The smoke variant of a run: seconds of training, global batch 16 (divides 1, 2, 8 devices)."""
+    """The smoke variant of a run: seconds of training, global batch 16 (divides 1, 2, 8 devices),
+    warm-ups of at most 1 step (per-player optimizers included)."""
     c.total_steps = total_steps
     c.batch_size = 16
     c.log_every = 2
     c.eval_every = 0  # The final evaluation still runs.
     c.checkpoint_every = total_steps // 2
     c.optimizer.warmup_steps = 1
+    for player in c.get("optimizers", {}).values():  # Per-player optimizers: at most 1 step.
+        player.warmup_steps = min(player.warmup_steps, 1)
 
 
 REQUIRED_KEYS = (

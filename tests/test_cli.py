@@ -172,3 +172,11 @@ def test_scripts_keep_compiled_steps_in_the_compilation_cache(tmp_path):
     assert set(os.listdir(cache)) == first  # Read back, not compiled and written again.
     dry_run(tmp_path / "off", "--compilation_cache=")
     assert not os.path.exists(tmp_path / "off")
+
+
+def test_smoke_shortens_every_players_warm_up_to_at_most_one_step():
+    full, smoke = load_config("rda_digits", None), load_config("rda_digits")
+    assert full.optimizers.discriminator.warmup_steps == 50
+    assert smoke.optimizers.discriminator.warmup_steps == 1 == smoke.optimizer.warmup_steps
+    cotraining = load_config("cotraining_mnist1d")  # Its entropy models have no warm-up.
+    assert [o.warmup_steps for o in cotraining.optimizers.values()] == [0, 0]
