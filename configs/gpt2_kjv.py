@@ -5,10 +5,11 @@
 
 A 4-layer, 256-wide GPT-2 (3.2M non-embedding parameters) over a byte-level BPE of 4,096 ids
 trained on the first 95% of the text; the last 5% (the end of the New Testament) is held out.
-Expected (2 CPU cores, 9 min 11 s at ~48 windows/s = 6.1k tokens/s; runs are deterministic, and
-two measurements gave the same figures): train loss ~3.6 and eval/loss 4.267 nats/token after 800 steps (eval/bits_per_token 6.16; with 3.87 bytes
-per eval token, 1.59 bits per byte), from ln 4096 = 8.3 at step 0 (eval/loss 4.86 at step 200,
-4.53 at 400, 4.33 at 600).
+Expected (2 CPU cores: 9 min 11 s at ~48 windows/s on one machine, 13 min 55 s at ~33 windows/s
+on a busier one; runs are deterministic, and einsum and blocked attention gave the same figures):
+train loss ~3.6 and eval/loss 4.267 nats/token after 800 steps (eval/bits_per_token 6.16; with
+3.87 bytes per eval token, 1.59 bits per byte), from ln 4096 = 8.3 at step 0 (eval/loss 4.86 at
+step 200, 4.53 at 400, 4.33 at 600).
 """
 
 import ml_collections
