@@ -92,7 +92,7 @@ def rda_objective(
     return ml_collections.ConfigDict(
         dict(
             distortion_weight=distortion_weight,  # λ1 > 0.
-            discrimination_weight=discrimination_weight,  # λ2 >= 0; 0: a plain RDA (D still trains).
+            discrimination_weight=discrimination_weight,  # λ2 >= 0; 0: a plain RDA (D trains).
             distortion="l2",  # Dist: "l2" ‖y − ŷ‖² or "l1" ‖y − ŷ‖₁, summed over values.
             conditional=False,  # Class prior P_Φ(z|x), decoder and D conditioned on the label.
             learned_prior=False,  # Unconditional only: learn p̂(z) = N(μ_p, σ_p²), not N(0, I).

@@ -20,9 +20,8 @@ Masks are boolean, True where query t may attend to key t′, of shape [B|1, H|1
 (``masks``); a query with no allowed key gets attention output 0, so the layer outputs the
 ``out`` bias there. The softmax and V are computed by ``attention_kernels`` ("einsum", the
 equations written out; "blocked", flash-style blocks with an online softmax; or
-``jax.nn.dot_product_attention`` with "xla" or "cudnn": the same
-function); decoding reads and extends a key/value cache (``attention_cache``) and always uses
-"einsum".
+``jax.nn.dot_product_attention`` with "xla" or "cudnn": the same function); decoding reads and
+extends a key/value cache (``attention_cache``) and always uses "einsum".
 
 Parameters carry logical axis names (``nn.with_logical_partitioning``: "heads", "kv", "embed");
 ``parallel.rules`` maps them to mesh axes (heads over ``model``: tensor parallelism).
@@ -138,9 +137,9 @@ class MultiHeadAttention(nn.Module):
         ``kernel_init``. GPT-2 scales it by 1/√(2·layers).
       bias_init: initialiser of every bias, zeros by default.
       implementation: "einsum" (the lecture's equations), "blocked" (``blocked_attention``:
-        flash-style, memory linear in T, causal blocks above the diagonal skipped), or "xla" / "cudnn" for
-        ``jax.nn.dot_product_attention`` (``attention_kernels``); "cudnn" needs an NVIDIA GPU and a
-        bf16/fp16 ``dtype``.
+        flash-style, memory linear in T, causal blocks above the diagonal skipped), or "xla" /
+        "cudnn" for ``jax.nn.dot_product_attention`` (``attention_kernels``); "cudnn" needs an
+        NVIDIA GPU and a bf16/fp16 ``dtype``.
     """
 
     num_heads: int

@@ -77,8 +77,8 @@ class GPT(nn.Module):
       dtype: compute dtype (e.g. jnp.bfloat16); params stay float32, logits are float32.
       attention: how attention is computed, ``MultiHeadAttention.implementation``: "einsum"
         (the equations; the default), "blocked" (flash-style, ``blocked_attention``), "xla" or
-        "cudnn" (``jax.nn.dot_product_attention``;
-        "cudnn" is flash attention on NVIDIA GPUs in bf16). Same function, same parameters.
+        "cudnn" (``jax.nn.dot_product_attention``; "cudnn" is flash attention on NVIDIA GPUs in
+        bf16). Same function, same parameters.
     """
 
     vocab_size: int
