@@ -29,17 +29,19 @@ def read_metrics(workdir: str) -> list[dict]:
 
 
 def plot_curves(workdir: str, filename: str = "curves.png") -> str:
-    """Draw every metric of metrics.jsonl against the step, one panel each; returns the path."""
-    import matplotlib
+    """Draw every metric of metrics.jsonl against the step, one panel each; returns the path.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Through matplotlib's object API, not pyplot: the caller's backend (a notebook's, say) and
+    figures are left as they were.
+    """
+    from matplotlib.figure import Figure
 
     rows = read_metrics(workdir)
     keys = sorted({k for row in rows for k in row if k != "step"})
     columns = min(len(keys), 4)
     lines = -(-len(keys) // columns)
-    fig, axes = plt.subplots(lines, columns, figsize=(3.6 * columns, 2.6 * lines), squeeze=False)
+    fig = Figure(figsize=(3.6 * columns, 2.6 * lines))
+    axes = fig.subplots(lines, columns, squeeze=False)
     for ax, key in zip(axes.flat, keys):
         points = [(row["step"], row[key]) for row in rows if key in row]
         ax.plot(*zip(*points), marker="." if len(points) < 30 else None)
@@ -50,7 +52,6 @@ def plot_curves(workdir: str, filename: str = "curves.png") -> str:
     fig.tight_layout()
     path = os.path.join(workdir, filename)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 

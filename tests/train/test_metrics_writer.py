@@ -1,4 +1,5 @@
-"""The metrics writer: metrics.jsonl and TensorBoard scalars, without importing PyTorch."""
+"""The metrics writer: metrics.jsonl and TensorBoard scalars (without importing PyTorch), and the
+curves (without touching the caller's matplotlib backend)."""
 
 import importlib.util
 import json
@@ -48,3 +49,15 @@ def test_rows_reach_metrics_jsonl_and_tensorboard(tmp_path):
     (event_file,) = os.listdir(tmp_path / "tensorboard")
     events = (tmp_path / "tensorboard" / event_file).read_bytes()
     assert b"loss" in events and b"eval/accuracy" in events
+
+
+def test_curves_leave_the_callers_matplotlib_backend_alone(tmp_path):
+    import matplotlib  # pylint: disable=import-outside-toplevel
+
+    writer = MetricsWriter(str(tmp_path), total_steps=2, start_step=0)
+    writer.write(1, {"loss": 2.0})
+    writer.write(2, {"loss": 1.0})
+    with matplotlib.rc_context({"backend": "svg"}):  # A caller's own choice.
+        writer.close()  # Draws curves.png.
+        assert matplotlib.rcParams["backend"] == "svg"
+    assert (tmp_path / "curves.png").read_bytes().startswith(b"\x89PNG")
