@@ -20,6 +20,7 @@ os.environ.setdefault(
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 
 import jax  # noqa: E402
@@ -133,6 +134,37 @@ def train_command(workdir, *overrides: str, config: str = "supervised_digits", a
         f"--workdir={workdir}",
         *overrides,
     ]
+
+
+def run_script(
+    command: list,
+    *,
+    num_devices: int = 1,
+    env: dict | None = None,
+    timeout: float | None = 120,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run ``command`` in a subprocess and return it finished, stdout and stderr captured as text.
+
+    ``command`` is a whole argv (``[sys.executable, ...]``, as ``train_command`` builds), or
+    ``["<script>.py", *args]`` naming a file under scripts/ (``"peers/word_vectors.py"``), run
+    with this Python. The process runs in ``ROOT`` with ``env``, or if that is None with
+    ``subprocess_env(num_devices)``; ``timeout`` (seconds, None for none) is subprocess.run's.
+    With ``check``, asserts that it exited with 0, showing the last 3000 characters of stderr;
+    without, the caller asserts on the returncode (a test of a failure)."""
+    if command[0].endswith(".py"):
+        command = [sys.executable, os.path.join(ROOT, "scripts", command[0]), *command[1:]]
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=subprocess_env(num_devices) if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
 
 
 def max_relative_difference(got, want) -> float:

@@ -6,11 +6,10 @@ ELMo one with ours plus nn.LSTM's second gate bias."""
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, subprocess_env
+from conftest import ROOT, run_script
 
 
 def _script_module(relative: str):
@@ -38,18 +37,14 @@ torch_resnet = _script_module("peers/torch_resnet.py")
 def test_benchmark_reports_throughput_and_mfu(tmp_path):
     out = tmp_path / "bench.json"
     command = [
-        sys.executable,
-        os.path.join(ROOT, "scripts", "benchmark.py"),
+        "benchmark.py",
         "--only=supervised_digits",
         "--repeats=3",
         "--steps=2",
         "--batch_size=16",
         f"--json={out}",
     ]
-    result = subprocess.run(
-        command, cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_script(command, timeout=300)
     assert "supervised_digits" in result.stdout and "ex/s (median of 3)" in result.stdout
     (entry,) = json.loads(out.read_text())
     assert entry["batch_size"] == 16 and len(entry["examples_per_sec_runs"]) == 3
@@ -60,14 +55,7 @@ def test_benchmark_reports_throughput_and_mfu(tmp_path):
 
 
 def test_unknown_benchmark_is_an_error():
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "scripts", "benchmark.py"), "--only=nope"],
-        cwd=ROOT,
-        env=subprocess_env(1),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_script(["benchmark.py", "--only=nope"], check=False)
     assert result.returncode != 0 and "unknown benchmark" in result.stderr
 
 
@@ -79,8 +67,7 @@ def test_gpt_and_generation_benchmarks_report_tokens_model_mfu_memory_peer_and_c
     --new_tokens and --num_samples replace the entry's."""
     out = tmp_path / "bench.json"
     command = [
-        sys.executable,
-        os.path.join(ROOT, "scripts", "benchmark.py"),
+        "benchmark.py",
         "--only=gpt2_kjv,gpt2_peer_config,gpt2_kjv_generation",
         "--smoke",
         "--peers",
@@ -93,10 +80,7 @@ def test_gpt_and_generation_benchmarks_report_tokens_model_mfu_memory_peer_and_c
         "--peak_gflops=100",  # The measured peak is tested with supervised_digits above.
         f"--json={out}",
     ]
-    result = subprocess.run(
-        command, cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_script(command, timeout=300)
     assert "jaxpretrain / torch = " in result.stdout
     kjv, peer_config, generation = json.loads(out.read_text())
     # Under pytest-xdist another worker shares the 2 CPUs, so the peak and a step rate may be
@@ -128,20 +112,9 @@ def test_gpt_and_generation_benchmarks_report_tokens_model_mfu_memory_peer_and_c
 
 
 def test_benchmark_rejects_a_set_key_the_config_lacks():
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "scripts", "benchmark.py"),
-            "--only=gpt2_kjv",
-            "--smoke",
-            "--set=model.widht=64",
-            "--peak_gflops=100",
-        ],
-        cwd=ROOT,
-        env=subprocess_env(1),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_script(
+        ["benchmark.py", "--only=gpt2_kjv", "--smoke", "--set=model.widht=64", "--peak_gflops=100"],
+        check=False,
     )
     assert result.returncode != 0 and "the config has no key 'widht'" in result.stderr
 
@@ -166,8 +139,7 @@ def _bert_hand_count(*, layers: int, d: int, vocab: int) -> tuple[int, int, int]
 def test_bert_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
     out = tmp_path / "bench.json"
     command = [
-        sys.executable,
-        os.path.join(ROOT, "scripts", "benchmark.py"),
+        "benchmark.py",
         "--only=bert_peer_config",
         "--smoke",
         "--peers",
@@ -178,10 +150,7 @@ def test_bert_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
         "--peak_gflops=100",  # Not measured (see the GPT test).
         f"--json={out}",
     ]
-    result = subprocess.run(
-        command, cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_script(command, timeout=300)
     assert "jaxpretrain / torch = " in result.stdout
     (entry,) = json.loads(out.read_text())
     # Loose MFU bounds, as for GPT above.
@@ -248,8 +217,7 @@ def test_torch_bert_peer_batch_masks_15_percent_up_to_p():
 def test_elmo_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
     out = tmp_path / "bench.json"
     command = [
-        sys.executable,
-        os.path.join(ROOT, "scripts", "benchmark.py"),
+        "benchmark.py",
         "--only=elmo_kjv",
         "--smoke",
         "--peers",
@@ -261,10 +229,7 @@ def test_elmo_benchmark_reports_tokens_model_mfu_memory_and_peer(tmp_path):
         "--peak_gflops=100",  # Not measured: the matmul peak would take most of the test's time.
         f"--json={out}",
     ]
-    result = subprocess.run(
-        command, cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_script(command, timeout=300)
     for text in ("tokens/s (B·T positions, padding included;", "model MFU", "step memory"):
         assert text in result.stdout, result.stdout
     assert "jaxpretrain / torch = " in result.stdout and "given matmul peak 100.0" in result.stdout

@@ -2,8 +2,6 @@
 
 import ast
 import os
-import subprocess
-import sys
 
 import pytest
 from conftest import (
@@ -13,6 +11,7 @@ from conftest import (
     copy_run,
     damage_checkpoint,
     load_config,
+    run_script,
     subprocess_env,
 )
 
@@ -33,19 +32,7 @@ SHARED_KEYS = (
 
 
 def _train_script(tmp_path, *args):
-    return subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "scripts", "train.py"),
-            f"--workdir={tmp_path / 'run'}",
-            *args,
-        ],
-        cwd=ROOT,
-        env=subprocess_env(1),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_script(["train.py", f"--workdir={tmp_path / 'run'}", *args], check=False)
 
 
 @pytest.mark.parametrize(
@@ -126,14 +113,7 @@ def test_errors_we_raise_are_one_line_without_traceback(
             "changed model": ["--config.model.width=16"],
         }
         args = [config, f"--workdir={workdir}", *override.get(case, [])]
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "scripts", script), *args],
-        cwd=ROOT,
-        env=subprocess_env(1),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_script([script, *args], check=False)
     assert result.returncode == 1, result.stderr[-3000:]
     # Warnings on the way (a corrupt checkpoint moved aside) may come first, one line each.
     lines = result.stderr.splitlines()
@@ -153,16 +133,9 @@ def test_scripts_keep_compiled_steps_in_the_compilation_cache(tmp_path):
         env = subprocess_env(1)
         env.pop("JAX_COMPILATION_CACHE_DIR", None)  # The tests' shared cache would win.
         env["XDG_CACHE_HOME"] = str(cache_home)
-        result = subprocess.run(
-            [sys.executable, os.path.join(ROOT, "scripts", "train.py"), config, "--dry_run"]
-            + [f"--workdir={tmp_path / 'run'}", *flags],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+        run_script(
+            ["train.py", config, "--dry_run", f"--workdir={tmp_path / 'run'}", *flags], env=env
         )
-        assert result.returncode == 0, result.stderr
 
     cache = tmp_path / "home" / "jaxpretrain" / "jax"
     dry_run(tmp_path / "home")

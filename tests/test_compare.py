@@ -2,11 +2,9 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT
+from conftest import run_script
 
 pytestmark = pytest.mark.slow
 
@@ -18,23 +16,18 @@ def test_compare_prints_and_writes_the_table(tmp_path):
     env = dict(
         os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1"
     )
-    result = subprocess.run(
+    result = run_script(
         [
-            sys.executable,
-            os.path.join(ROOT, "scripts", "compare.py"),
+            "compare.py",
             "--pretrain_config=configs/supervised_digits.py:smoke",
             "--finetune_config=configs/finetune_digits.py:smoke",
             f"--budgets={','.join(map(str, BUDGETS))}",
             "--seeds=0",
             f"--workdir={workdir}",
         ],
-        cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
-    assert result.returncode == 0, result.stderr[-4000:]
 
     lines = result.stdout.splitlines()
     header = [i for i, line in enumerate(lines) if line.startswith("| total_steps |")]

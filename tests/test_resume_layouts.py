@@ -11,11 +11,10 @@ that test's, so the compiled steps are shared.
 
 import os
 import shutil
-import subprocess
 
 import jax
 import pytest
-from conftest import ROOT, load_config, max_relative_difference, subprocess_env, train_command
+from conftest import load_config, max_relative_difference, run_script, train_command
 
 from jaxpretrain import parallel
 from jaxpretrain.train import train
@@ -46,12 +45,7 @@ def _cut_back(workdir, step: int) -> None:
 
 def _resume_in_subprocess(workdir, num_devices: int) -> str:
     command = train_command(workdir, *SETTINGS, config="gpt2_kjv")
-    result = subprocess.run(
-        command, cwd=ROOT, env=subprocess_env(num_devices), capture_output=True, text=True,
-        timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-4000:]
-    return result.stdout
+    return run_script(command, num_devices=num_devices, timeout=300).stdout
 
 
 @pytest.mark.slow

@@ -2,26 +2,15 @@
 issue's settings, with words/s and the similarity figures of both (fastText is skipped, with a
 message, where the optional `fasttext` package is missing)."""
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT, subprocess_env
+from conftest import run_script
 
 
 @pytest.mark.slow
 def test_peers_script_compares_ours_and_gensim():
-    command = [
-        sys.executable,
-        os.path.join(ROOT, "scripts", "peers", "word_vectors.py"),
-        "--only=ours,gensim",
-    ]
-    result = subprocess.run(
-        command, cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_script(["peers/word_vectors.py", "--only=ours,gensim"], timeout=600)
     rows = {}
     for line in result.stdout.splitlines():
         match = re.match(r"(\w+)\s+([\d.]+)M words/s .*WordSim-353 ρ (-?[\d.]+) \(OOV (\d+)%", line)

@@ -1,14 +1,12 @@
 """The cbow method: shapes and masks, overfitting one batch, and training end to end."""
 
 import json
-import os
-import subprocess
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import ROOT, load_config, overfit_one_batch, subprocess_env, train_command
+from conftest import load_config, overfit_one_batch, run_script, train_command
 
 from jaxpretrain.data import cbow_sampling, load_dataset
 from jaxpretrain.methods import cbow
@@ -138,10 +136,7 @@ def test_training_is_deterministic_and_8_devices_match_one():
 
 def test_smoke_trains_then_evaluates_and_exports(tmp_path):
     workdir = tmp_path / "run"
-    result = subprocess.run(
-        train_command(workdir, config="cbow_kjv"), env=subprocess_env(), capture_output=True
-    )
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    run_script(train_command(workdir, config="cbow_kjv"), timeout=None)
     with open(workdir / "metrics.jsonl") as f:
         rows = [json.loads(line) for line in f]
     assert np.isfinite(rows[-1]["eval/loss_per_word"]), rows[-1]
@@ -150,7 +145,7 @@ def test_smoke_trains_then_evaluates_and_exports(tmp_path):
     (tmp_path / "pairs.tsv").write_text("god lord 9\nking queen 8\nwater bread 3\nday night 5\n")
     (tmp_path / "questions.txt").write_text(": family\nfather son mother daughter\n")
     evaluate = [  # Our own small files: gensim's sets are an optional extra.
-        os.path.join(ROOT, "scripts", "evaluate.py"),
+        "evaluate.py",
         f"--workdir={workdir}",
         f"--similarity={tmp_path / 'pairs.tsv'}",
         f"--analogies={tmp_path / 'questions.txt'}",
@@ -158,10 +153,7 @@ def test_smoke_trains_then_evaluates_and_exports(tmp_path):
         f"--export={vec}",
         f"--json={tmp_path / 'eval.json'}",
     ]
-    result = subprocess.run(
-        [train_command(workdir)[0], *evaluate], env=subprocess_env(), capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_script(evaluate, timeout=None)
     assert "pairs.tsv: Spearman" in result.stdout and "god: " in result.stdout
     results = json.loads((tmp_path / "eval.json").read_text())
     assert results[str(tmp_path / "pairs.tsv")]["pairs"] == 4

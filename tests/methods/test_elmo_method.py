@@ -2,15 +2,11 @@
 sampled softmax, overfitting one batch; and end to end, ELMo and CBOW pretraining, the three
 frozen-encoder probes of scripts/compare.py --embeddings, and contextual vectors to .npy."""
 
-import os
-import subprocess
-import sys
-
 import jax
 import ml_collections
 import numpy as np
 import pytest
-from conftest import ROOT, load_config, overfit_one_batch, subprocess_env
+from conftest import load_config, overfit_one_batch, run_script
 
 from jaxpretrain import parallel
 from jaxpretrain.errors import CheckpointError
@@ -109,22 +105,17 @@ def compared(tmp_path_factory):
     """scripts/compare.py --embeddings --embeddings_smoke on one task and seed: ELMo and CBOW
     pretraining (smoke), then the three probes. The runs are shared by the tests below."""
     root = tmp_path_factory.mktemp("compare_embeddings")
-    result = subprocess.run(
+    result = run_script(
         [
-            sys.executable,
-            os.path.join(ROOT, "scripts", "compare.py"),
+            "compare.py",
             "--embeddings",
             "--embeddings_smoke",
             "--seeds=0",
             "--tasks=section",
             f"--workdir={root}",
         ],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(1),
-        cwd=ROOT,
+        timeout=None,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     return root, result.stdout
 
 
@@ -171,19 +162,15 @@ def test_vectors_of_sentences_with_a_word_never_seen(compared, tmp_path):
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("In the beginning God created the heaven.\n\nThe quokka smiled.\n")
     out = tmp_path / "elmo.npy"
-    result = subprocess.run(
+    run_script(
         [
-            sys.executable,
-            os.path.join(ROOT, "scripts", "elmo_vectors.py"),
+            "elmo_vectors.py",
             f"--workdir={root / 'elmo'}",
             f"--input={sentences}",
             f"--output={out}",
         ],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(1),
+        timeout=None,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
     vectors = np.load(out)
     tokens = (tmp_path / "elmo.tokens.txt").read_text().splitlines()
     assert tokens[1].split() == ["The", "quokka", "smiled", "."]

@@ -2,13 +2,11 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
-from conftest import ROOT, load_config, subprocess_env, train_command
+from conftest import load_config, run_script, train_command
 
 from jaxpretrain import parallel
 from jaxpretrain.interop import load_hf_gpt2
@@ -49,21 +47,15 @@ def test_bad_config_argument_names_the_fix():
 @pytest.mark.slow
 def test_fine_tune_then_sample_from_the_workdir_and_from_hf(hf_dir, tmp_path):
     workdir = str(tmp_path / "ft")
-    run = subprocess.run(
-        train_command(workdir, config="gpt2_finetune_kjv", arg=f"smoke,{hf_dir}"),
-        env=subprocess_env(1),
-        capture_output=True,
-        text=True,
-        timeout=600,
+    run_script(
+        train_command(workdir, config="gpt2_finetune_kjv", arg=f"smoke,{hf_dir}"), timeout=600
     )
-    assert run.returncode == 0, run.stderr[-3000:]
     assert os.path.exists(os.path.join(workdir, "tokenizer.json"))
     # One prompt from the workdir; two prompts, decoded in one batch, from the HF directory.
     for model, prompts in ((workdir, ["And God said"]), (f"hf:{hf_dir}", ["And God", "In the"])):
         out = tmp_path / "samples.json"
         command = [
-            sys.executable,
-            os.path.join(ROOT, "scripts", "sample.py"),
+            "sample.py",
             f"--model={model}",
             *(f"--prompt={prompt}" for prompt in prompts),
             "--num_samples=3",
@@ -72,10 +64,7 @@ def test_fine_tune_then_sample_from_the_workdir_and_from_hf(hf_dir, tmp_path):
             "--stop=\\n",
             f"--json={out}",
         ]
-        sample = subprocess.run(
-            command, env=subprocess_env(1), capture_output=True, text=True, timeout=300
-        )
-        assert sample.returncode == 0, sample.stderr[-3000:]
+        sample = run_script(command, timeout=300)
         assert sample.stdout.count("--- sample") == 3 * len(prompts)
         assert all(f"prompt: {prompt!r}" in sample.stdout for prompt in prompts)
         written = json.loads(out.read_text())

@@ -1,16 +1,12 @@
 """The translation method: the label-smoothed loss against numpy, padding, exact match, overfitting
 one batch, the WMT14 config on mock data, and the reverse config end to end through the scripts."""
 
-import os
-import subprocess
-import sys
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from conftest import ROOT, load_config, overfit_one_batch, subprocess_env, train_command
+from conftest import load_config, overfit_one_batch, run_script, train_command
 
 from jaxpretrain.data.translation import EOS_ID
 from jaxpretrain.methods import translation
@@ -161,20 +157,7 @@ def test_wmt14_config_trains_on_mock_data(tmp_path):
 
 
 def _translate(workdir, *args):
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "scripts", "translate.py"),
-            f"--workdir={workdir}",
-            *args,
-        ],
-        cwd=ROOT,
-        env=subprocess_env(1),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_script(["translate.py", f"--workdir={workdir}", *args])
     return result.stdout.strip().splitlines()
 
 
@@ -183,15 +166,7 @@ def test_reverse_config_reaches_99_percent_exact_match(tmp_path):
     """The full transformer_reverse config through scripts/train.py (about a minute on 2 cores),
     then scripts/translate.py: sentences on the command line, and BLEU with beam search."""
     workdir = tmp_path / "run"
-    result = subprocess.run(
-        train_command(workdir, config="transformer_reverse", arg=None),
-        cwd=ROOT,
-        env=subprocess_env(1),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_script(train_command(workdir, config="transformer_reverse", arg=None), timeout=600)
     final = read_metrics(str(workdir))[-1]
     assert final["step"] == 1000 and final["eval/exact_match"] >= 0.99, final
 
