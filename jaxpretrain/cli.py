@@ -45,17 +45,21 @@ _CACHE = flags.DEFINE_string(
     "Directory of JAX's persistent compilation cache (keyed by the program, the JAX version and "
     f"the flags, so a stale entry is never used); '' turns it off. ${CACHE_ENV}, if set, wins.",
 )
-CACHE_MAX_BYTES = 4 * 2**30  # JAX evicts the least recently used entries beyond this.
 CACHE_MIN_COMPILE_SECONDS = 0.2  # Programs that compile faster are not worth a file each.
 
 
 def use_compilation_cache(directory: str) -> None:
     """Turn on JAX's persistent compilation cache in ``directory`` ('' leaves it off), unless
-    ``$JAX_COMPILATION_CACHE_DIR`` already chose one. Call before the first compilation."""
+    ``$JAX_COMPILATION_CACHE_DIR`` already chose one. Call before the first compilation.
+
+    The size is JAX's default, unbounded (``rm -rf`` the directory to clear it), and not a
+    ``jax_compilation_cache_max_size``: with a bound, JAX's eviction needs an access-time file
+    beside every entry and fails to write any new entry once a process with JAX's default
+    settings (a notebook sharing the directory) has left one without it.
+    """
     if os.environ.get(CACHE_ENV) or not directory:
         return
     jax.config.update("jax_compilation_cache_dir", directory)
-    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_SECONDS)
 
 

@@ -2,6 +2,7 @@
 
 import ast
 import os
+import sys
 
 import pytest
 from conftest import (
@@ -125,22 +126,34 @@ def test_errors_we_raise_are_one_line_without_traceback(
 
 
 def test_scripts_keep_compiled_steps_in_the_compilation_cache(tmp_path):
-    """By default a script keeps its compiled programs in $XDG_CACHE_HOME/jaxpretrain/jax, and a
-    rerun reads them back (it writes no new entry); --compilation_cache='' keeps nothing."""
+    """By default a script keeps its compiled programs in $XDG_CACHE_HOME/jaxpretrain/jax, also
+    when a process with JAX's default cache settings shares the directory; a rerun reads them
+    back (it writes no new entry); --compilation_cache='' keeps nothing."""
     config = f"--config={os.path.join(ROOT, 'configs', 'supervised_digits.py')}:smoke"
-
-    def dry_run(cache_home, *flags) -> None:
-        env = subprocess_env(1)
-        env.pop("JAX_COMPILATION_CACHE_DIR", None)  # The tests' shared cache would win.
-        env["XDG_CACHE_HOME"] = str(cache_home)
-        run_script(
-            ["train.py", config, "--dry_run", f"--workdir={tmp_path / 'run'}", *flags], env=env
-        )
-
+    env = subprocess_env(1)
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)  # The tests' shared cache would win.
     cache = tmp_path / "home" / "jaxpretrain" / "jax"
-    dry_run(tmp_path / "home")
+
+    def dry_run(cache_home, *flags) -> str:
+        result = run_script(
+            ["train.py", config, "--dry_run", f"--workdir={tmp_path / 'run'}", *flags],
+            env=dict(env, XDG_CACHE_HOME=str(cache_home)),
+        )
+        return result.stderr
+
+    shared = (  # A user's own JAX code, caching in the same directory with JAX's defaults.
+        "import jax; jax.config.update('jax_persistent_cache_min_compile_time_secs', 0);"
+        f" jax.config.update('jax_compilation_cache_dir', {str(cache)!r});"
+        " jax.jit(lambda x: x @ x)(jax.numpy.ones((8, 8))).block_until_ready()"
+    )
+    run_script([sys.executable, "-c", shared], env=env)
+    theirs = set(os.listdir(cache))
+    assert theirs
+    stderr = dry_run(tmp_path / "home")
     first = set(os.listdir(cache))
-    assert first, "the compiled step was not written to the cache"
+    written = [name for name in first - theirs if (cache / name).stat().st_size > 1000]
+    assert written, "the compiled step was not written to the cache"
+    assert "Error writing persistent compilation cache entry" not in stderr, stderr[-3000:]
     dry_run(tmp_path / "home")
     assert set(os.listdir(cache)) == first  # Read back, not compiled and written again.
     dry_run(tmp_path / "off", "--compilation_cache=")
