@@ -20,7 +20,8 @@ the same run), for GPT, BERT and ELMo entries also the analytic ``model_mfu``
 (``gpt_flops_per_token``, ``bert_flops_per_token``, ``elmo_flops_per_token``; tokens = B·T
 positions, padding included; ELMo reports only this one, as XLA counts a scanned LSTM's body
 once), and the memory of one step (``step_memory``). ``--peers`` also times each entry's PyTorch peer, one of
-its repeats after each of ours (so both see the same load), and prints ours / peer of the medians.
+its repeats after each of ours (so both see the same load), and prints ours / peer of the medians
+(a peer whose torch or torchvision is missing is skipped, with a line saying so).
 Generation entries (``GenerationEntry``) time sampling with and without the key/value cache;
 ``cbow_kjv`` times whole word-vector runs (and gensim's and fastText's with ``--peers``).
 """
@@ -32,6 +33,7 @@ import contextlib
 import dataclasses
 import json
 import os
+from typing import Callable
 
 import jax
 from absl import app, flags
@@ -185,7 +187,9 @@ _PEAK = flags.DEFINE_float(
     "Per-device matmul peak (GFLOP/s) the MFUs divide by, e.g. a data sheet's, in every dtype; "
     "0 measures it (peak_matmul_flops, seconds per dtype).",
 )
-_JSON = flags.DEFINE_string("json", "", "Also write the results to this JSON file.")
+_JSON = flags.DEFINE_string(
+    "json", "", "Also write the results to this JSON file (rewritten after every entry)."
+)
 _SET = flags.DEFINE_multi_string(
     "set",
     [],
@@ -274,6 +278,19 @@ def _describe(result: dict) -> str:
     return line
 
 
+def make_peer(name: str, entry: Entry, config) -> Callable[[int], float] | None:
+    """The entry's PyTorch peer (``PEERS``), or None when it has none or when its packages
+    (torch, torchvision: optional extras) are missing here, which is printed: the other entries
+    of a run still report."""
+    if not entry.torch_peer:
+        return None
+    try:
+        return PEERS[entry.torch_peer](config)
+    except ImportError as error:
+        print(f"{name:28s} peer skipped: {error}", flush=True)
+        return None
+
+
 def main(argv):
     del argv
     names = _ONLY.value or list(BENCHMARKS)
@@ -296,13 +313,21 @@ def main(argv):
 
         mock = tfds.testing.mock_data(num_examples=256)
     results = []
+
+    def record(result: dict) -> None:
+        """Prints a result and rewrites --json with every result so far, so that a run killed
+        part-way (a device check's time limit) keeps what it finished."""
+        results.append(result)
+        print(_describe(result), flush=True)
+        if _JSON.value:
+            with open(_JSON.value, "w") as f:
+                json.dump(results, f, indent=2)
+
     with mock:
         for name in names:
             entry = BENCHMARKS[name]
             if isinstance(entry, WordVectorsEntry):
-                result = run_word_vectors(name, repeats=_REPEATS.value, peers=_PEERS.value)
-                results.append(result)
-                print(_describe(result), flush=True)
+                record(run_word_vectors(name, repeats=_REPEATS.value, peers=_PEERS.value))
                 continue
             arg = "smoke" if _SMOKE.value else entry.arg
             config = config_lib.load(os.path.join(ROOT, entry.config), arg)
@@ -311,20 +336,20 @@ def main(argv):
             for key, value in map(_parse_set, _SET.value):
                 _set(config, key, value, must_exist=True)
             if isinstance(entry, GenerationEntry):
-                result = run_generation(
-                    name,
-                    config,
-                    prompt_tokens=entry.prompt_tokens,
-                    num_samples=_NUM_SAMPLES.value or entry.num_samples,
-                    new_tokens=_NEW_TOKENS.value or entry.new_tokens,
-                    repeats=_REPEATS.value,
+                record(
+                    run_generation(
+                        name,
+                        config,
+                        prompt_tokens=entry.prompt_tokens,
+                        num_samples=_NUM_SAMPLES.value or entry.num_samples,
+                        new_tokens=_NEW_TOKENS.value or entry.new_tokens,
+                        repeats=_REPEATS.value,
+                    )
                 )
-                results.append(result)
-                print(_describe(result), flush=True)
                 continue
             if _BATCH.value:
                 config.batch_size = _BATCH.value
-            peer = PEERS[entry.torch_peer](config) if _PEERS.value and entry.torch_peer else None
+            peer = make_peer(name, entry, config) if _PEERS.value else None
             try:
                 result = run_entry(
                     name,
@@ -339,11 +364,7 @@ def main(argv):
             except FileNotFoundError as error:  # A TFDS set that is not prepared here.
                 print(f"{name:28s} skipped: {error}")
                 continue
-            results.append(result)
-            print(_describe(result), flush=True)
-    if _JSON.value:
-        with open(_JSON.value, "w") as f:
-            json.dump(results, f, indent=2)
+            record(result)
 
 
 if __name__ == "__main__":

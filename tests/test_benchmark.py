@@ -111,6 +111,20 @@ def test_gpt_and_generation_benchmarks_report_tokens_model_mfu_memory_peer_and_c
     assert generation["cache_speedup"] == ratio > 0
 
 
+def test_a_peer_whose_packages_are_missing_is_skipped_and_said(monkeypatch, capsys):
+    def resnet_peer(config):
+        raise ModuleNotFoundError("No module named 'torchvision'")
+
+    monkeypatch.setitem(benchmark.PEERS, "resnet", resnet_peer)
+    entry = benchmark.BENCHMARKS["supervised_imagenet2012"]
+    assert benchmark.make_peer("supervised_imagenet2012", entry, config=None) is None
+    assert "peer skipped: No module named 'torchvision'" in capsys.readouterr().out
+    assert (
+        benchmark.make_peer("supervised_digits", benchmark.BENCHMARKS["supervised_digits"], None)
+        is None
+    )
+
+
 def test_benchmark_rejects_a_set_key_the_config_lacks():
     result = run_script(
         ["benchmark.py", "--only=gpt2_kjv", "--smoke", "--set=model.widht=64", "--peak_gflops=100"],
