@@ -24,9 +24,9 @@ print("jax", jax.__version__, "flax", flax.__version__, "optax", optax.__version
       "orbax", ocp.__version__)
 print(jax.devices())
 PY
-# End to end: a smoke run, killed half-way by a lower total_steps, then resumed to the end.
+# End to end: the smoke run (6 steps) stopped half-way by a lower total_steps, then resumed.
 timeout 120 python3 scripts/train.py --config=configs/gpt2_kjv.py:smoke --workdir=/tmp/gpu_run \
-  --config.total_steps=10 2>&1 | tail -3 | tee "$OUT/train.log"
+  --config.total_steps=3 2>&1 | tail -3 | tee "$OUT/train.log"
 timeout 120 python3 scripts/train.py --config=configs/gpt2_kjv.py:smoke --workdir=/tmp/gpu_run \
   2>&1 | tail -3 | tee -a "$OUT/train.log"
 # The attention implementations (cuDNN and blocked included) against the einsum equations at an
