@@ -23,6 +23,10 @@ import jax, flax, optax, orbax.checkpoint as ocp
 print("jax", jax.__version__, "flax", flax.__version__, "optax", optax.__version__,
       "orbax", ocp.__version__)
 print(jax.devices())
+import importlib.util  # Every module setup.py's install_requires names, so a gap shows first.
+modules = ("chex tensorflow_datasets grain ml_collections absl numpy sklearn scipy skimage PIL "
+           "tqdm tensorboardX matplotlib tokenizers sacrebleu mnist1d gensim torch").split()
+print("missing:", [m for m in modules if importlib.util.find_spec(m) is None] or "none")
 PY
 # End to end: the smoke run (6 steps) stopped half-way by a lower total_steps, then resumed.
 timeout 120 python3 scripts/train.py --config=configs/gpt2_kjv.py:smoke --workdir=/tmp/gpu_run \
