@@ -4,10 +4,10 @@ curves (without touching the caller's matplotlib backend)."""
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 
 import pytest
+from conftest import run_script
 
 from jaxpretrain.train.metrics import MetricsWriter, read_metrics
 
@@ -26,13 +26,7 @@ print(json.dumps({"events": os.listdir(os.path.join(sys.argv[1], "tensorboard"))
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch installed")
 def test_the_tensorboard_writer_does_not_import_torch(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", _WRITE_AND_REPORT, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_script([sys.executable, "-c", _WRITE_AND_REPORT, str(tmp_path)])
     (event_file,) = json.loads(result.stdout)["events"]
     assert b"loss" in (tmp_path / "tensorboard" / event_file).read_bytes()
 
