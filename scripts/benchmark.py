@@ -10,6 +10,7 @@
   python scripts/benchmark.py --only=cbow_kjv --peers --repeats=3        # vs gensim, fastText
   python scripts/benchmark.py --only=rda_digits,rda_conditional_digits --repeats=3  # RDA steps
   python scripts/benchmark.py --only=gpt2_124m --peers --set=model.dtype=bfloat16   # any key
+  python scripts/benchmark.py --only=gpt2_peer_config --steps=3 --profile   # where the time goes
 
 For each entry: build the experiment from its config exactly as training does, compile, warm up,
 then time ``--steps`` steps ``--repeats`` times on one fixed batch already on the devices (so the
@@ -22,6 +23,9 @@ positions, padding included; ELMo reports only this one, as XLA counts a scanned
 once), and the memory of one step (``step_memory``). ``--peers`` also times each entry's PyTorch peer, one of
 its repeats after each of ours (so both see the same load), and prints ours / peer of the medians
 (a peer whose torch or torchvision is missing is skipped, with a line saying so).
+``--profile`` then traces ``--steps`` more steps and prints where their time went: the XLA ops'
+time per forward/backward/update phase, model part (``h_*/attn/query``) and kind (matmul or
+other), from ``train.op_profile``.
 Generation entries (``GenerationEntry``) time sampling with and without the key/value cache;
 ``cbow_kjv`` times whole word-vector runs (and gensim's and fastText's with ``--peers``).
 """
@@ -41,6 +45,7 @@ from benchmark_runs import PEERS, run_entry, run_generation, run_word_vectors
 
 from jaxpretrain import cli
 from jaxpretrain import config as config_lib
+from jaxpretrain.train import op_profile
 from jaxpretrain.train.flops import peak_matmul_flops
 
 
@@ -190,6 +195,15 @@ _PEAK = flags.DEFINE_float(
 _JSON = flags.DEFINE_string(
     "json", "", "Also write the results to this JSON file (rewritten after every entry)."
 )
+_PROFILE = flags.DEFINE_bool(
+    "profile",
+    False,
+    "Also trace --steps steps of each train-step entry and print where their time goes: the "
+    "XLA ops' time per (forward or backward pass, model part, matmul or not), from jax.profiler (train.op_profile).",
+)
+_TRACE_DIR = flags.DEFINE_string(
+    "trace_dir", "", "With --profile, keep the traces here (TensorBoard's or Perfetto's viewer)."
+)
 _SET = flags.DEFINE_multi_string(
     "set",
     [],
@@ -275,6 +289,10 @@ def _describe(result: dict) -> str:
         if "torch_model_mfu" in result:
             line += f", model MFU {100 * result['torch_model_mfu']:.1f}%"
         line += f"; jaxpretrain / torch = {result['ours_over_torch']:.2f}x (repeats alternated)"
+    if "profile" in result:
+        parts = [op_profile.PartTime(**part) for part in result["profile"]]
+        wall_ms = 1e3 * result["batch_size"] / result["examples_per_sec"]
+        line += "\n" + op_profile.format_profile(parts, wall_ms=wall_ms)
     return line
 
 
@@ -360,6 +378,8 @@ def main(argv):
                     xla_flops=entry.xla_flops,
                     peak_flops=peak,
                     peer=peer,
+                    profile=_PROFILE.value,
+                    trace_dir=os.path.join(_TRACE_DIR.value, name) if _TRACE_DIR.value else None,
                 )
             except FileNotFoundError as error:  # A TFDS set that is not prepared here.
                 print(f"{name:28s} skipped: {error}")

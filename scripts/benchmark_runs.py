@@ -5,6 +5,7 @@ dict of medians and the runs behind them."""
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import statistics
 import time
@@ -16,6 +17,7 @@ import numpy as np
 from jaxpretrain import models, parallel
 from jaxpretrain.evaluate import Sampler, generate
 from jaxpretrain.methods import get_method
+from jaxpretrain.train import op_profile
 from jaxpretrain.train.experiment import build_experiment
 from jaxpretrain.train.flops import (
     bert_flop_params,
@@ -96,12 +98,16 @@ def run_entry(
     xla_flops: bool = True,
     peak_flops: float | None = None,
     peer=None,
+    profile: bool = False,
+    trace_dir: str | None = None,
 ) -> dict:
     """Times ``config``'s train step. ``peer(n)`` (optional) times n steps of the PyTorch peer and
     returns its examples/s; it runs after each of our repeats, so both see the same machine load.
     ``xla_flops`` False skips the XLA-counted ``mfu`` (a scanned step's count is wrong: XLA's cost
     analysis counts a while loop's body once), keeping the analytic ``model_mfu``. ``peak_flops``
-    (per device) replaces the measured ``peak_matmul_flops`` of the config's dtype."""
+    (per device) replaces the measured ``peak_matmul_flops`` of the config's dtype. ``profile``
+    also traces ``steps`` steps and attributes their time to the model's parts
+    (``train.op_profile``; the trace is kept in ``trace_dir`` if given)."""
     mesh = parallel.make_mesh()
     experiment = build_experiment(config, mesh)
     batch = experiment.global_batch(0)
@@ -122,6 +128,16 @@ def run_entry(
         rates.append(steps * config.batch_size / (time.perf_counter() - start))
         if peer is not None:
             peer_rates.append(peer(steps))
+    parts = None
+    if profile:
+
+        def run_steps(count: int) -> None:
+            nonlocal state
+            for _ in range(count):
+                state, metrics = experiment.step(state, batch)
+            jax.block_until_ready(metrics)
+
+        parts = op_profile.step_profile(run_steps, compiled.as_text(), steps, trace_dir)
     start = time.perf_counter()
     for step in range(steps):
         experiment.stream.local_batch(step)
@@ -141,6 +157,8 @@ def run_entry(
         **({"tokens_counted": TOKENS_COUNTED[config.method]} if context else {}),
         **step_memory(compiled),
     }
+    if parts is not None:
+        result["profile"] = [dataclasses.asdict(part) for part in parts]
     if config.method == "elmo":  # Packing leaves some padding: the share of real tokens.
         result["real_token_fraction"] = float(np.mean(jax.device_get(batch["ids"]) >= 0))
     if with_mfu:

@@ -4,10 +4,11 @@
 #   device:  run(command="bash scripts/gpu_check.sh", carry=[".whl"], timeout_s=600)
 # It prints the devices and any module the runs need that is missing; then, the issue's GPU
 # targets first: GPT-2 124M blocks at T 1024 in bf16 with cuDNN attention against the PyTorch
-# peer (MFU against the measured bf16 matmul peak; medians of 5 alternated repeats), the attention
-# implementations against the einsum equations, KV-cache generation at 32 rows and cbow against
-# gensim on every core; then a smoke run resumed end to end and the other matmul-heavy entries
-# against their peers. Results: $OUT/bench_t1024.json and $OUT/bench.json, logs in $OUT.
+# peer (MFU against the measured bf16 matmul peak; medians of 5 alternated repeats) and where its
+# time goes (benchmark.py --profile), the attention implementations against the einsum equations,
+# KV-cache generation at 32 rows and cbow against gensim on every core; then a smoke run resumed
+# end to end and the other matmul-heavy entries against their peers. Results:
+# $OUT/bench_t1024.json and $OUT/bench.json, logs in $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_check}
@@ -35,6 +36,10 @@ PY
 timeout 150 python3 scripts/benchmark.py --only=gpt2_124m --peers --repeats=5 \
   --set=data.context=1024 --set=model.dtype=bfloat16 --set=model.attention=cudnn \
   --json="$OUT/bench_t1024.json" 2>&1 | tee "$OUT/bench_t1024.log"
+# Where that step's time goes on the GPU: its XLA ops per phase and model part (--profile).
+timeout 75 python3 scripts/benchmark.py --only=gpt2_124m --repeats=1 --steps=3 --profile \
+  --set=data.context=1024 --set=model.dtype=bfloat16 --set=model.attention=cudnn \
+  2>&1 | tee "$OUT/profile_t1024.log"
 # The attention implementations (cuDNN and blocked included) against the einsum equations at an
 # even length in bf16: loss and gradient norm, and their fwd + bwd times.
 timeout 90 python3 scripts/attention_check.py --batch=4 --heads=12 --length=1024 \
@@ -51,6 +56,6 @@ timeout 60 python3 scripts/train.py --config=configs/gpt2_kjv.py:smoke --workdir
 timeout 60 python3 scripts/train.py --config=configs/gpt2_kjv.py:smoke --workdir=/tmp/gpu_run \
   2>&1 | tail -3 | tee -a "$OUT/train.log"
 # The other matmul-heavy entries against their peers, in the time that is left.
-timeout 150 python3 scripts/benchmark.py --peers --mock_data --repeats=5 --json="$OUT/bench.json" \
+timeout 135 python3 scripts/benchmark.py --peers --mock_data --repeats=5 --json="$OUT/bench.json" \
   --only=bert_peer_config,elmo_kjv,supervised_imagenet2012,supervised_imagenet2012_bf16 \
   2>&1 | tee "$OUT/bench.log"

@@ -78,6 +78,7 @@ def test_gpt_and_generation_benchmarks_report_tokens_model_mfu_memory_peer_and_c
         "--new_tokens=8",
         "--num_samples=3",
         "--peak_gflops=100",  # The measured peak is tested with supervised_digits above.
+        "--profile",
         f"--json={out}",
     ]
     result = run_script(command, timeout=300)
@@ -99,6 +100,13 @@ def test_gpt_and_generation_benchmarks_report_tokens_model_mfu_memory_peer_and_c
     assert peer_config["torch_tokens_per_sec"] > 0 and 0 < peer_config["torch_model_mfu"] < 3
     ratio = peer_config["examples_per_sec"] / peer_config["torch_examples_per_sec"]
     assert abs(peer_config["ours_over_torch"] - ratio) < 1e-9
+    # --profile: the step's XLA ops by phase and part, the layers merged (train.op_profile).
+    assert "XLA ops" in result.stdout and "ms/step  share" in result.stdout
+    parts = {(p["phase"], p["part"], p["kind"]) for p in peer_config["profile"]}
+    for phase in ("forward", "backward"):
+        assert (phase, "GPT/TransformerStack_*/h_*/attn/query", "matmul") in parts
+        assert (phase, "GPT/TransformerStack_*/h_*/mlp/fc", "matmul") in parts
+    assert "profile" not in generation  # Train steps only.
 
     # Generation: sampling with and without the KV cache, the medians of 3 alternated repeats.
     assert "with the KV cache" in result.stdout
