@@ -199,7 +199,8 @@ _PROFILE = flags.DEFINE_bool(
     "profile",
     False,
     "Also trace --steps steps of each train-step entry and print where their time goes: the "
-    "XLA ops' time per (forward or backward pass, model part, matmul or not), from jax.profiler (train.op_profile).",
+    "XLA ops' time per phase (forward, backward, update), model part and kind (matmul or "
+    "other), from jax.profiler (train.op_profile).",
 )
 _TRACE_DIR = flags.DEFINE_string(
     "trace_dir", "", "With --profile, keep the traces here (TensorBoard's or Perfetto's viewer)."

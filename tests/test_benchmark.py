@@ -1,4 +1,5 @@
-"""scripts/benchmark.py runs a registered entry and reports throughput and a plausible MFU;
+"""scripts/benchmark.py runs a registered entry and reports throughput and a plausible MFU (and,
+with --profile, its step's XLA ops by phase and model part);
 the GPT, BERT and ELMo FLOP counts match hand counts; the eager-PyTorch GPT, BERT and ELMo peers
 train, the BERT one with the parameters of ours and of transformers' BertForPreTraining, the
 ELMo one with ours plus nn.LSTM's second gate bias."""

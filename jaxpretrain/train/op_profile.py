@@ -11,7 +11,8 @@ durations up per (phase, part, kind):
 
 - phase: "forward", "backward" or "update" (the rest of the step: optimizer, clipping, metrics);
 - part: the module path, with layer numbers merged (``h_3`` -> ``h_*``) so that the layers of a
-  stack add up, and the einsum specifications, ``jit(...)`` wrappers and the primitive dropped;
+  stack add up, and the einsum specifications, ``jit(...)`` wrappers, JAX's own scopes
+  (``while/body``, ``remat``...) and the primitive dropped;
 - kind: "matmul" (a dot or convolution, alone or fused), "collective" or "other".
 
 The sums run over every device the process drives (a data-parallel step counts once per device)
@@ -53,11 +54,20 @@ _MATMUL_TARGET = re.compile(r"gemm|matmul|conv", re.IGNORECASE)
 
 _COMPUTATION = re.compile(r"^(?:ENTRY\s+)?%?([\w.\-]+)\s.*\{\s*$")
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*.*?\s([\w\-]+)\(")
-_CALLS = re.compile(r"(?:calls|to_apply)=%?([\w.\-]+)")
+_CALLS = re.compile(
+    r"(?:calls|to_apply|body|condition|true_computation|false_computation)=%?([\w.\-]+)"
+)
+_BRANCHES = re.compile(r"branch_computations=\{([^}]*)\}")
 _TARGET = re.compile(r'custom_call_target="([^"]*)"')
 _OP_NAME = re.compile(r'op_name="([^"]*)"')
+_PHASED = re.compile(r"(?:^|/)(?:transpose\()?jvp\(")  # An op_name inside the model.
+_WRAPPER = re.compile(r"(transpose\()?jvp\((.*?)\)\)?")  # jvp(GPT), transpose(jvp(GPT))
 _LAYER_NUMBER = re.compile(r"_\d+$")
 _MODULE_NAME = re.compile(r"^[A-Za-z_][\w.]*$")
+# Scopes JAX's own transformations add inside a module (loops, calls, rematerialisation).
+_JAX_SCOPES = frozenset(
+    {"while", "body", "cond", "closed_call", "core_call", "scan", "remat", "checkpoint", "pjit"}
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +87,14 @@ class PartTime:
     kind: str
     ms: float
     ops: float
+
+
+def _callees(line: str) -> list[str]:
+    """The computations an instruction's line calls (fusions, calls, loops, conditionals)."""
+    names = _CALLS.findall(line)
+    for branches in _BRANCHES.findall(line):
+        names += [b.strip().lstrip("%") for b in branches.split(",")]
+    return names
 
 
 def parse_hlo(hlo_text: str) -> dict[str, Instruction]:
@@ -102,7 +120,7 @@ def parse_hlo(hlo_text: str) -> dict[str, Instruction]:
         if opcode == "custom-call" and target and _MATMUL_TARGET.search(target.group(1)):
             opcode = "dot"
         opcodes[computation].add(opcode)
-        callees[computation].update(_CALLS.findall(line))
+        callees[computation].update(_callees(line))
         lines.append((name, opcode, computation, line))
 
     def reach(computation: str, seen: set[str]) -> set[str]:
@@ -115,10 +133,25 @@ def parse_hlo(hlo_text: str) -> dict[str, Instruction]:
             found |= reach(callee, seen)
         return found
 
+    own_op_name = {name: _op_name(line) for name, _, _, line in lines}
+    home = {name: computation for name, _, computation, _ in lines}
+    caller: dict[str, str] = {}  # computation -> the first instruction that calls it
+    for name, _, _, line in lines:
+        for callee in _callees(line):
+            caller.setdefault(callee, name)
+
+    def op_name_of(name: str, depth: int = 0) -> str:
+        """The instruction's op_name, or, inside a loop body or call whose instructions lost
+        theirs (XLA's, or a scan's backward), the op_name of the instruction calling it."""
+        if _PHASED.search(own_op_name[name]) or home[name] not in caller or depth > 32:
+            return own_op_name[name]
+        inherited = op_name_of(caller[home[name]], depth + 1)
+        return inherited if _PHASED.search(inherited) else own_op_name[name]
+
     instructions = {}
     for name, opcode, _, line in lines:
         inside = {opcode}
-        for callee in _CALLS.findall(line):
+        for callee in _callees(line):
             inside |= reach(callee, set())
         if opcode in COLLECTIVE_OPCODES:  # Its to_apply is the reduction, not work of its own.
             kind = "collective"
@@ -128,9 +161,13 @@ def parse_hlo(hlo_text: str) -> dict[str, Instruction]:
             kind = "collective"
         else:
             kind = "other"
-        op_name = _OP_NAME.search(line)
-        instructions[name] = Instruction(op_name.group(1) if op_name else "", kind)
+        instructions[name] = Instruction(op_name_of(name), kind)
     return instructions
+
+
+def _op_name(line: str) -> str:
+    match = _OP_NAME.search(line)
+    return match.group(1) if match else ""
 
 
 def part_of(op_name: str) -> tuple[str, str]:
@@ -139,11 +176,14 @@ def part_of(op_name: str) -> tuple[str, str]:
     -> ("backward", "GPT/TransformerStack_*/h_*/attn/query")."""
     segments = op_name.split("/")[:-1]  # The last one is the primitive.
     for index, segment in enumerate(segments):
-        wrapped = re.fullmatch(r"(transpose\()?jvp\(([^()]*)\)\)?", segment)
+        wrapped = _WRAPPER.fullmatch(segment)
         if wrapped:
             phase = "backward" if wrapped.group(1) else "forward"
-            modules = [wrapped.group(2)] if wrapped.group(2) else []
-            modules += [s for s in segments[index + 1 :] if _MODULE_NAME.match(s)]
+            root = wrapped.group(2)  # GPT in jvp(GPT); not jit(_where) in jvp(jit(_where)).
+            modules = [root] if _MODULE_NAME.match(root) else []
+            modules += [
+                s for s in segments[index + 1 :] if _MODULE_NAME.match(s) and s not in _JAX_SCOPES
+            ]
             return phase, "/".join(_LAYER_NUMBER.sub("_*", m) for m in modules) or "(model)"
     return "update", "(optimizer, clipping, metrics)"
 

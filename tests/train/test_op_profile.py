@@ -56,7 +56,13 @@ def training_step():
             ("forward", "Bert/encoder.encode/layer_*/dropout_*"),
         ),
         ("jit(step)/jvp(GPT)/wte/jit(_take)/gather", ("forward", "GPT/wte")),
+        (
+            "jit(step)/jvp(Bert)/layer_0/dropout_1/jit(_threefry)/while/body/closed_call/add",
+            ("forward", "Bert/layer_*/dropout_*"),
+        ),
         ("jit(step)/jvp()/reduce_sum", ("forward", "(model)")),
+        ("jit(step)/jvp(jit(_where))/select_n", ("forward", "(model)")),
+        ("jit(step)/transpose(jvp(jit(_where)))/select_n", ("backward", "(model)")),
         ("jit(step)/jit(clip)/mul", ("update", "(optimizer, clipping, metrics)")),
         ("", ("update", "(optimizer, clipping, metrics)")),
     ],
@@ -91,6 +97,21 @@ def test_parse_hlo_finds_each_instructions_op_name_and_whether_a_fusion_holds_a_
   ROOT %inner = f32[4,4]{1,0} fusion(%p0, %p1), kind=kOutput, calls=%fused_dot
 }
 
+%loop_body (p: (f32[4,4], s32[])) -> (f32[4,4], s32[]) {
+  %p = (f32[4,4]{1,0}, s32[]) parameter(0)
+  %x = f32[4,4]{1,0} get-tuple-element(%p), index=0
+  %step = f32[4,4]{1,0} dot(%x, %x), lhs_contracting_dims={1}, rhs_contracting_dims={0}, metadata={op_name="jit(f)/while/body/dot_general"}
+  %i = s32[] get-tuple-element(%p), index=1
+  ROOT %next = (f32[4,4]{1,0}, s32[]) tuple(%step, %i)
+}
+
+%loop_cond (p: (f32[4,4], s32[])) -> pred[] {
+  %p = (f32[4,4]{1,0}, s32[]) parameter(0)
+  %i = s32[] get-tuple-element(%p), index=1
+  %n = s32[] constant(3)
+  ROOT %lt = pred[] compare(%i, %n), direction=LT
+}
+
 ENTRY %main (a: f32[4,4], b: f32[4,4]) -> (f32[4,4], f32[4,4]) {
   %a = f32[4,4]{1,0} parameter(0)
   %b = f32[4,4]{1,0} parameter(1)
@@ -99,6 +120,9 @@ ENTRY %main (a: f32[4,4], b: f32[4,4]) -> (f32[4,4], f32[4,4]) {
   %tanh_fusion = f32[4,4]{1,0} fusion(%ynn_fusion.3), kind=kLoop, calls=%fused_tanh, metadata={op_name="jit(f)/jvp(Net)/tanh"}
   %gemm = f32[4,4]{1,0} custom-call(%a, %b), custom_call_target="__cublas$gemm"
   %ar = f32[4,4]{1,0} all-reduce(%a), to_apply=%sum
+  %zero = s32[] constant(0)
+  %init = (f32[4,4]{1,0}, s32[]) tuple(%a, %zero)
+  %lstm = (f32[4,4]{1,0}, s32[]) while(%init), condition=%loop_cond, body=%loop_body, metadata={op_name="jit(f)/transpose(jvp(Net))/lstm/while"}
   ROOT %t = (f32[4,4]{1,0}, f32[4,4]{1,0}) tuple(%tanh_fusion, %gemm)
 }
 """
@@ -111,6 +135,13 @@ ENTRY %main (a: f32[4,4], b: f32[4,4]) -> (f32[4,4], f32[4,4]) {
     assert instructions["gemm"].kind == "matmul"  # cuBLAS
     assert instructions["ar"].kind == "collective"
     assert instructions["a"] == op_profile.Instruction("", "other")
+    # A loop is a matmul when its body holds one; the body's ops, which lost the model's scope,
+    # take the loop's op_name, so they count in the backward pass of Net/lstm.
+    assert instructions["lstm"].kind == "matmul"
+    assert instructions["step"] == op_profile.Instruction(
+        "jit(f)/transpose(jvp(Net))/lstm/while", "matmul"
+    )
+    assert op_profile.part_of(instructions["step"].op_name) == ("backward", "Net/lstm")
 
 
 def _event(name, start, duration):
