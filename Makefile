@@ -32,8 +32,8 @@ system-deps:
 demo: install
 	$(BIN)/python scripts/compare.py --workdir=runs/compare
 
-# The whole suite, slow end-to-end tests included (907 tests: about 15 min on a quiet 2-core machine
-# with a cold compilation cache, 6 min 34 s with a warm one; the install adds about 1 min).
+# The whole suite, slow end-to-end tests included (920 tests: about 15 min on a quiet 2-core machine
+# with a cold compilation cache, 6 min 27 s with a warm one; the install adds about 1 min).
 test: install-test system-deps
 	$(BIN)/python -m pytest -n 2 -q
 
