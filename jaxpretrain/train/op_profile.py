@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import glob
 import os
 import re
@@ -105,7 +106,8 @@ def parse_hlo(hlo_text: str) -> dict[str, Instruction]:
     """
     opcodes: dict[str, set[str]] = collections.defaultdict(set)  # computation -> its opcodes
     callees: dict[str, set[str]] = collections.defaultdict(set)  # computation -> computations
-    lines: list[tuple[str, str, str, str]] = []  # (name, opcode, computation, line)
+    caller: dict[str, str] = {}  # computation -> the first instruction that calls it
+    lines: list[tuple[str, str, str, str, list[str]]] = []  # (name, opcode, home, line, calls)
     computation = ""
     for line in hlo_text.splitlines():
         header = _COMPUTATION.match(line)
@@ -119,40 +121,36 @@ def parse_hlo(hlo_text: str) -> dict[str, Instruction]:
         target = _TARGET.search(line)
         if opcode == "custom-call" and target and _MATMUL_TARGET.search(target.group(1)):
             opcode = "dot"
+        calls = _callees(line)
         opcodes[computation].add(opcode)
-        callees[computation].update(_callees(line))
-        lines.append((name, opcode, computation, line))
+        callees[computation].update(calls)
+        for callee in calls:
+            caller.setdefault(callee, name)
+        lines.append((name, opcode, computation, line, calls))
 
-    def reach(computation: str, seen: set[str]) -> set[str]:
-        """The opcodes of ``computation`` and of every computation it calls."""
-        if computation in seen:
-            return set()
-        seen.add(computation)
+    @functools.cache
+    def reach(computation: str) -> frozenset[str]:
+        """The opcodes of ``computation`` and of every computation it calls (HLO's calls form
+        no cycle)."""
         found = set(opcodes.get(computation, ()))
         for callee in callees.get(computation, ()):
-            found |= reach(callee, seen)
-        return found
+            found |= reach(callee)
+        return frozenset(found)
 
-    own_op_name = {name: _op_name(line) for name, _, _, line in lines}
-    home = {name: computation for name, _, computation, _ in lines}
-    caller: dict[str, str] = {}  # computation -> the first instruction that calls it
-    for name, _, _, line in lines:
-        for callee in _callees(line):
-            caller.setdefault(callee, name)
+    own_op_name = {name: _op_name(line) for name, _, _, line, _ in lines}
+    home = {name: computation for name, _, computation, _, _ in lines}
 
-    def op_name_of(name: str, depth: int = 0) -> str:
+    def op_name_of(name: str) -> str:
         """The instruction's op_name, or, inside a loop body or call whose instructions lost
         theirs (XLA's, or a scan's backward), the op_name of the instruction calling it."""
-        if _PHASED.search(own_op_name[name]) or home[name] not in caller or depth > 32:
+        if _PHASED.search(own_op_name[name]) or home[name] not in caller:
             return own_op_name[name]
-        inherited = op_name_of(caller[home[name]], depth + 1)
+        inherited = op_name_of(caller[home[name]])
         return inherited if _PHASED.search(inherited) else own_op_name[name]
 
     instructions = {}
-    for name, opcode, _, line in lines:
-        inside = {opcode}
-        for callee in _callees(line):
-            inside |= reach(callee, set())
+    for name, opcode, _, _, calls in lines:
+        inside = {opcode}.union(*(reach(callee) for callee in calls))
         if opcode in COLLECTIVE_OPCODES:  # Its to_apply is the reduction, not work of its own.
             kind = "collective"
         elif inside & MATMUL_OPCODES:

@@ -67,7 +67,7 @@ def training_step():
         ("", ("update", "(optimizer, clipping, metrics)")),
     ],
 )
-def test_an_op_name_gives_its_pass_and_the_modules_with_layers_merged(op_name, expected):
+def test_an_op_name_gives_its_phase_and_the_modules_with_layers_merged(op_name, expected):
     assert op_profile.part_of(op_name) == expected
 
 
